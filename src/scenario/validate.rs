@@ -1,0 +1,222 @@
+//! Checks a scenario needs beyond its types: ranges, references between sections, one-of fields.
+
+use std::collections::BTreeSet;
+
+use super::load::{Loaded, ScenarioError};
+use super::{CpuModelKind, TopologySpecKind};
+use crate::engine::SimTime;
+use crate::model::power::{SPEC_PRESETS, spec_preset};
+
+pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
+    let s = &l.scenario;
+    let bad = |f: &str, m: String| Err(l.field_error(f, m));
+
+    if s.name.trim().is_empty()
+        || s.name.contains(['/', '\\'])
+        || s.name.starts_with('.')
+        || s.name.chars().any(char::is_control)
+    {
+        return bad(
+            "name",
+            format!(
+                "{:?} cannot name an output folder: use letters, digits, - and _",
+                s.name
+            ),
+        );
+    }
+    if s.horizon.time() == SimTime::ZERO {
+        return bad("horizon", "must be longer than 0s".into());
+    }
+    for (f, d) in [
+        ("workload.step", s.workload.step),
+        ("outputs.sample_interval", s.outputs.sample_interval),
+        ("policy.interval", s.policy.interval),
+    ] {
+        if d.time() == SimTime::ZERO {
+            return bad(f, "must be longer than 0s".into());
+        }
+    }
+
+    let mut names = BTreeSet::new();
+    for (i, t) in s.host_types.iter().enumerate() {
+        let p = |f: &str| format!("host_type[{i}].{f}");
+        if !names.insert(t.name.as_str()) {
+            return bad(
+                &p("name"),
+                format!("host type {:?} is defined twice", t.name),
+            );
+        }
+        if t.cores == 0 {
+            return bad(&p("cores"), "must be at least 1".into());
+        }
+        if !(t.core_mips > 0.0 && t.core_mips.is_finite()) {
+            return bad(&p("core_mips"), "must be a positive number".into());
+        }
+        if t.ram.0 == 0 {
+            return bad(&p("ram"), "must be more than 0B".into());
+        }
+        if t.nic.is_zero() {
+            return bad(&p("nic"), "must be faster than 0bit/s".into());
+        }
+        let pw = &t.power;
+        let forms = pw.preset.is_some() as u8
+            + pw.table.is_some() as u8
+            + (pw.idle.is_some() || pw.max.is_some()) as u8;
+        if forms != 1 {
+            return bad(
+                &p("power"),
+                "give exactly one of: preset = \"hp-ml110-g4\", table = [11 watts], or idle and max"
+                    .into(),
+            );
+        }
+        if let Some(name) = &pw.preset
+            && spec_preset(name).is_none()
+        {
+            return bad(
+                &p("power.preset"),
+                format!(
+                    "unknown preset {name:?}; known: {}",
+                    SPEC_PRESETS.join(", ")
+                ),
+            );
+        }
+        if let Some(tab) = &pw.table {
+            if tab.len() != 11 {
+                return bad(
+                    &p("power.table"),
+                    format!(
+                        "expected 11 watts (0 %, 10 %, …, 100 % load); got {}",
+                        tab.len()
+                    ),
+                );
+            }
+            if tab.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+                return bad(
+                    &p("power.table"),
+                    "watts must be non-negative numbers".into(),
+                );
+            }
+        }
+        if pw.idle.is_some() != pw.max.is_some() {
+            return bad(&p("power"), "a linear model needs both idle and max".into());
+        }
+        if let (Some(i0), Some(m)) = (pw.idle, pw.max)
+            && (i0.0 < 0.0 || m.0 < i0.0)
+        {
+            return bad(
+                &p("power.max"),
+                "must be at least idle, and idle at least 0W".into(),
+            );
+        }
+    }
+
+    if s.hosts.is_empty() {
+        return bad("hosts", "a scenario needs at least one host group".into());
+    }
+    for (i, h) in s.hosts.iter().enumerate() {
+        if !names.contains(h.host_type.as_str()) {
+            let known: Vec<&str> = names.iter().copied().collect();
+            return bad(
+                &format!("hosts[{i}].type"),
+                format!(
+                    "no host_type named {:?}; defined: {}",
+                    h.host_type,
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+        }
+        if h.count == 0 {
+            return bad(&format!("hosts[{i}].count"), "must be at least 1".into());
+        }
+    }
+
+    for (i, v) in s.vms.iter().enumerate() {
+        let p = |f: &str| format!("vms[{i}].{f}");
+        if v.count == 0 {
+            return bad(&p("count"), "must be at least 1".into());
+        }
+        if v.vcpus == 0 {
+            return bad(&p("vcpus"), "must be at least 1".into());
+        }
+        if !(v.vcpu_mips > 0.0 && v.vcpu_mips.is_finite()) {
+            return bad(&p("vcpu_mips"), "must be a positive number".into());
+        }
+        if v.ram.0 == 0 {
+            return bad(&p("ram"), "must be more than 0B".into());
+        }
+        let frac = |f: &str, x: Option<f64>| -> Result<(), ScenarioError> {
+            match x {
+                Some(x) if !(0.0..=1.0).contains(&x) => {
+                    Err(l.field_error(&p(f), format!("must be between 0 and 1; got {x}")))
+                }
+                _ => Ok(()),
+            }
+        };
+        match v.cpu.model {
+            CpuModelKind::Constant => {
+                if v.cpu.util.is_none() {
+                    return bad(
+                        &p("cpu.util"),
+                        "a constant CPU model needs util (0 to 1)".into(),
+                    );
+                }
+                frac("cpu.util", v.cpu.util)?;
+            }
+            CpuModelKind::Diurnal => {
+                if v.cpu.mean.is_none() || v.cpu.amplitude.is_none() {
+                    return bad(
+                        &p("cpu"),
+                        "a diurnal CPU model needs mean and amplitude".into(),
+                    );
+                }
+                frac("cpu.mean", v.cpu.mean)?;
+                frac("cpu.amplitude", v.cpu.amplitude)?;
+                if v.cpu.period.is_some_and(|d| d.time() == SimTime::ZERO) {
+                    return bad(&p("cpu.period"), "must be longer than 0s".into());
+                }
+            }
+        }
+        if !(v.cpu.noise >= 0.0 && v.cpu.noise.is_finite()) {
+            return bad(&p("cpu.noise"), "must be 0 or more".into());
+        }
+        frac("dirty.zero_fraction", Some(v.dirty.zero_fraction))?;
+        if let Some(w) = v.dirty.wws
+            && w > v.ram
+        {
+            return bad(
+                &p("dirty.wws"),
+                format!(
+                    "the writable working set ({w}) cannot exceed the VM's RAM ({})",
+                    v.ram
+                ),
+            );
+        }
+    }
+
+    if s.network.rack_size == 0 {
+        return bad("network.rack_size", "must be at least 1".into());
+    }
+    if s.network.topology == TopologySpecKind::Tree && s.network.uplink.is_none() {
+        return bad(
+            "network.uplink",
+            "a tree topology needs the rack uplink speed".into(),
+        );
+    }
+    if !(s.placement.cpu_overcommit > 0.0 && s.placement.cpu_overcommit.is_finite()) {
+        return bad(
+            "placement.cpu_overcommit",
+            "must be a positive number".into(),
+        );
+    }
+    if s.migration.max_concurrent_per_host == 0 {
+        return bad(
+            "migration.max_concurrent_per_host",
+            "must be at least 1".into(),
+        );
+    }
+    Ok(())
+}
