@@ -1,0 +1,235 @@
+//! The command line: parse arguments, hand typed options to the library, map outcomes to exit
+//! codes. No model logic lives here.
+//!
+//! Exit codes are a contract for scripts and CI: 0 success, 1 the run failed (for example an
+//! output could not be written), 2 bad input (arguments, scenario files).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+use crate::report::{self, FileRecorder, write_atomic};
+use crate::scenario::{self, ScenarioError};
+use crate::sim::Simulation;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "migsim",
+    version,
+    about = "Simulate live VM migration and consolidation in a data centre, and plan it",
+    after_help = "Examples:\n  migsim run                         run the built-in quickstart scenario\n  migsim run scenarios/quickstart.toml --seed 7 --json\n  migsim validate scenarios/*.toml"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a simulation and write its results.
+    #[command(
+        after_help = "Examples:\n  migsim run\n  migsim run scenarios/quickstart.toml --out /tmp/qs --set horizon=2h --set 'vms[0].count=40'\n  migsim run scenarios/quickstart.toml --seed 7 --json | jq .energy_kwh\n\nResults go to output/<scenario name>/: summary.json, hosts.csv, timeline.csv,\nmigrations.csv, scenario.toml (the scenario as run), and events.jsonl with --events."
+    )]
+    Run(RunArgs),
+    /// Check scenario files without running them.
+    #[command(
+        after_help = "Example:\n  migsim validate scenarios/quickstart.toml scenarios/*.toml\n\nExits 0 when every file is valid, 2 when any is not; each error names\nfile:line:column and the field."
+    )]
+    Validate(ValidateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Scenario file (TOML). Without one, the built-in quickstart scenario runs.
+    pub scenario: Option<PathBuf>,
+    /// Folder for the results (default: output/<scenario name>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Random seed, overriding the scenario's (0 to 2^63-1: TOML integers are signed 64-bit).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+    pub seed: Option<u64>,
+    /// Override any scenario field: --set key.path=value (repeatable), e.g. --set hosts[0].count=4.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Print the summary as one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write events.jsonl, one line per simulation event.
+    #[arg(long)]
+    pub events: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    /// Scenario files to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Overrides applied before checking, as with `run`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+/// Why a command did not succeed, and so which exit code it gets.
+#[derive(Debug)]
+pub enum Failure {
+    BadInput(String),
+    Failed(String),
+}
+
+impl From<ScenarioError> for Failure {
+    fn from(e: ScenarioError) -> Self {
+        Failure::BadInput(e.to_string())
+    }
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Run(a) => run(&a),
+        Command::Validate(a) => validate(&a),
+    };
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(Failure::BadInput(m)) => {
+            eprintln!("migsim: error: {m}");
+            EXIT_BAD_INPUT
+        }
+        Err(Failure::Failed(m)) => {
+            eprintln!("migsim: run failed: {m}");
+            EXIT_FAILED
+        }
+    }
+}
+
+fn load(path: Option<&Path>, sets: &[String]) -> Result<scenario::load::Loaded, ScenarioError> {
+    match path {
+        Some(p) => scenario::load_file(p, sets),
+        None => scenario::load_builtin(sets),
+    }
+}
+
+fn run(a: &RunArgs) -> Result<(), Failure> {
+    let mut sets = a.set.clone();
+    if let Some(seed) = a.seed {
+        sets.push(format!("seed={seed}"));
+    }
+    let loaded = load(a.scenario.as_deref(), &sets)?;
+    let mut sim = Simulation::build(&loaded)?;
+    let sc = &loaded.scenario;
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&sc.name));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    let io_err = |what: &str, e: std::io::Error| Failure::Failed(format!("{what}: {e}"));
+
+    let mut rec = FileRecorder::create(&dir, sc.outputs.hosts_csv, a.events || sc.outputs.events)
+        .map_err(|e| io_err(&format!("cannot write in {}", dir.display()), e))?;
+
+    let show_progress = !a.quiet && std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let mut progress = |frac: f64| {
+        if !show_progress {
+            return;
+        }
+        if bar.is_none() && started.elapsed().as_secs_f64() > 1.0 {
+            let b = indicatif::ProgressBar::new(1000);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} simulating [{bar:40}] {percent}% eta {eta}",
+                )
+                .expect("valid template"),
+            );
+            bar = Some(b);
+        }
+        if let Some(b) = &bar {
+            b.set_position((frac * 1000.0) as u64);
+        }
+    };
+    let summary = sim
+        .run(&mut rec, &mut progress)
+        .map_err(|e| io_err("writing results", e))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+
+    let resolved = toml::to_string(sc).map_err(|e| Failure::Failed(e.to_string()))?;
+    write_atomic(&dir.join("scenario.toml"), resolved.as_bytes())
+        .map_err(|e| io_err("scenario.toml", e))?;
+    write_atomic(
+        &dir.join("timeline.csv"),
+        report::timeline_csv(sim.timeline()).as_bytes(),
+    )
+    .map_err(|e| io_err("timeline.csv", e))?;
+    write_atomic(
+        &dir.join("migrations.csv"),
+        report::MIGRATIONS_HEADER.as_bytes(),
+    )
+    .map_err(|e| io_err("migrations.csv", e))?;
+    rec.commit().map_err(|e| io_err("hosts.csv", e))?;
+    // The summary goes last: its presence means the whole run was written.
+    write_atomic(
+        &dir.join("summary.json"),
+        report::summary_json(&summary).as_bytes(),
+    )
+    .map_err(|e| io_err("summary.json", e))?;
+
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).map_err(|e| Failure::Failed(e.to_string()))?
+        );
+    } else {
+        print!("{}", report::summary_text(&summary, Some(&dir)));
+    }
+    Ok(())
+}
+
+fn validate(a: &ValidateArgs) -> Result<(), Failure> {
+    let mut bad = 0;
+    for f in &a.files {
+        match load(Some(f), &a.set).and_then(|l| Simulation::build(&l).map(|s| (l, s))) {
+            Ok((l, s)) => println!(
+                "{}: ok ({}: {} hosts, {} VMs, {})",
+                f.display(),
+                l.scenario.name,
+                s.hosts.len(),
+                s.vms.len(),
+                crate::units::format_duration(s.horizon())
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                bad += 1;
+            }
+        }
+    }
+    if bad > 0 {
+        Err(Failure::BadInput(format!(
+            "{bad} of {} scenario files are invalid",
+            a.files.len()
+        )))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,16 @@
+//! migsim: a discrete-event simulator and what-if planner for live virtual-machine migration and
+//! consolidation in data centres.
+//!
+//! Data flows one way: a [`scenario`] file is loaded and checked, [`sim`] builds the [`model`]
+//! from it and drives it with the [`engine`]'s event queue, [`policy`] decides, [`metrics`]
+//! measures, and [`report`] writes the results.
+
+pub mod cli;
+pub mod engine;
+pub mod metrics;
+pub mod model;
+pub mod policy;
+pub mod report;
+pub mod scenario;
+pub mod sim;
+pub mod units;

@@ -1,0 +1,96 @@
+//! What a run measures: the summary and the cluster timeline.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::host::Hosts;
+use crate::model::vm::{VmState, Vms};
+
+/// `summary.json`. Field names are a contract with `migsim check` baselines and notebooks:
+/// add fields, never rename them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub horizon_s: f64,
+    pub hosts: usize,
+    pub vms: usize,
+    pub policy: String,
+    pub hypervisor: String,
+    pub energy_kwh: f64,
+    pub mean_power_w: f64,
+    pub peak_active_hosts: u32,
+    pub mean_active_hosts: f64,
+    pub host_shutdowns: u32,
+    pub migrations: u32,
+    pub failed_migrations: u32,
+    pub migrated_bytes: u64,
+    pub total_downtime_s: f64,
+    /// Σ(demand − allocation) / Σ demand over all VMs and time: the share of asked-for CPU
+    /// that contention denied.
+    pub cpu_unmet_fraction: f64,
+    /// Σ time hosts spent with demand above capacity / Σ time hosts were active (the SLATAH
+    /// idea of Beloglazov & Buyya, CCPE 2012, eq. 21, as an aggregate ratio).
+    pub overload_time_fraction: f64,
+    /// Bytes the VMs' own traffic delivered / bytes it asked to send.
+    pub traffic_delivered_fraction: f64,
+    pub vm_states_at_end: BTreeMap<String, usize>,
+    pub events: u64,
+    pub migsim_version: String,
+}
+
+/// One row of `timeline.csv`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TimelineRow {
+    pub time_s: f64,
+    pub active_hosts: u32,
+    pub hosts_on: u32,
+    pub power_w: f64,
+    pub energy_kwh: f64,
+    pub cpu_demand_mips: f64,
+    pub cpu_alloc_mips: f64,
+    pub running_vms: u32,
+}
+
+impl TimelineRow {
+    pub fn capture(time_s: f64, hosts: &Hosts, vms: &Vms) -> TimelineRow {
+        let mut r = TimelineRow {
+            time_s,
+            active_hosts: 0,
+            hosts_on: 0,
+            power_w: 0.0,
+            energy_kwh: 0.0,
+            cpu_demand_mips: 0.0,
+            cpu_alloc_mips: 0.0,
+            running_vms: 0,
+        };
+        for i in 0..hosts.len() {
+            if hosts.state[i].is_active() {
+                r.active_hosts += 1;
+            }
+            if hosts.state[i] == crate::model::power::PowerState::On {
+                r.hosts_on += 1;
+            }
+            r.power_w += hosts.power_w[i];
+            r.energy_kwh += hosts.energy_j[i] / 3.6e6;
+            r.cpu_demand_mips += hosts.cpu_demand[i];
+            r.cpu_alloc_mips += hosts.cpu_alloc[i];
+        }
+        r.running_vms = vms.state.iter().filter(|s| s.runs()).count() as u32;
+        r
+    }
+}
+
+/// Counts of VMs per state, with every state present (zero counts included) so that the JSON
+/// has the same keys in every run.
+pub fn vm_state_counts(vms: &Vms) -> BTreeMap<String, usize> {
+    let mut m: BTreeMap<String, usize> = VmState::ALL
+        .iter()
+        .map(|s| (s.as_str().to_string(), 0))
+        .collect();
+    for s in &vms.state {
+        *m.get_mut(s.as_str()).expect("every state listed") += 1;
+    }
+    m
+}

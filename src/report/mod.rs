@@ -1,0 +1,306 @@
+//! Writing results: one small writer per output file, each written atomically.
+//!
+//! Every file is written to a temporary name in its final folder and renamed into place only
+//! when complete, so a crash or an error never leaves a half-written `hosts.csv` that a later
+//! tool would read as if it were whole. A writer dropped without `commit` removes its temporary.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::engine::SimTime;
+use crate::metrics::{Summary, TimelineRow};
+use crate::model::host::{HostId, Hosts};
+
+/// A file that appears under its final name only once `commit` succeeds.
+pub struct AtomicFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    out: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    pub fn create(dest: &Path) -> io::Result<AtomicFile> {
+        let name = dest
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
+            .to_string_lossy()
+            .into_owned();
+        let tmp = dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let f = File::create(&tmp)?;
+        Ok(AtomicFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            out: Some(BufWriter::with_capacity(1 << 16, f)),
+        })
+    }
+
+    pub fn commit(mut self) -> io::Result<()> {
+        if let Some(out) = self.out.take() {
+            let f = out.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()?;
+        }
+        fs::rename(&self.tmp, &self.dest)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.out.as_mut() {
+            Some(o) => o.write(buf),
+            None => Err(io::Error::other("file already committed")),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self.out.as_mut() {
+            Some(o) => o.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.out.is_some() {
+            self.out = None;
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to `dest` atomically.
+pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = AtomicFile::create(dest)?;
+    f.write_all(bytes)?;
+    f.commit()
+}
+
+/// What the simulation reports while it runs; results too large to keep in memory stream here.
+pub trait Recorder {
+    /// One row per host at a sample time.
+    fn host_sample(&mut self, _t: SimTime, _hosts: &Hosts) -> io::Result<()> {
+        Ok(())
+    }
+    /// One simulation event, for the debug trace.
+    fn event(&mut self, _t: SimTime, _kind: &str, _subject: &str, _detail: &str) -> io::Result<()> {
+        Ok(())
+    }
+    fn wants_events(&self) -> bool {
+        false
+    }
+}
+
+/// Discards everything (for library use and tests that only need the summary).
+pub struct NullRecorder;
+impl Recorder for NullRecorder {}
+
+pub const HOSTS_HEADER: &str =
+    "time_s,host,type,state,cpu_util,cpu_demand,power_w,energy_kwh,vms\n";
+pub const TIMELINE_HEADER: &str =
+    "time_s,active_hosts,hosts_on,power_w,energy_kwh,cpu_demand_mips,cpu_alloc_mips,running_vms\n";
+/// One row per migration; the columns of `migsim migrate --json`.
+pub const MIGRATIONS_HEADER: &str = "vm,source,destination,hypervisor,outcome,start_s,total_time_s,downtime_ms,transferred_bytes,rounds\n";
+
+/// Formats a float for CSV: shortest exact representation, so files are byte-identical for
+/// identical runs and lose no precision.
+fn num(x: f64) -> String {
+    // -0.0 and 0.0 are the same quantity; print both as 0.0.
+    ryu_like(if x == 0.0 { 0.0 } else { x })
+}
+
+fn ryu_like(x: f64) -> String {
+    // serde_json's float formatting is the shortest round-trip representation.
+    serde_json::Number::from_f64(x)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| "NaN".into())
+}
+
+/// Quotes a CSV field if it needs it.
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Writes the per-run files into an output folder.
+pub struct FileRecorder {
+    hosts: Option<AtomicFile>,
+    events: Option<AtomicFile>,
+}
+
+impl FileRecorder {
+    pub fn create(dir: &Path, hosts_csv: bool, events: bool) -> io::Result<FileRecorder> {
+        let hosts = if hosts_csv {
+            let mut f = AtomicFile::create(&dir.join("hosts.csv"))?;
+            f.write_all(HOSTS_HEADER.as_bytes())?;
+            Some(f)
+        } else {
+            None
+        };
+        let events = if events {
+            Some(AtomicFile::create(&dir.join("events.jsonl"))?)
+        } else {
+            None
+        };
+        Ok(FileRecorder { hosts, events })
+    }
+
+    pub fn commit(self) -> io::Result<()> {
+        if let Some(h) = self.hosts {
+            h.commit()?;
+        }
+        if let Some(e) = self.events {
+            e.commit()?;
+        }
+        Ok(())
+    }
+}
+
+impl Recorder for FileRecorder {
+    fn host_sample(&mut self, t: SimTime, hosts: &Hosts) -> io::Result<()> {
+        let Some(out) = self.hosts.as_mut() else {
+            return Ok(());
+        };
+        let ts = num(t.as_secs_f64());
+        for i in 0..hosts.len() {
+            let h = HostId(i as u32);
+            let cap = hosts.cpu_capacity[i];
+            let demand = if cap > 0.0 {
+                hosts.cpu_demand[i] / cap
+            } else {
+                0.0
+            };
+            writeln!(
+                out,
+                "{ts},{},{},{},{},{},{},{},{}",
+                field(&hosts.name[i]),
+                field(&hosts.host_type(h).name),
+                hosts.state[i].as_str(),
+                num(hosts.utilisation(h)),
+                num(demand),
+                num(hosts.power_w[i]),
+                num(hosts.energy_j[i] / 3.6e6),
+                hosts.vm_count[i],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, t: SimTime, kind: &str, subject: &str, detail: &str) -> io::Result<()> {
+        let Some(out) = self.events.as_mut() else {
+            return Ok(());
+        };
+        let line = serde_json::json!({
+            "time_s": t.as_secs_f64(),
+            "kind": kind,
+            "subject": subject,
+            "detail": detail,
+        });
+        writeln!(out, "{line}")
+    }
+
+    fn wants_events(&self) -> bool {
+        self.events.is_some()
+    }
+}
+
+/// `timeline.csv`: the cluster as a whole at each sample time.
+pub fn timeline_csv(rows: &[TimelineRow]) -> String {
+    let mut s = String::from(TIMELINE_HEADER);
+    for r in rows {
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            num(r.time_s),
+            r.active_hosts,
+            r.hosts_on,
+            num(r.power_w),
+            num(r.energy_kwh),
+            num(r.cpu_demand_mips),
+            num(r.cpu_alloc_mips),
+            r.running_vms
+        ));
+    }
+    s
+}
+
+/// `summary.json`, pretty-printed with a trailing newline.
+pub fn summary_json(s: &Summary) -> String {
+    let mut j = serde_json::to_string_pretty(s).expect("summary serialises");
+    j.push('\n');
+    j
+}
+
+/// The short human summary printed after a run.
+pub fn summary_text(s: &Summary, out_dir: Option<&Path>) -> String {
+    let mut t = String::new();
+    t.push_str(&format!(
+        "scenario {} (seed {}), {} hosts, {} VMs, {} simulated, policy {}\n",
+        s.scenario,
+        s.seed,
+        s.hosts,
+        s.vms,
+        crate::units::format_duration(SimTime::from_secs_f64(s.horizon_s)),
+        s.policy
+    ));
+    t.push_str(&format!(
+        "  energy        {:.3} kWh (mean {:.1} W)\n",
+        s.energy_kwh, s.mean_power_w
+    ));
+    t.push_str(&format!(
+        "  active hosts  peak {}, mean {:.1}; {} shutdowns\n",
+        s.peak_active_hosts, s.mean_active_hosts, s.host_shutdowns
+    ));
+    t.push_str(&format!(
+        "  CPU           {:.2} % of demand unmet; hosts overloaded {:.2} % of active time\n",
+        100.0 * s.cpu_unmet_fraction,
+        100.0 * s.overload_time_fraction
+    ));
+    t.push_str(&format!(
+        "  migrations    {} ({} failed), {:.3} s total downtime\n",
+        s.migrations, s.failed_migrations, s.total_downtime_s
+    ));
+    if let Some(d) = out_dir {
+        t.push_str(&format!("  results in    {}\n", d.display()));
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_file_appears_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("x.csv");
+        let mut f = AtomicFile::create(&dest).unwrap();
+        f.write_all(b"a,b\n").unwrap();
+        assert!(!dest.exists());
+        f.commit().unwrap();
+        assert_eq!(fs::read_to_string(&dest).unwrap(), "a,b\n");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn dropped_atomic_file_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("x.csv");
+        {
+            let mut f = AtomicFile::create(&dest).unwrap();
+            f.write_all(b"partial").unwrap();
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn csv_fields_with_commas_or_quotes_are_quoted() {
+        assert_eq!(field("plain"), "plain");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(num(0.1), "0.1");
+        assert_eq!(num(-0.0), "0.0");
+        assert_eq!(num(300.0), "300.0");
+    }
+}

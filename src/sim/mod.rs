@@ -1,0 +1,855 @@
+//! A run: the model built from a scenario, driven by the event engine.
+//!
+//! `build` turns a checked scenario into the model's arrays (hosts, VMs, network) and places the
+//! VMs. `run` pops events until the horizon: workload steps re-evaluate CPU demand and shares,
+//! samples record the cluster, policy ticks ask the policy for decisions, and power transitions
+//! and VM starts and stops change states. The engine only orders events; this module gives them
+//! meaning.
+
+use std::io;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+use crate::engine::{EventQueue, SimTime};
+use crate::metrics::{Summary, TimelineRow, vm_state_counts};
+use crate::model::cpu::{share_factor, vm_demand};
+use crate::model::host::{HostId, HostType, Hosts};
+use crate::model::network::{Endpoint, FlowId, Network, TopologyKind, TopologySpec};
+use crate::model::power::{
+    PowerModel, PowerState, PowerStates, PowerTarget, spec_preset, transition,
+};
+use crate::model::vm::{CpuModel, DirtyModel, VmGroup, VmId, VmState, Vms};
+use crate::policy::{self, ClusterView, Decision, Policy};
+use crate::report::Recorder;
+use crate::scenario::load::Loaded;
+use crate::scenario::{
+    CpuModelKind, HostTypeSpec, InitialPlacement, InitialPower, Scenario, ScenarioError,
+    TopologySpecKind,
+};
+use crate::units::{Bytes, format_duration};
+
+/// Simulation events. The engine orders them; [`Simulation::handle`] interprets them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    WorkloadStep,
+    Sample,
+    PolicyTick,
+    VmStart(VmId),
+    VmStop(VmId),
+    /// A power transition of `host` has finished, unless `gen` is stale.
+    PowerSettled {
+        host: HostId,
+        generation: u32,
+    },
+    End,
+}
+
+/// Stream identifiers of the run's random number generators: one ChaCha8 stream per purpose,
+/// so that adding randomness to one part of the model does not shift the numbers of another.
+const STREAM_WORKLOAD: u64 = 1;
+
+pub struct Simulation {
+    pub scenario: Scenario,
+    pub hosts: Hosts,
+    pub vms: Vms,
+    pub net: Network,
+    /// Each host's VMs, for per-host updates; kept in step with `vms.host`.
+    pub host_vms: Vec<Vec<VmId>>,
+    queue: EventQueue<Event>,
+    horizon: SimTime,
+    rng_workload: ChaCha8Rng,
+    policy: Box<dyn Policy>,
+    vm_flow: Vec<Option<FlowId>>,
+    vm_last: Vec<SimTime>,
+    traffic_demand: f64,
+    traffic_delivered: f64,
+    timeline: Vec<TimelineRow>,
+    last_sample: Option<SimTime>,
+    peak_active: u32,
+}
+
+fn host_type_from(spec: &HostTypeSpec) -> HostType {
+    let power = match (&spec.power.preset, &spec.power.table) {
+        (Some(p), _) => PowerModel::SpecPower(spec_preset(p).expect("validated preset")),
+        (None, Some(t)) => {
+            let mut a = [0.0; 11];
+            a.copy_from_slice(t);
+            PowerModel::SpecPower(a)
+        }
+        (None, None) => PowerModel::Linear {
+            idle: spec.power.idle.expect("validated").0,
+            max: spec.power.max.expect("validated").0,
+        },
+    };
+    let mut states = PowerStates::defaults_for(&power);
+    let s = &spec.states;
+    if let Some(w) = s.off {
+        states.off = w;
+    }
+    if let Some(w) = s.sleep {
+        states.sleep = w;
+    }
+    if let Some(w) = s.boot {
+        states.boot = w;
+    }
+    if let Some(d) = s.boot_time {
+        states.boot_time = d.time();
+    }
+    if let Some(w) = s.shutdown {
+        states.shutdown = w;
+    }
+    if let Some(d) = s.shutdown_time {
+        states.shutdown_time = d.time();
+    }
+    if let Some(d) = s.sleep_time {
+        states.sleep_time = d.time();
+    }
+    if let Some(d) = s.wake_time {
+        states.wake_time = d.time();
+    }
+    HostType {
+        name: spec.name.clone(),
+        cores: spec.cores,
+        core_mips: spec.core_mips,
+        ram: spec.ram,
+        nic: spec.nic,
+        power,
+        states,
+    }
+}
+
+fn expand_name(pattern: &str, i: u32, type_name: &str) -> String {
+    let mut s = pattern.replace("{i}", &i.to_string());
+    s = s.replace("{type}", type_name);
+    if s == pattern && !pattern.contains("{i}") {
+        format!("{pattern}-{i}")
+    } else {
+        s
+    }
+}
+
+impl Simulation {
+    /// Builds the model from a loaded scenario. Errors name the scenario field at fault.
+    pub fn build(loaded: &Loaded) -> Result<Simulation, ScenarioError> {
+        let sc = loaded.scenario.clone();
+        let mut hosts = Hosts {
+            types: sc.host_types.iter().map(host_type_from).collect(),
+            ..Hosts::default()
+        };
+        let mut seen = std::collections::BTreeMap::new();
+        for (g, group) in sc.hosts.iter().enumerate() {
+            let tid = sc
+                .host_types
+                .iter()
+                .position(|t| t.name == group.host_type)
+                .expect("validated host type") as u32;
+            let state = match group.initial_state {
+                InitialPower::On => PowerState::On,
+                InitialPower::Off => PowerState::Off,
+            };
+            let pattern = group.name.clone().unwrap_or_else(|| "{type}-{i}".into());
+            for i in 0..group.count {
+                let name = expand_name(&pattern, i, &group.host_type);
+                if let Some(prev) = seen.insert(name.clone(), g) {
+                    return Err(loaded.field_error(
+                        &format!("hosts[{g}].name"),
+                        format!("host name {name:?} is also produced by hosts[{prev}]"),
+                    ));
+                }
+                hosts.push(name, tid, state);
+            }
+        }
+
+        let mut vms = Vms::default();
+        let mut seen = std::collections::BTreeMap::new();
+        for (g, v) in sc.vms.iter().enumerate() {
+            let cpu = match v.cpu.model {
+                CpuModelKind::Constant => CpuModel::Constant(v.cpu.util.expect("validated")),
+                CpuModelKind::Diurnal => CpuModel::Diurnal {
+                    mean: v.cpu.mean.expect("validated"),
+                    amplitude: v.cpu.amplitude.expect("validated"),
+                    peak: v.cpu.peak.map(|d| d.time()).unwrap_or(SimTime::ZERO),
+                    period: v
+                        .cpu
+                        .period
+                        .map(|d| d.time())
+                        .unwrap_or(SimTime::from_secs(86_400)),
+                },
+            };
+            let dirty = match v.dirty.rate {
+                Some(rate) => DirtyModel {
+                    rate,
+                    wws: v.dirty.wws.unwrap_or(v.ram),
+                    zero_fraction: v.dirty.zero_fraction,
+                },
+                None => DirtyModel {
+                    zero_fraction: v.dirty.zero_fraction,
+                    ..DirtyModel::idle()
+                },
+            };
+            vms.groups.push(VmGroup {
+                name: v.name.clone(),
+                cpu,
+                cpu_noise: v.cpu.noise,
+                dirty,
+                traffic: v.traffic,
+            });
+            let start = v.start.map(|d| d.time()).unwrap_or(SimTime::ZERO);
+            let stop = v.lifetime.map(|d| start + d.time());
+            for i in 0..v.count {
+                let name = expand_name(&v.name, i, "");
+                if let Some(prev) = seen.insert(name.clone(), g) {
+                    return Err(loaded.field_error(
+                        &format!("vms[{g}].name"),
+                        format!("VM name {name:?} is also produced by vms[{prev}]"),
+                    ));
+                }
+                vms.push(
+                    name,
+                    g as u32,
+                    HostId(u32::MAX),
+                    v.vcpus,
+                    v.vcpu_mips,
+                    v.ram,
+                    start,
+                    stop,
+                );
+            }
+        }
+
+        let host_vms = place_initial(&sc, &mut hosts, &mut vms)
+            .map_err(|(g, msg)| loaded.field_error(&format!("vms[{g}]"), msg))?;
+
+        let net = Network::build(&TopologySpec {
+            kind: match sc.network.topology {
+                TopologySpecKind::Star => TopologyKind::Star,
+                TopologySpecKind::Tree => TopologyKind::Tree,
+            },
+            host_nic: (0..hosts.len())
+                .map(|i| hosts.host_type(HostId(i as u32)).nic)
+                .collect(),
+            host_names: hosts.name.clone(),
+            host_latency: sc.network.host_latency.time(),
+            rack_size: sc.network.rack_size as usize,
+            uplink: sc
+                .network
+                .uplink
+                .unwrap_or(crate::units::Bandwidth::gbit(40.0)),
+            uplink_latency: sc.network.uplink_latency.time(),
+        });
+        for (i, b) in sc.network.background.iter().enumerate() {
+            if net.link_by_name(&b.link).is_none() {
+                let racks = if net.kind == TopologyKind::Tree {
+                    format!(", rack0/up … rack{}/down", net.racks() - 1)
+                } else {
+                    String::new()
+                };
+                return Err(loaded.field_error(
+                    &format!("network.background[{i}].link"),
+                    format!(
+                        "no link named {:?}; links are HOST/tx and HOST/rx{racks}",
+                        b.link
+                    ),
+                ));
+            }
+        }
+
+        let mut seed_rng = ChaCha8Rng::seed_from_u64(sc.seed);
+        seed_rng.set_stream(STREAM_WORKLOAD);
+        let n_vms = vms.len();
+        Ok(Simulation {
+            horizon: sc.horizon.time(),
+            policy: policy::build(&sc.policy),
+            scenario: sc,
+            hosts,
+            vms,
+            net,
+            host_vms,
+            queue: EventQueue::new(),
+            rng_workload: seed_rng,
+            vm_flow: vec![None; n_vms],
+            vm_last: vec![SimTime::ZERO; n_vms],
+            traffic_demand: 0.0,
+            traffic_delivered: 0.0,
+            timeline: Vec::new(),
+            last_sample: None,
+            peak_active: 0,
+        })
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.queue.now()
+    }
+
+    pub fn horizon(&self) -> SimTime {
+        self.horizon
+    }
+
+    /// Runs to the horizon. `progress` is called now and then with the fraction of simulated
+    /// time done.
+    pub fn run(
+        &mut self,
+        rec: &mut dyn Recorder,
+        progress: &mut dyn FnMut(f64),
+    ) -> io::Result<Summary> {
+        self.start();
+        let horizon_s = self.horizon.as_secs_f64();
+        while self.step(rec)? {
+            if self.queue.processed() % 4096 == 0 {
+                progress(self.now().as_secs_f64() / horizon_s);
+            }
+        }
+        progress(1.0);
+        self.finish(rec)
+    }
+
+    /// Schedules the run's first events. Call once, before [`Simulation::step`].
+    pub fn start(&mut self) {
+        // VMs that start at 0 come first, so that the first workload step and sample see them.
+        for (i, &s) in self.vms.start.iter().enumerate() {
+            if s < self.horizon {
+                self.queue.schedule(s, Event::VmStart(VmId(i as u32)));
+            }
+        }
+        self.queue.schedule(SimTime::ZERO, Event::WorkloadStep);
+        self.queue.schedule(SimTime::ZERO, Event::Sample);
+        self.queue
+            .schedule(self.scenario.policy.interval.time(), Event::PolicyTick);
+        for (i, s) in self.vms.stop.iter().enumerate() {
+            if let Some(s) = *s
+                && s < self.horizon
+            {
+                self.queue.schedule(s, Event::VmStop(VmId(i as u32)));
+            }
+        }
+        for b in self.scenario.network.background.clone() {
+            let l = self.net.link_by_name(&b.link).expect("checked at build");
+            self.net
+                .start_flow(SimTime::ZERO, vec![l], None, Some(b.rate));
+        }
+        self.queue.schedule(self.horizon, Event::End);
+    }
+
+    /// Processes one event. Returns false once the horizon is reached.
+    pub fn step(&mut self, rec: &mut dyn Recorder) -> io::Result<bool> {
+        match self.queue.pop() {
+            Some((t, ev)) if ev != Event::End && t <= self.horizon => {
+                self.handle(t, ev, rec)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Closes the accounts at the horizon and returns the summary.
+    pub fn finish(&mut self, rec: &mut dyn Recorder) -> io::Result<Summary> {
+        let end = self.horizon;
+        self.accrue_all(end);
+        if self.last_sample != Some(end) {
+            self.sample(end, rec)?;
+        }
+        Ok(self.summary())
+    }
+
+    /// Checks the model's invariants: every VM on exactly one existing host, host books in step
+    /// with their VMs, no host or link above its capacity. Returns the first violation.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let nh = self.hosts.len();
+        let mut seen = vec![0u32; self.vms.len()];
+        for (h, list) in self.host_vms.iter().enumerate() {
+            if list.len() != self.hosts.vm_count[h] as usize {
+                return Err(format!(
+                    "host {} counts {} VMs but lists {}",
+                    self.hosts.name[h],
+                    self.hosts.vm_count[h],
+                    list.len()
+                ));
+            }
+            let mut alloc = 0.0;
+            let mut ram = 0u64;
+            for &v in list {
+                if self.vms.host[v.idx()].idx() != h {
+                    return Err(format!(
+                        "VM {} is listed on {} but says it is on host #{}",
+                        self.vms.name[v.idx()],
+                        self.hosts.name[h],
+                        self.vms.host[v.idx()].0
+                    ));
+                }
+                seen[v.idx()] += 1;
+                alloc += self.vms.alloc[v.idx()];
+                ram += self.vms.ram[v.idx()].0;
+                if self.vms.alloc[v.idx()] > self.vms.demand[v.idx()] * (1.0 + 1e-9) + 1e-9 {
+                    return Err(format!(
+                        "VM {} gets more CPU than it asks",
+                        self.vms.name[v.idx()]
+                    ));
+                }
+            }
+            let cap = self.hosts.cpu_capacity[h];
+            if alloc > cap * (1.0 + 1e-9) {
+                return Err(format!(
+                    "host {} allocates {alloc} MIPS of {cap}",
+                    self.hosts.name[h]
+                ));
+            }
+            if (alloc - self.hosts.cpu_alloc[h]).abs() > 1e-6 * cap.max(1.0) {
+                return Err(format!(
+                    "host {} books {} MIPS but its VMs get {alloc}",
+                    self.hosts.name[h], self.hosts.cpu_alloc[h]
+                ));
+            }
+            if ram != self.hosts.ram_used[h].0 || ram > self.hosts.ram(HostId(h as u32)).0 {
+                return Err(format!(
+                    "host {} RAM books {} against VMs {} and capacity {}",
+                    self.hosts.name[h],
+                    self.hosts.ram_used[h],
+                    Bytes(ram),
+                    self.hosts.ram(HostId(h as u32))
+                ));
+            }
+        }
+        if let Some(v) = seen.iter().position(|&c| c != 1) {
+            return Err(format!(
+                "VM {} is on {} hosts (of {nh})",
+                self.vms.name[v], seen[v]
+            ));
+        }
+        for (l, load) in self.net.link_load().iter().enumerate() {
+            let cap = self.net.links[l].capacity;
+            if *load > cap * (1.0 + 1e-9) {
+                return Err(format!(
+                    "link {} carries {load} B/s of {cap}",
+                    self.net.links[l].name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, t: SimTime, ev: Event, rec: &mut dyn Recorder) -> io::Result<()> {
+        match ev {
+            Event::WorkloadStep => {
+                self.workload_step(t);
+                let next = t + self.scenario.workload.step.time();
+                self.queue.schedule(next, Event::WorkloadStep);
+            }
+            Event::Sample => {
+                self.accrue_all(t);
+                self.sample(t, rec)?;
+                let next = t + self.scenario.outputs.sample_interval.time();
+                self.queue.schedule(next, Event::Sample);
+            }
+            Event::PolicyTick => {
+                let decisions = {
+                    let view = ClusterView {
+                        now: t,
+                        hosts: &self.hosts,
+                        vms: &self.vms,
+                    };
+                    self.policy.decide(&view)
+                };
+                for d in decisions {
+                    self.apply(t, d, rec)?;
+                }
+                let next = t + self.scenario.policy.interval.time();
+                self.queue.schedule(next, Event::PolicyTick);
+            }
+            Event::VmStart(v) => self.vm_start(t, v, rec)?,
+            Event::VmStop(v) => {
+                let h = self.vms.host[v.idx()];
+                if self.vms.state[v.idx()] != VmState::Inactive {
+                    self.set_vm_state(t, v, VmState::Inactive);
+                    if let Some(f) = self.vm_flow[v.idx()].take()
+                        && let Some(flow) = self.net.stop_flow(t, f)
+                    {
+                        self.traffic_demand_close(t, v, flow.delivered);
+                    }
+                    self.refresh_host(t, h);
+                    if rec.wants_events() {
+                        rec.event(t, "vm_stop", &self.vms.name[v.idx()], "")?;
+                    }
+                }
+            }
+            Event::PowerSettled { host, generation } => {
+                if self.hosts.transition_gen[host.idx()] == generation {
+                    self.power_settled(t, host, rec)?;
+                }
+            }
+            Event::End => {}
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, t: SimTime, d: Decision, rec: &mut dyn Recorder) -> io::Result<()> {
+        match d {
+            Decision::SetPower { host, target } => self.request_power(t, host, target, rec),
+        }
+    }
+
+    /// Starts a power transition if it applies to the host's state.
+    pub fn request_power(
+        &mut self,
+        t: SimTime,
+        h: HostId,
+        target: PowerTarget,
+        rec: &mut dyn Recorder,
+    ) -> io::Result<()> {
+        let from = self.hosts.state[h.idx()];
+        let states = self.hosts.host_type(h).states.clone();
+        let Some((via, dur, to)) = transition(from, target, &states) else {
+            return Ok(());
+        };
+        self.hosts.accrue(h, t);
+        if from == PowerState::On && via != PowerState::On {
+            // Leaving "on" is a shutdown for the SLA's host-shutdown count (Beloglazov & Buyya
+            // count active → inactive transitions).
+            self.hosts.shutdowns[h.idx()] += 1;
+        }
+        self.hosts.state[h.idx()] = via;
+        self.hosts.target[h.idx()] = to;
+        self.hosts.transition_gen[h.idx()] += 1;
+        let generation = self.hosts.transition_gen[h.idx()];
+        self.refresh_host(t, h);
+        if rec.wants_events() {
+            rec.event(
+                t,
+                "power",
+                &self.hosts.name[h.idx()],
+                &format!(
+                    "{} -> {} ({})",
+                    from.as_str(),
+                    via.as_str(),
+                    format_duration(dur)
+                ),
+            )?;
+        }
+        self.queue.schedule(
+            t + dur,
+            Event::PowerSettled {
+                host: h,
+                generation,
+            },
+        );
+        Ok(())
+    }
+
+    fn power_settled(&mut self, t: SimTime, h: HostId, rec: &mut dyn Recorder) -> io::Result<()> {
+        let to = self.hosts.target[h.idx()];
+        self.hosts.accrue(h, t);
+        self.hosts.state[h.idx()] = to;
+        if rec.wants_events() {
+            rec.event(
+                t,
+                "power",
+                &self.hosts.name[h.idx()],
+                &format!("now {}", to.as_str()),
+            )?;
+        }
+        if to == PowerState::On {
+            // VMs that were waiting for this host start now.
+            let waiting: Vec<VmId> = self.host_vms[h.idx()]
+                .iter()
+                .copied()
+                .filter(|v| self.vms.state[v.idx()] == VmState::Suspended)
+                .collect();
+            for v in waiting {
+                self.activate(t, v);
+                if rec.wants_events() {
+                    rec.event(t, "vm_start", &self.vms.name[v.idx()], "after host boot")?;
+                }
+            }
+        }
+        self.refresh_host(t, h);
+        Ok(())
+    }
+
+    fn vm_start(&mut self, t: SimTime, v: VmId, rec: &mut dyn Recorder) -> io::Result<()> {
+        let h = self.vms.host[v.idx()];
+        match self.hosts.state[h.idx()] {
+            PowerState::On => {
+                self.activate(t, v);
+                self.refresh_host(t, h);
+                if rec.wants_events() {
+                    rec.event(
+                        t,
+                        "vm_start",
+                        &self.vms.name[v.idx()],
+                        &self.hosts.name[h.idx()],
+                    )?;
+                }
+            }
+            _ => {
+                // The host is off or asleep: the VM waits, suspended, while it boots.
+                self.set_vm_state(t, v, VmState::Suspended);
+                if rec.wants_events() {
+                    rec.event(t, "vm_wait", &self.vms.name[v.idx()], "host not on")?;
+                }
+                self.request_power(t, h, PowerTarget::On, rec)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn activate(&mut self, t: SimTime, v: VmId) {
+        let g = self.vms.group[v.idx()] as usize;
+        let u = self.vms.groups[g].cpu.at(t);
+        self.set_vm_state(t, v, VmState::Active);
+        self.vms.util[v.idx()] = u.clamp(0.0, 1.0);
+        if let Some(rate) = self.vms.groups[g].traffic {
+            let h = self.vms.host[v.idx()];
+            let path = self.net.path(Endpoint::Host(h.0), Endpoint::External);
+            let f = self.net.start_flow(t, path, None, Some(rate));
+            self.vm_flow[v.idx()] = Some(f);
+        }
+    }
+
+    fn traffic_demand_close(&mut self, _t: SimTime, _v: VmId, delivered: f64) {
+        self.traffic_delivered += delivered;
+    }
+
+    fn set_vm_state(&mut self, t: SimTime, v: VmId, s: VmState) {
+        self.accrue_vm(v, t);
+        self.vms.state[v.idx()] = s;
+        if !s.runs() {
+            self.vms.demand[v.idx()] = 0.0;
+            self.vms.alloc[v.idx()] = 0.0;
+        }
+    }
+
+    fn accrue_vm(&mut self, v: VmId, t: SimTime) {
+        let i = v.idx();
+        let dt = (t - self.vm_last[i]).as_secs_f64();
+        if dt > 0.0 {
+            self.vms.requested_mips_s[i] += self.vms.demand[i] * dt;
+            self.vms.shortfall_mips_s[i] += (self.vms.demand[i] - self.vms.alloc[i]) * dt;
+            if let Some(g) = self.vms.groups.get(self.vms.group[i] as usize)
+                && let Some(rate) = g.traffic
+                && self.vm_flow[i].is_some()
+            {
+                self.traffic_demand += rate.as_bytes_per_sec() * dt;
+            }
+        }
+        self.vm_last[i] = t;
+    }
+
+    /// Recomputes demand, shares and power of one host after its VMs changed.
+    fn refresh_host(&mut self, t: SimTime, h: HostId) {
+        self.hosts.accrue(h, t);
+        let core = self.hosts.host_type(h).core_mips;
+        let on = self.hosts.state[h.idx()] == PowerState::On;
+        let mut demand = 0.0;
+        for &v in &self.host_vms[h.idx()] {
+            let i = v.idx();
+            let d = if on && self.vms.state[i].runs() {
+                vm_demand(
+                    self.vms.util[i],
+                    self.vms.vcpus[i],
+                    self.vms.vcpu_mips[i],
+                    core,
+                )
+            } else {
+                0.0
+            };
+            demand += d;
+        }
+        let f = share_factor(demand, self.hosts.cpu_capacity[h.idx()]);
+        let vms_on_host = std::mem::take(&mut self.host_vms[h.idx()]);
+        for &v in &vms_on_host {
+            self.accrue_vm(v, t);
+            let i = v.idx();
+            let d = if on && self.vms.state[i].runs() {
+                vm_demand(
+                    self.vms.util[i],
+                    self.vms.vcpus[i],
+                    self.vms.vcpu_mips[i],
+                    core,
+                )
+            } else {
+                0.0
+            };
+            self.vms.demand[i] = d;
+            self.vms.alloc[i] = d * f;
+        }
+        self.host_vms[h.idx()] = vms_on_host;
+        self.hosts.cpu_demand[h.idx()] = demand;
+        self.hosts.cpu_alloc[h.idx()] = demand * f;
+        self.hosts.refresh_power(h);
+    }
+
+    /// Every VM's demand is re-evaluated at once, in passes over contiguous arrays.
+    fn workload_step(&mut self, t: SimTime) {
+        let n = self.vms.len();
+        // 1. Close every VM's and host's interval at the old values.
+        for i in 0..n {
+            self.accrue_vm(VmId(i as u32), t);
+        }
+        self.accrue_all(t);
+        // 2. New utilisation. Noise is drawn for every VM of a noisy group at every step, in id
+        //    order, so that the stream does not depend on which VMs happen to run.
+        for i in 0..n {
+            let g = &self.vms.groups[self.vms.group[i] as usize];
+            let mut u = g.cpu.at(t);
+            if g.cpu_noise > 0.0 {
+                let normal = Normal::new(0.0, g.cpu_noise).expect("noise validated >= 0");
+                u += normal.sample(&mut self.rng_workload);
+            }
+            self.vms.util[i] = u.clamp(0.0, 1.0);
+        }
+        // 3. Demand per VM, summed per host.
+        let nh = self.hosts.len();
+        let mut host_demand = vec![0.0f64; nh];
+        for i in 0..n {
+            let h = self.vms.host[i].idx();
+            let d = if self.vms.state[i].runs() && self.hosts.state[h] == PowerState::On {
+                let core = self.hosts.types[self.hosts.host_type[h] as usize].core_mips;
+                vm_demand(
+                    self.vms.util[i],
+                    self.vms.vcpus[i],
+                    self.vms.vcpu_mips[i],
+                    core,
+                )
+            } else {
+                0.0
+            };
+            self.vms.demand[i] = d;
+            host_demand[h] += d;
+        }
+        // 4. Shares per host, then allocation per VM.
+        let factor: Vec<f64> = (0..nh)
+            .map(|h| share_factor(host_demand[h], self.hosts.cpu_capacity[h]))
+            .collect();
+        for i in 0..n {
+            let h = self.vms.host[i].idx();
+            self.vms.alloc[i] = self.vms.demand[i] * factor[h];
+        }
+        for h in 0..nh {
+            self.hosts.cpu_demand[h] = host_demand[h];
+            self.hosts.cpu_alloc[h] = host_demand[h] * factor[h];
+            self.hosts.refresh_power(HostId(h as u32));
+        }
+    }
+
+    fn accrue_all(&mut self, t: SimTime) {
+        for h in 0..self.hosts.len() {
+            self.hosts.accrue(HostId(h as u32), t);
+        }
+    }
+
+    fn sample(&mut self, t: SimTime, rec: &mut dyn Recorder) -> io::Result<()> {
+        rec.host_sample(t, &self.hosts)?;
+        let row = TimelineRow::capture(t.as_secs_f64(), &self.hosts, &self.vms);
+        self.peak_active = self.peak_active.max(row.active_hosts);
+        self.timeline.push(row);
+        self.last_sample = Some(t);
+        Ok(())
+    }
+
+    pub fn timeline(&self) -> &[TimelineRow] {
+        &self.timeline
+    }
+
+    fn summary(&mut self) -> Summary {
+        let end = self.horizon;
+        for i in 0..self.vms.len() {
+            self.accrue_vm(VmId(i as u32), end);
+        }
+        self.net.advance(end);
+        let mut delivered = self.traffic_delivered;
+        for f in self.vm_flow.iter().flatten() {
+            if let Some(flow) = self.net.flow(*f) {
+                delivered += flow.delivered;
+            }
+        }
+        let energy_j: f64 = self.hosts.energy_j.iter().sum();
+        let horizon_s = end.as_secs_f64();
+        let active_s: f64 = self.hosts.active_s.iter().sum();
+        let overload_s: f64 = self.hosts.overload_s.iter().sum();
+        let requested: f64 = self.vms.requested_mips_s.iter().sum();
+        let short: f64 = self.vms.shortfall_mips_s.iter().sum();
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        Summary {
+            scenario: self.scenario.name.clone(),
+            seed: self.scenario.seed,
+            horizon_s,
+            hosts: self.hosts.len(),
+            vms: self.vms.len(),
+            policy: self.policy.name().to_string(),
+            hypervisor: format!("{:?}", self.scenario.migration.hypervisor).to_lowercase(),
+            energy_kwh: energy_j / 3.6e6,
+            mean_power_w: ratio(energy_j, horizon_s),
+            peak_active_hosts: self.peak_active,
+            mean_active_hosts: ratio(active_s, horizon_s),
+            host_shutdowns: self.hosts.shutdowns.iter().sum(),
+            migrations: 0,
+            failed_migrations: 0,
+            migrated_bytes: 0,
+            total_downtime_s: 0.0,
+            cpu_unmet_fraction: ratio(short, requested),
+            overload_time_fraction: ratio(overload_s, active_s),
+            traffic_delivered_fraction: if self.traffic_demand > 0.0 {
+                (delivered / self.traffic_demand).min(1.0)
+            } else {
+                1.0
+            },
+            vm_states_at_end: vm_state_counts(&self.vms),
+            events: self.queue.processed(),
+            migsim_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// Places every VM on a host at build time. Returns each host's VM list, or the VM group that
+/// did not fit with a message.
+fn place_initial(
+    sc: &Scenario,
+    hosts: &mut Hosts,
+    vms: &mut Vms,
+) -> Result<Vec<Vec<VmId>>, (usize, String)> {
+    let nh = hosts.len();
+    let mut host_vms = vec![Vec::new(); nh];
+    let mut cpu_reserved = vec![0.0f64; nh];
+    let over = sc.placement.cpu_overcommit;
+    let fits = |h: usize, hosts: &Hosts, cpu_reserved: &[f64], v: usize, vms: &Vms| -> bool {
+        let t = &hosts.types[hosts.host_type[h] as usize];
+        let need_cpu = vms.vcpus[v] as f64 * vms.vcpu_mips[v].min(t.core_mips);
+        hosts.ram_used[h].0 + vms.ram[v].0 <= t.ram.0
+            && cpu_reserved[h] + need_cpu <= t.cpu_capacity() * over * (1.0 + 1e-12)
+            && vms.vcpus[v] <= t.cores.saturating_mul(over.ceil() as u32).max(t.cores)
+    };
+    let mut rr = 0usize;
+    for v in 0..vms.len() {
+        let chosen = match sc.placement.initial {
+            InitialPlacement::FirstFit => (0..nh).find(|&h| fits(h, hosts, &cpu_reserved, v, vms)),
+            InitialPlacement::RoundRobin => {
+                let found = (0..nh)
+                    .map(|k| (rr + k) % nh)
+                    .find(|&h| fits(h, hosts, &cpu_reserved, v, vms));
+                if let Some(h) = found {
+                    rr = (h + 1) % nh;
+                }
+                found
+            }
+        };
+        let Some(h) = chosen else {
+            let g = vms.group[v] as usize;
+            return Err((
+                g,
+                format!(
+                    "VM {} ({} vCPUs, {}) fits on no host: the hosts' RAM or CPU is taken \
+                     (placement {:?}, cpu_overcommit {}); add hosts or reduce the group",
+                    vms.name[v], vms.vcpus[v], vms.ram[v], sc.placement.initial, over
+                ),
+            ));
+        };
+        let t = &hosts.types[hosts.host_type[h] as usize];
+        cpu_reserved[h] += vms.vcpus[v] as f64 * vms.vcpu_mips[v].min(t.core_mips);
+        hosts.ram_used[h] = Bytes(hosts.ram_used[h].0 + vms.ram[v].0);
+        hosts.vm_count[h] += 1;
+        vms.host[v] = HostId(h as u32);
+        host_vms[h].push(VmId(v as u32));
+    }
+    Ok(host_vms)
+}
