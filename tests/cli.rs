@@ -1,0 +1,261 @@
+//! The command line as users and scripts call it: files written, exit codes, determinism.
+
+mod common;
+
+use std::fs;
+
+use common::{migsim, scenarios, stderr, stdout, tiny_scenario};
+
+const RUN_FILES: [&str; 5] = [
+    "summary.json",
+    "hosts.csv",
+    "timeline.csv",
+    "migrations.csv",
+    "scenario.toml",
+];
+
+#[test]
+fn run_without_argument_runs_the_builtin_quickstart() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = migsim(dir.path(), &["run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("output/quickstart");
+    for f in RUN_FILES {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let text = stdout(&o);
+    assert!(text.contains("scenario quickstart"), "{text}");
+    assert!(text.contains("kWh"), "{text}");
+    let s: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["scenario"], "quickstart");
+    assert_eq!(s["hosts"], 16);
+    assert_eq!(s["vms"], 132);
+    assert_eq!(s["migrations"], 0);
+    assert!(s["energy_kwh"].as_f64().unwrap() > 0.0);
+    // Nothing half-written or temporary is left behind.
+    let names: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+}
+
+#[test]
+fn builtin_quickstart_equals_the_shipped_file() {
+    let shipped = fs::read_to_string(scenarios().join("quickstart.toml")).unwrap();
+    assert_eq!(shipped, migsim::scenario::QUICKSTART);
+}
+
+#[test]
+fn hosts_csv_has_one_row_per_host_and_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = migsim(dir.path(), &["run", "--out", "r", "--set", "horizon=1h"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = fs::read_to_string(dir.path().join("r/hosts.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "time_s,host,type,state,cpu_util,cpu_demand,power_w,energy_kwh,vms"
+    );
+    // Samples at 0, 5 min, …, 60 min: 13 times 16 hosts.
+    assert_eq!(lines.count(), 13 * 16);
+    let mig = fs::read_to_string(dir.path().join("r/migrations.csv")).unwrap();
+    assert_eq!(mig.lines().count(), 1, "header only: no migrations yet");
+}
+
+#[test]
+fn json_flag_prints_one_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = migsim(dir.path(), &["run", "--json", "--set", "horizon=30min"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    for key in [
+        "scenario",
+        "seed",
+        "horizon_s",
+        "hosts",
+        "vms",
+        "energy_kwh",
+        "migrations",
+    ] {
+        assert!(v.get(key).is_some(), "{key} missing in {text}");
+    }
+    assert_eq!(v["horizon_s"], 1800.0);
+}
+
+#[test]
+fn same_seed_gives_byte_identical_files_and_another_seed_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |out: &str, seed: &str| {
+        let o = migsim(
+            dir.path(),
+            &[
+                "run",
+                "--out",
+                out,
+                "--seed",
+                seed,
+                "--events",
+                "--set",
+                "horizon=6h",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    run("a", "5");
+    run("b", "5");
+    run("c", "6");
+    for f in RUN_FILES.iter().chain(["events.jsonl"].iter()) {
+        let a = fs::read(dir.path().join("a").join(f)).unwrap();
+        let b = fs::read(dir.path().join("b").join(f)).unwrap();
+        assert!(a == b, "{f} differs between identical runs");
+    }
+    let a = fs::read(dir.path().join("a/hosts.csv")).unwrap();
+    let c = fs::read(dir.path().join("c/hosts.csv")).unwrap();
+    assert_ne!(a, c, "the seed drives the workload noise");
+}
+
+#[test]
+fn broken_scenario_exits_2_naming_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = tiny_scenario("broken").replace("ram = \"1GiB\"", "ram = \"1 gig\"");
+    fs::write(dir.path().join("broken.toml"), text).unwrap();
+    let o = migsim(dir.path(), &["run", "broken.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("broken.toml:23:7: vms[0].ram:"), "{err}");
+    assert!(err.contains("\"1 gig\""), "{err}");
+    assert!(
+        !dir.path().join("output").exists(),
+        "no output for a bad scenario"
+    );
+}
+
+#[test]
+fn unknown_field_is_an_error_at_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = tiny_scenario("typo").replace("count = 4", "count = 4\nrack = 2");
+    fs::write(dir.path().join("typo.toml"), text).unwrap();
+    let o = migsim(dir.path(), &["validate", "typo.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("typo.toml:17:1: hosts[0].rack: unknown field `rack`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn validate_checks_every_file_and_fails_if_any_is_bad() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("good.toml"), tiny_scenario("good")).unwrap();
+    fs::write(
+        dir.path().join("bad.toml"),
+        "name = \"bad\"\nhorizon = \"2h\"\n",
+    )
+    .unwrap();
+    let o = migsim(dir.path(), &["validate", "good.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("good.toml: ok (good: 4 hosts, 6 VMs, 2h)"));
+    let o = migsim(dir.path(), &["validate", "good.toml", "bad.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).contains("good.toml: ok"));
+    assert!(
+        stderr(&o).contains("bad.toml:1:1: hosts: missing field `hosts`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn include_and_set_override_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("base.toml"), tiny_scenario("base")).unwrap();
+    fs::write(
+        dir.path().join("bigger.toml"),
+        "include = \"base.toml\"\nname = \"bigger\"\n[[hosts]]\ntype = \"g4\"\ncount = 8\n",
+    )
+    .unwrap();
+    let o = migsim(
+        dir.path(),
+        &[
+            "run",
+            "bigger.toml",
+            "--json",
+            "--set",
+            "vms[0].count=10",
+            "--set",
+            "horizon=\"1h\"",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["scenario"], "bigger");
+    assert_eq!(v["hosts"], 8);
+    assert_eq!(v["vms"], 10);
+    assert_eq!(v["horizon_s"], 3600.0);
+    assert!(dir.path().join("output/bigger/summary.json").is_file());
+}
+
+#[test]
+fn bad_set_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = migsim(dir.path(), &["run", "--set", "vms[7].count=1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--set vms[7].count=1: vms has 3 entries"),
+        "{}",
+        stderr(&o)
+    );
+    let o = migsim(dir.path(), &["run", "--set", "horizon=soon"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--set horizon=soon: horizon: expected a duration"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unwritable_output_is_a_failed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("occupied"), "a file, not a folder").unwrap();
+    let o = migsim(dir.path(), &["run", "--out", "occupied/x"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["validate", "--help"],
+    ] {
+        let o = migsim(dir.path(), &args);
+        assert!(o.status.success());
+        assert!(stdout(&o).contains("Example"), "{args:?}: {}", stdout(&o));
+    }
+    let o = migsim(dir.path(), &["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn shipped_scenarios_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<String> = fs::read_dir(scenarios())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let o = migsim(dir.path(), &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -1,0 +1,226 @@
+//! Invariants that must hold for any scenario and any set of flows, checked on random inputs.
+
+use migsim::engine::SimTime;
+use migsim::model::network::{Endpoint, Network, TopologyKind, TopologySpec};
+use migsim::report::NullRecorder;
+use migsim::scenario::load_str;
+use migsim::sim::Simulation;
+use migsim::units::Bandwidth;
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+struct VmGroupGen {
+    count: u32,
+    vcpus: u32,
+    ram_gib: u32,
+    util: f64,
+    diurnal: bool,
+    noise: f64,
+    start_min: u32,
+    life_min: Option<u32>,
+    traffic_mbit: Option<u32>,
+}
+
+fn vm_group() -> impl Strategy<Value = VmGroupGen> {
+    (
+        1u32..12,
+        1u32..5,
+        1u32..9,
+        0.0f64..1.0,
+        any::<bool>(),
+        prop_oneof![Just(0.0), 0.0f64..0.3],
+        prop_oneof![Just(0u32), 0u32..120],
+        proptest::option::of(5u32..200),
+        proptest::option::of(10u32..2000),
+    )
+        .prop_map(
+            |(count, vcpus, ram_gib, util, diurnal, noise, start_min, life_min, traffic_mbit)| {
+                VmGroupGen {
+                    count,
+                    vcpus,
+                    ram_gib,
+                    util,
+                    diurnal,
+                    noise,
+                    start_min,
+                    life_min,
+                    traffic_mbit,
+                }
+            },
+        )
+}
+
+fn scenario_text(
+    hosts_on: u32,
+    hosts_off: u32,
+    tree: bool,
+    overcommit: f64,
+    groups: &[VmGroupGen],
+    seed: u64,
+) -> String {
+    let mut s = format!(
+        r#"
+name = "prop"
+seed = {seed}
+horizon = "3h"
+[[host_type]]
+name = "small"
+cores = 8
+core_mips = 2000
+ram = "32GiB"
+nic = "1Gbit/s"
+power = {{ preset = "hp-ml110-g5" }}
+states = {{ boot_time = "7min" }}
+[[host_type]]
+name = "big"
+cores = 16
+core_mips = 2500
+ram = "64GiB"
+nic = "10Gbit/s"
+power = {{ idle = "90W", max = "300W" }}
+[[hosts]]
+type = "small"
+count = {hosts_on}
+[[hosts]]
+type = "big"
+count = {}
+initial_state = "off"
+[network]
+topology = "{}"
+rack_size = 3
+uplink = "2Gbit/s"
+[placement]
+initial = "round-robin"
+cpu_overcommit = {overcommit}
+[workload]
+step = "7min"
+[outputs]
+sample_interval = "13min"
+"#,
+        hosts_off.max(1),
+        if tree { "tree" } else { "star" }
+    );
+    for (g, v) in groups.iter().enumerate() {
+        let cpu = if v.diurnal {
+            format!(
+                "{{ model = \"diurnal\", mean = 0.5, amplitude = {:.3}, period = \"2h\", noise = {:.3} }}",
+                v.util / 2.0,
+                v.noise
+            )
+        } else {
+            format!(
+                "{{ model = \"constant\", util = {:.3}, noise = {:.3} }}",
+                v.util, v.noise
+            )
+        };
+        s.push_str(&format!(
+            "[[vms]]\nname = \"g{g}-{{i}}\"\ncount = {}\nvcpus = {}\nvcpu_mips = 2200\nram = \"{}GiB\"\ncpu = {cpu}\nstart = \"{}min\"\n",
+            v.count, v.vcpus, v.ram_gib, v.start_min
+        ));
+        if let Some(l) = v.life_min {
+            s.push_str(&format!("lifetime = \"{l}min\"\n"));
+        }
+        if let Some(t) = v.traffic_mbit {
+            s.push_str(&format!("traffic = \"{t}Mbit/s\"\n"));
+        }
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// No VM is lost or duplicated, no host or link is over capacity, at every event.
+    #[test]
+    fn model_invariants_hold_at_every_event(
+        hosts_on in 1u32..6,
+        hosts_off in 0u32..3,
+        tree in any::<bool>(),
+        overcommit in 1.0f64..3.0,
+        groups in proptest::collection::vec(vm_group(), 1..4),
+        seed in 0u64..i64::MAX as u64,
+    ) {
+        let text = scenario_text(hosts_on, hosts_off, tree, overcommit, &groups, seed);
+        let loaded = load_str("prop.toml", &text, None, &[]).expect("generated scenario parses");
+        let mut sim = match Simulation::build(&loaded) {
+            Ok(s) => s,
+            // Too many VMs for the hosts is a legitimate, reported outcome.
+            Err(e) => {
+                prop_assert!(e.to_string().contains("fits on no host"), "{e}");
+                return Ok(());
+            }
+        };
+        let n_vms = sim.vms.len();
+        let mut rec = NullRecorder;
+        sim.start();
+        let mut events = 0;
+        while sim.step(&mut rec).unwrap() {
+            events += 1;
+            if let Err(e) = sim.check_invariants() {
+                prop_assert!(false, "after event {events} at {}: {e}", sim.now());
+            }
+        }
+        let summary = sim.finish(&mut rec).unwrap();
+        prop_assert_eq!(summary.vm_states_at_end.values().sum::<usize>(), n_vms);
+        prop_assert!(summary.energy_kwh >= 0.0);
+        prop_assert!((0.0..=1.0).contains(&summary.cpu_unmet_fraction));
+        prop_assert!((0.0..=1.0).contains(&summary.overload_time_fraction));
+    }
+
+    /// Max-min fairness: every flow is at its own cap, or crosses a full link on which no other
+    /// flow gets more than it does.
+    #[test]
+    fn flow_rates_are_max_min_fair(
+        n_hosts in 2usize..10,
+        rack in 1usize..4,
+        flows in proptest::collection::vec(
+            (0usize..10, 0usize..11, proptest::option::of(1.0f64..2000.0)), 1..24),
+        remove in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
+    ) {
+        let mut net = Network::build(&TopologySpec {
+            kind: TopologyKind::Tree,
+            host_nic: (0..n_hosts).map(|i| Bandwidth::mbit(1000.0 * (1 + i % 3) as f64)).collect(),
+            host_names: (0..n_hosts).map(|i| format!("h{i}")).collect(),
+            host_latency: SimTime::ZERO,
+            rack_size: rack,
+            uplink: Bandwidth::mbit(1500.0),
+            uplink_latency: SimTime::ZERO,
+        });
+        let mut ids = Vec::new();
+        for (src, dst, cap) in flows {
+            let src = Endpoint::Host((src % n_hosts) as u32);
+            let dst = if dst >= n_hosts { Endpoint::External } else { Endpoint::Host(dst as u32) };
+            if src == dst {
+                continue;
+            }
+            let path = net.path(src, dst);
+            ids.push(net.start_flow(SimTime::ZERO, path, None, cap.map(Bandwidth::mbit)));
+        }
+        for r in remove {
+            if ids.is_empty() { break; }
+            let id = ids.remove(r.index(ids.len()));
+            net.stop_flow(SimTime::ZERO, id);
+        }
+        let load = net.link_load();
+        for (l, link) in net.links.iter().enumerate() {
+            prop_assert!(load[l] <= link.capacity * (1.0 + 1e-9), "{} over capacity", link.name);
+        }
+        for (id, f) in net.flows() {
+            prop_assert!(f.rate <= f.cap * (1.0 + 1e-9));
+            if f.rate >= f.cap * (1.0 - 1e-9) {
+                continue;
+            }
+            let bottlenecked = f.links.iter().any(|l| {
+                let li = l.0 as usize;
+                let full = load[li] >= net.links[li].capacity * (1.0 - 1e-9);
+                let max_on_link = net
+                    .flows()
+                    .filter(|(_, g)| g.links.contains(l))
+                    .map(|(_, g)| g.rate)
+                    .fold(0.0, f64::max);
+                full && f.rate >= max_on_link * (1.0 - 1e-9)
+            });
+            prop_assert!(bottlenecked, "flow {id:?} at {} B/s has no bottleneck", f.rate);
+        }
+    }
+}
