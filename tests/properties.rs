@@ -201,6 +201,7 @@ proptest! {
             let id = ids.remove(r.index(ids.len()));
             net.stop_flow(SimTime::ZERO, id);
         }
+        net.settle();
         let load = net.link_load();
         for (l, link) in net.links.iter().enumerate() {
             prop_assert!(load[l] <= link.capacity * (1.0 + 1e-9), "{} over capacity", link.name);

@@ -78,6 +78,10 @@ pub struct Network {
     last_update: SimTime,
     /// Bumped on every recomputation so that stale wake-up events can be recognised.
     generation: u64,
+    /// Flows changed since the rates were last computed. Recomputation is deferred until rates
+    /// are needed, so that a thousand VMs starting at the same instant cost one recomputation,
+    /// not a thousand.
+    dirty: bool,
 }
 
 /// Parameters to build a topology.
@@ -151,6 +155,7 @@ impl Network {
             free: Vec::new(),
             last_update: SimTime::ZERO,
             generation: 0,
+            dirty: false,
         }
     }
 
@@ -232,7 +237,7 @@ impl Network {
                 (self.flows.len() - 1) as u32
             }
         };
-        self.recompute();
+        self.dirty = true;
         FlowId(id)
     }
 
@@ -241,7 +246,7 @@ impl Network {
         self.advance(now);
         let f = self.flows.get_mut(id.0 as usize)?.take()?;
         self.free.push(id.0);
-        self.recompute();
+        self.dirty = true;
         Some(f)
     }
 
@@ -251,7 +256,22 @@ impl Network {
         if let Some(Some(f)) = self.flows.get_mut(id.0 as usize) {
             f.cap = cap.map_or(f64::INFINITY, |c| c.as_bytes_per_sec());
         }
-        self.recompute();
+        self.dirty = true;
+    }
+
+    /// Brings the rates up to date after flows changed. Rates read through [`Network::flow`],
+    /// [`Network::flows`], [`Network::link_load`] and [`Network::next_completion`] are those of
+    /// the last settle.
+    pub fn settle(&mut self) {
+        if self.dirty {
+            self.recompute();
+            self.dirty = false;
+        }
+    }
+
+    /// Whether flows changed since the last [`Network::settle`].
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
     }
 
     pub fn flow(&self, id: FlowId) -> Option<&Flow> {
@@ -274,6 +294,8 @@ impl Network {
         if now <= self.last_update {
             return;
         }
+        // Changes made at `last_update` hold from then on: rate them before moving on.
+        self.settle();
         let dt = (now - self.last_update).as_secs_f64();
         for f in self.flows.iter_mut().flatten() {
             let sent = (f.rate * dt).min(f.remaining);
@@ -285,6 +307,7 @@ impl Network {
 
     /// When the next finite flow drains at current rates, if any.
     pub fn next_completion(&self) -> Option<SimTime> {
+        debug_assert!(!self.dirty, "settle() before reading rates");
         self.flows
             .iter()
             .flatten()
@@ -304,6 +327,7 @@ impl Network {
     /// Flows whose bytes have all been sent by `now`. They stay in the table until stopped.
     pub fn drained(&mut self, now: SimTime) -> Vec<FlowId> {
         self.advance(now);
+        self.settle();
         self.flows()
             .filter(|(_, f)| f.remaining <= DONE_EPSILON)
             .map(|(id, _)| id)
@@ -312,6 +336,7 @@ impl Network {
 
     /// Bytes per second currently allocated on each link.
     pub fn link_load(&self) -> Vec<f64> {
+        debug_assert!(!self.dirty, "settle() before reading rates");
         let mut load = vec![0.0; self.links.len()];
         for f in self.flows.iter().flatten() {
             for l in &f.links {
@@ -426,6 +451,7 @@ mod tests {
         let p2 = net.path(Endpoint::Host(0), Endpoint::Host(2));
         let a = net.start_flow(SimTime::ZERO, p1, Some(1e9), None);
         let b = net.start_flow(SimTime::ZERO, p2, Some(1e9), None);
+        net.settle();
         assert!((mbit(net.flow(a).unwrap()) - 500.0).abs() < 1e-6);
         assert!((mbit(net.flow(b).unwrap()) - 500.0).abs() < 1e-6);
     }
@@ -439,6 +465,7 @@ mod tests {
         let web = net.path(Endpoint::Host(0), Endpoint::External);
         let m = net.start_flow(SimTime::ZERO, mig, Some(1e9), Some(Bandwidth::mbit(100.0)));
         let w = net.start_flow(SimTime::ZERO, web, None, None);
+        net.settle();
         assert!((mbit(net.flow(m).unwrap()) - 100.0).abs() < 1e-6);
         assert!((mbit(net.flow(w).unwrap()) - 900.0).abs() < 1e-6);
     }
@@ -463,6 +490,7 @@ mod tests {
             None,
             Some(Bandwidth::bytes_per_sec(2.0)),
         );
+        net.settle();
         let r = |id| net.flow(id).unwrap().rate;
         assert!((r(a) - 5.0).abs() < 1e-9);
         assert!((r(b) - 5.0).abs() < 1e-9);
@@ -482,6 +510,7 @@ mod tests {
             .collect();
         let p = net.path(Endpoint::Host(0), Endpoint::Host(1));
         let intra = net.start_flow(SimTime::ZERO, p, None, None);
+        net.settle();
         for f in &inter {
             assert!(
                 (net.flow(*f).unwrap().rate - Bandwidth::mbit(250.0).as_bytes_per_sec()).abs()
@@ -501,10 +530,12 @@ mod tests {
         let p = net.path(Endpoint::Host(0), Endpoint::Host(1));
         let a = net.start_flow(SimTime::ZERO, p.clone(), Some(100.0), None);
         let b = net.start_flow(SimTime::ZERO, p, Some(300.0), None);
+        net.settle();
         // Both at 50 B/s: a drains at t = 2 s.
         assert_eq!(net.next_completion(), Some(SimTime::from_secs(2)));
         assert_eq!(net.drained(SimTime::from_secs(2)), vec![a]);
         net.stop_flow(SimTime::from_secs(2), a);
+        net.settle();
         // b has 200 B left, alone at 100 B/s: done at t = 4 s.
         assert_eq!(net.next_completion(), Some(SimTime::from_secs(4)));
         assert_eq!(net.drained(SimTime::from_secs(4)), vec![b]);

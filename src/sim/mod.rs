@@ -417,7 +417,9 @@ impl Simulation {
                 self.vms.name[v], seen[v]
             ));
         }
-        for (l, load) in self.net.link_load().iter().enumerate() {
+        let mut net = self.net.clone();
+        net.settle();
+        for (l, load) in net.link_load().iter().enumerate() {
             let cap = self.net.links[l].capacity;
             if *load > cap * (1.0 + 1e-9) {
                 return Err(format!(
@@ -757,6 +759,7 @@ impl Simulation {
             self.accrue_vm(VmId(i as u32), end);
         }
         self.net.advance(end);
+        self.net.settle();
         let mut delivered = self.traffic_delivered;
         for f in self.vm_flow.iter().flatten() {
             if let Some(flow) = self.net.flow(*f) {
@@ -819,10 +822,33 @@ fn place_initial(
             && cpu_reserved[h] + need_cpu <= t.cpu_capacity() * over * (1.0 + 1e-12)
             && vms.vcpus[v] <= t.cores.saturating_mul(over.ceil() as u32).max(t.cores)
     };
+    // Hosts below `first_open` cannot take even the smallest VM, so first-fit starts there:
+    // placing a million VMs stays linear instead of rescanning the full hosts every time.
+    let min_ram = vms.ram.iter().map(|b| b.0).min().unwrap_or(0);
+    let min_core = hosts
+        .types
+        .iter()
+        .map(|t| t.core_mips)
+        .fold(f64::INFINITY, f64::min);
+    let min_cpu = (0..vms.len())
+        .map(|v| vms.vcpu_mips[v].min(min_core) * vms.vcpus[v] as f64)
+        .fold(f64::INFINITY, f64::min);
+    let mut first_open = 0usize;
     let mut rr = 0usize;
     for v in 0..vms.len() {
+        while first_open < nh {
+            let t = &hosts.types[hosts.host_type[first_open] as usize];
+            let ram_left = t.ram.0 - hosts.ram_used[first_open].0;
+            let cpu_left = t.cpu_capacity() * over - cpu_reserved[first_open];
+            if ram_left >= min_ram && cpu_left >= min_cpu * (1.0 - 1e-12) {
+                break;
+            }
+            first_open += 1;
+        }
         let chosen = match sc.placement.initial {
-            InitialPlacement::FirstFit => (0..nh).find(|&h| fits(h, hosts, &cpu_reserved, v, vms)),
+            InitialPlacement::FirstFit => {
+                (first_open..nh).find(|&h| fits(h, hosts, &cpu_reserved, v, vms))
+            }
             InitialPlacement::RoundRobin => {
                 let found = (0..nh)
                     .map(|k| (rr + k) % nh)
