@@ -259,3 +259,23 @@ fn shipped_scenarios_validate() {
     let o = migsim(dir.path(), &args);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn include_cycles_are_reported_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.toml"), "include = \"b.toml\"\n").unwrap();
+    fs::write(dir.path().join("b.toml"), "include = [\"a.toml\"]\n").unwrap();
+    let o = migsim(dir.path(), &["validate", "a.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("include cycle"), "{}", stderr(&o));
+    let o = migsim(dir.path(), &["validate", "missing-include.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    fs::write(dir.path().join("c.toml"), "include = \"nowhere.toml\"\n").unwrap();
+    let o = migsim(dir.path(), &["validate", "c.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("c.toml:1:11: include: cannot open"),
+        "{}",
+        stderr(&o)
+    );
+}

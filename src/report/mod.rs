@@ -115,18 +115,9 @@ fn ryu_like(x: f64) -> String {
         .unwrap_or_else(|| "NaN".into())
 }
 
-/// Quotes a CSV field if it needs it.
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// Writes the per-run files into an output folder.
 pub struct FileRecorder {
-    hosts: Option<AtomicFile>,
+    hosts: Option<csv::Writer<AtomicFile>>,
     events: Option<AtomicFile>,
 }
 
@@ -135,7 +126,7 @@ impl FileRecorder {
         let hosts = if hosts_csv {
             let mut f = AtomicFile::create(&dir.join("hosts.csv"))?;
             f.write_all(HOSTS_HEADER.as_bytes())?;
-            Some(f)
+            Some(csv::WriterBuilder::new().has_headers(false).from_writer(f))
         } else {
             None
         };
@@ -149,7 +140,7 @@ impl FileRecorder {
 
     pub fn commit(self) -> io::Result<()> {
         if let Some(h) = self.hosts {
-            h.commit()?;
+            h.into_inner().map_err(|e| e.into_error())?.commit()?;
         }
         if let Some(e) = self.events {
             e.commit()?;
@@ -172,18 +163,17 @@ impl Recorder for FileRecorder {
             } else {
                 0.0
             };
-            writeln!(
-                out,
-                "{ts},{},{},{},{},{},{},{},{}",
-                field(&hosts.name[i]),
-                field(&hosts.host_type(h).name),
+            out.write_record([
+                ts.as_str(),
+                &hosts.name[i],
+                &hosts.host_type(h).name,
                 hosts.state[i].as_str(),
-                num(hosts.utilisation(h)),
-                num(demand),
-                num(hosts.power_w[i]),
-                num(hosts.energy_j[i] / 3.6e6),
-                hosts.vm_count[i],
-            )?;
+                &num(hosts.utilisation(h)),
+                &num(demand),
+                &num(hosts.power_w[i]),
+                &num(hosts.energy_j[i] / 3.6e6),
+                &hosts.vm_count[i].to_string(),
+            ])?;
         }
         Ok(())
     }
@@ -295,10 +285,45 @@ mod tests {
     }
 
     #[test]
-    fn csv_fields_with_commas_or_quotes_are_quoted() {
-        assert_eq!(field("plain"), "plain");
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    fn host_names_with_commas_are_quoted_in_hosts_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut hosts = Hosts {
+            types: vec![crate::model::host::HostType {
+                name: "t".into(),
+                cores: 1,
+                core_mips: 1000.0,
+                ram: crate::units::Bytes::gib(1),
+                nic: crate::units::Bandwidth::gbit(1.0),
+                power: crate::model::power::PowerModel::Linear {
+                    idle: 1.0,
+                    max: 2.0,
+                },
+                states: crate::model::power::PowerStates::defaults_for(
+                    &crate::model::power::PowerModel::Linear {
+                        idle: 1.0,
+                        max: 2.0,
+                    },
+                ),
+            }],
+            ..Hosts::default()
+        };
+        hosts.push(
+            "rack 1, \"left\"".into(),
+            0,
+            crate::model::power::PowerState::On,
+        );
+        let mut rec = FileRecorder::create(dir.path(), true, false).unwrap();
+        rec.host_sample(SimTime::ZERO, &hosts).unwrap();
+        rec.commit().unwrap();
+        let text = fs::read_to_string(dir.path().join("hosts.csv")).unwrap();
+        assert!(
+            text.contains("0.0,\"rack 1, \"\"left\"\"\",t,on,"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn floats_print_shortest_and_without_negative_zero() {
         assert_eq!(num(0.1), "0.1");
         assert_eq!(num(-0.0), "0.0");
         assert_eq!(num(300.0), "300.0");
