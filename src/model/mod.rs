@@ -4,6 +4,7 @@
 //! behaviour that needs more than one of them lives in `sim`.
 
 pub mod cpu;
+pub mod dirty;
 pub mod host;
 pub mod network;
 pub mod power;

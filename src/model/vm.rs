@@ -1,6 +1,7 @@
 //! Virtual machines, as parallel arrays indexed by [`VmId`], and their workload models.
 
 use crate::engine::SimTime;
+pub use crate::model::dirty::DirtyModel;
 use crate::model::host::HostId;
 use crate::units::{Bandwidth, Bytes};
 
@@ -82,43 +83,6 @@ impl CpuModel {
                 mean + amplitude * (2.0 * std::f64::consts::PI * phase).cos()
             }
         }
-    }
-}
-
-/// How a VM dirties its memory, the input of every pre-copy model.
-///
-/// Clark et al. (NSDI 2005 §4) found that most workloads rewrite a small, hot part of memory — the
-/// writable working set (WWS) — over and over: the number of distinct pages dirtied grows with
-/// time at the unique-page rate and then saturates at the WWS.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DirtyModel {
-    /// Rate at which distinct pages are dirtied, bytes per second.
-    pub rate: Bandwidth,
-    /// Writable working set: the most memory that can be dirty at once.
-    pub wws: Bytes,
-    /// Fraction of memory that is zero pages, which cost almost nothing to send (QEMU sends a
-    /// header and one byte per zero page: `RAM_SAVE_FLAG_ZERO`).
-    pub zero_fraction: f64,
-}
-
-impl DirtyModel {
-    pub fn idle() -> DirtyModel {
-        DirtyModel {
-            rate: Bandwidth::ZERO,
-            wws: Bytes(0),
-            zero_fraction: 0.0,
-        }
-    }
-
-    /// Distinct bytes dirtied in an interval of `dt` starting from a clean bitmap.
-    pub fn dirtied(&self, dt: SimTime) -> Bytes {
-        let b = self.rate.as_bytes_per_sec() * dt.as_secs_f64();
-        Bytes((b as u64).min(self.wws.0))
-    }
-
-    /// Bytes of `ram` that are not zero pages and must really be sent.
-    pub fn nonzero(&self, ram: Bytes) -> Bytes {
-        Bytes((ram.0 as f64 * (1.0 - self.zero_fraction.clamp(0.0, 1.0))).round() as u64)
     }
 }
 
@@ -204,18 +168,6 @@ impl Vms {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dirtied_bytes_saturate_at_the_writable_working_set() {
-        let m = DirtyModel {
-            rate: Bandwidth::mib_per_sec(10.0),
-            wws: Bytes::mib(64),
-            zero_fraction: 0.1,
-        };
-        assert_eq!(m.dirtied(SimTime::from_secs(1)), Bytes::mib(10));
-        assert_eq!(m.dirtied(SimTime::from_secs(60)), Bytes::mib(64));
-        assert_eq!(m.nonzero(Bytes::mib(1000)), Bytes::mib(900));
-    }
 
     #[test]
     fn diurnal_curve_peaks_at_its_peak_time() {
