@@ -8,9 +8,11 @@
 pub mod cli;
 pub mod engine;
 pub mod metrics;
+pub mod migration;
 pub mod model;
 pub mod policy;
 pub mod report;
+pub mod reproduce;
 pub mod scenario;
 pub mod sim;
 pub mod units;

@@ -160,7 +160,7 @@ proptest! {
                 prop_assert!(false, "after event {events} at {}: {e}", sim.now());
             }
         }
-        let summary = sim.finish(&mut rec).unwrap();
+        let summary = sim.finish_run(&mut rec).unwrap();
         prop_assert_eq!(summary.vm_states_at_end.values().sum::<usize>(), n_vms);
         prop_assert!(summary.energy_kwh >= 0.0);
         prop_assert!((0.0..=1.0).contains(&summary.cpu_unmet_fraction));

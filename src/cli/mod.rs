@@ -4,6 +4,9 @@
 //! Exit codes are a contract for scripts and CI: 0 success, 1 the run failed (for example an
 //! output could not be written), 2 bad input (arguments, scenario files).
 
+pub mod migrate;
+pub mod reproduce;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -37,6 +40,16 @@ pub enum Command {
         after_help = "Examples:\n  migsim run\n  migsim run scenarios/quickstart.toml --out /tmp/qs --set horizon=2h --set 'vms[0].count=40'\n  migsim run scenarios/quickstart.toml --seed 7 --json | jq .energy_kwh\n\nResults go to output/<scenario name>/: summary.json, hosts.csv, timeline.csv,\nmigrations.csv, scenario.toml (the scenario as run), and events.jsonl with --events."
     )]
     Run(RunArgs),
+    /// Simulate one live migration and print its rounds.
+    #[command(
+        after_help = "Examples:\n  migsim migrate --hypervisor qemu --ram 256MiB --nonzero 227MiB --wws 64MiB --dirty-rate 10MiB/s --bandwidth 32MiB/s --link 1547Mbit/s\n  migsim migrate --hypervisor xen --ram 800MB --wws 60MB --dirty-rate 40Mbit/s --link 1Gbit/s --background 870Mbit/s --json\n  migsim migrate --dirty-rate 50MiB/s --wws 64MiB --bandwidth 32MiB/s --timeout 60s --on-timeout postcopy\n  migsim migrate scenarios/clark2005/apache.toml"
+    )]
+    Migrate(Box<migrate::MigrateArgs>),
+    /// Reproduce published (clark2005) or measured (qemu) migrations and compare.
+    #[command(
+        after_help = "Examples:\n  migsim reproduce clark2005\n  migsim reproduce qemu --data ../shared/validation/qemu"
+    )]
+    Reproduce(reproduce::ReproduceArgs),
     /// Check scenario files without running them.
     #[command(
         after_help = "Example:\n  migsim validate scenarios/quickstart.toml scenarios/*.toml\n\nExits 0 when every file is valid, 2 when any is not; each error names\nfile:line:column and the field."
@@ -106,6 +119,8 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Run(a) => run(&a),
         Command::Validate(a) => validate(&a),
+        Command::Migrate(a) => migrate::migrate(&a),
+        Command::Reproduce(a) => reproduce::reproduce(&a),
     };
     match result {
         Ok(()) => EXIT_OK,
@@ -182,11 +197,16 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
         report::timeline_csv(sim.timeline()).as_bytes(),
     )
     .map_err(|e| io_err("timeline.csv", e))?;
-    write_atomic(
-        &dir.join("migrations.csv"),
-        report::MIGRATIONS_HEADER.as_bytes(),
-    )
-    .map_err(|e| io_err("migrations.csv", e))?;
+    let mig =
+        report::migrations_csv(sim.migration_records()).map_err(|e| io_err("migrations.csv", e))?;
+    write_atomic(&dir.join("migrations.csv"), &mig).map_err(|e| io_err("migrations.csv", e))?;
+    if sc.outputs.traffic_interval.is_some() {
+        write_atomic(
+            &dir.join("traffic.csv"),
+            report::traffic_csv(sim.traffic_samples()).as_bytes(),
+        )
+        .map_err(|e| io_err("traffic.csv", e))?;
+    }
     rec.commit().map_err(|e| io_err("hosts.csv", e))?;
     // The summary goes last: its presence means the whole run was written.
     write_atomic(

@@ -23,10 +23,15 @@ pub struct Summary {
     pub peak_active_hosts: u32,
     pub mean_active_hosts: f64,
     pub host_shutdowns: u32,
+    /// Migrations asked for (each has a row in `migrations.csv`).
     pub migrations: u32,
+    /// Migrations that did not complete: failed or cancelled (the VM stayed on its source).
     pub failed_migrations: u32,
+    pub cancelled_migrations: u32,
     pub migrated_bytes: u64,
     pub total_downtime_s: f64,
+    /// Mean request-to-activation time of the migrations that completed.
+    pub mean_migration_time_s: f64,
     /// Σ(demand − allocation) / Σ demand over all VMs and time: the share of asked-for CPU
     /// that contention denied.
     pub cpu_unmet_fraction: f64,

@@ -98,8 +98,43 @@ pub const HOSTS_HEADER: &str =
     "time_s,host,type,state,cpu_util,cpu_demand,power_w,energy_kwh,vms\n";
 pub const TIMELINE_HEADER: &str =
     "time_s,active_hosts,hosts_on,power_w,energy_kwh,cpu_demand_mips,cpu_alloc_mips,running_vms\n";
-/// One row per migration; the columns of `migsim migrate --json`.
-pub const MIGRATIONS_HEADER: &str = "vm,source,destination,hypervisor,outcome,start_s,total_time_s,downtime_ms,transferred_bytes,rounds\n";
+/// One row per migration; the fields of `migsim migrate --json` (rounds' detail aside).
+pub const MIGRATIONS_HEADER: &str = "vm,source,destination,hypervisor,outcome,reason,start_s,total_time_s,downtime_ms,transferred_bytes,rounds,max_throttle,degradation_s,stage0_s,stage1_s,stage2_s,stage3_s,stage4_s,stage5_s\n";
+
+/// `migrations.csv`: one row per migration, in the order they were asked for. A stage the
+/// migration never reached has an empty cell.
+pub fn migrations_csv(recs: &[crate::migration::MigrationRecord]) -> io::Result<Vec<u8>> {
+    let mut out = MIGRATIONS_HEADER.as_bytes().to_vec();
+    {
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(&mut out);
+        for r in recs {
+            let mut row = vec![
+                r.vm.clone(),
+                r.source.clone(),
+                r.destination.clone(),
+                r.hypervisor.clone(),
+                r.outcome.as_str().to_string(),
+                r.reason.clone(),
+                num(r.start_s),
+                num(r.total_time_s),
+                num(r.downtime_ms),
+                num(r.transferred_bytes),
+                r.rounds.to_string(),
+                num(r.max_throttle),
+                num(r.degradation_s),
+            ];
+            for st in crate::migration::Stage::ALL {
+                let key = format!("{}_{}", st as u8, st.as_str());
+                row.push(r.stages.get(&key).map(|t| num(*t)).unwrap_or_default());
+            }
+            w.write_record(&row)?;
+        }
+        w.flush()?;
+    }
+    Ok(out)
+}
 
 /// Formats a float for CSV: shortest exact representation, so files are byte-identical for
 /// identical runs and lose no precision.
@@ -211,6 +246,15 @@ pub fn timeline_csv(rows: &[TimelineRow]) -> String {
             num(r.cpu_alloc_mips),
             r.running_vms
         ));
+    }
+    s
+}
+
+/// `traffic.csv`: each VM's own traffic over time, Mbit/s.
+pub fn traffic_csv(rows: &[crate::sim::TrafficSample]) -> String {
+    let mut s = String::from("time_s,vm,mbit_s\n");
+    for r in rows {
+        s.push_str(&format!("{},{},{}\n", num(r.time_s), r.vm, num(r.mbit_s)));
     }
     s
 }

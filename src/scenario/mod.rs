@@ -50,8 +50,21 @@ pub struct Scenario {
     pub policy: PolicySpec,
     #[serde(default)]
     pub migration: MigrationSpec,
+    /// Migrations to carry out at given times, whatever the policy decides.
+    #[serde(default, rename = "migrate", skip_serializing_if = "Vec::is_empty")]
+    pub migrate: Vec<MigrateSpec>,
     #[serde(default)]
     pub outputs: OutputsSpec,
+}
+
+/// One scheduled migration: `[[migrate]] vm = "web-3", to = "r640-5", at = "10h"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateSpec {
+    pub vm: String,
+    pub to: String,
+    #[serde(default)]
+    pub at: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -132,9 +145,22 @@ pub struct VmGroupSpec {
     pub cpu: CpuSpec,
     #[serde(default)]
     pub dirty: DirtySpec,
+    /// Memory that is not zero pages (overrides `dirty.zero_fraction`).
+    #[serde(default)]
+    pub nonzero: Option<Bytes>,
+    /// Non-shared disk, copied by a storage migration.
+    #[serde(default)]
+    pub disk: Option<Bytes>,
+    /// Rate at which the VM writes its disk during a block copy.
+    #[serde(default)]
+    pub disk_write_rate: Option<Bandwidth>,
     /// The VM's own traffic to clients outside the data centre (a persistent flow).
     #[serde(default)]
     pub traffic: Option<Bandwidth>,
+    /// The traffic is CPU-bound: it shrinks with the share of its CPU demand the VM gets, as a
+    /// web server's throughput does when migration work takes CPU from it (Clark et al. §6.2).
+    #[serde(default)]
+    pub traffic_follows_cpu: bool,
     #[serde(default)]
     pub start: Option<Duration>,
     #[serde(default)]
@@ -169,17 +195,62 @@ pub struct CpuSpec {
     pub noise: f64,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DirtyKind {
+    /// Distinct pages at `rate` up to the writable working set `wws` (Clark et al. 2005 §4).
+    #[default]
+    Wws,
+    /// Uniformly random page writes at `rate` over the VM's RAM (or `wws`).
+    Uniform,
+    /// `hot_share` of the writes on `hot` bytes, the rest spread over the RAM.
+    HotCold,
+    /// A per-second series of distinct-page rates, `trace`, saturating at `wws`.
+    Trace,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirtySpec {
-    /// Unique-page dirtying rate.
+    #[serde(default)]
+    pub model: DirtyKind,
+    /// Write rate (distinct pages for `wws`; all writes for `uniform` and `hot-cold`).
     #[serde(default)]
     pub rate: Option<Bandwidth>,
-    /// Writable working set; defaults to the VM's RAM.
+    /// Writable working set (`wws`, `trace`) or the span written (`uniform`); defaults to RAM.
     #[serde(default)]
     pub wws: Option<Bytes>,
     #[serde(default)]
+    pub hot: Option<Bytes>,
+    #[serde(default)]
+    pub hot_share: Option<f64>,
+    /// Per-second distinct-page rates for `trace`.
+    #[serde(default)]
+    pub trace: Option<Vec<Bandwidth>>,
+    #[serde(default)]
     pub zero_fraction: f64,
+    /// Scale the rate with the CPU the VM gets (SimGrid's coupling).
+    #[serde(default)]
+    pub cpu_coupled: bool,
+    /// Share of its vCPU the writer needs; a CPU throttle cuts the rate only below it.
+    #[serde(default = "one")]
+    pub writer_cpu_share: f64,
+}
+
+impl Default for DirtySpec {
+    fn default() -> Self {
+        DirtySpec {
+            model: DirtyKind::Wws,
+            rate: None,
+            wws: None,
+            hot: None,
+            hot_share: None,
+            trace: None,
+            zero_fraction: 0.0,
+            cpu_coupled: false,
+            writer_cpu_share: 1.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -332,6 +403,20 @@ pub enum Hypervisor {
     Postcopy,
     /// Suspend, copy, resume.
     Cold,
+    /// Non-shared disk copied first (block migration), then QEMU pre-copy of memory.
+    Storage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnTimeoutSpec {
+    /// Cancel: the VM keeps running on its source.
+    #[default]
+    Cancel,
+    /// Raise the downtime limit to `raised_downtime_limit`.
+    RaiseLimit,
+    /// Switch to post-copy.
+    Postcopy,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -340,15 +425,53 @@ pub struct MigrationSpec {
     #[serde(default)]
     pub hypervisor: Hypervisor,
     /// QEMU `max-bandwidth`; default 128 MiB/s (`MAX_THROTTLE (128<<20)`, migration/options.c).
+    /// "0B/s" means unlimited, as in QEMU.
     #[serde(default = "default_max_bandwidth")]
     pub max_bandwidth: Bandwidth,
     /// QEMU `downtime-limit`; default 300 ms (`DEFAULT_MIGRATE_SET_DOWNTIME`, migration/options.c).
     #[serde(default = "default_downtime_limit")]
     pub downtime_limit: Duration,
+    /// QEMU's auto-converge capability (off by default, migration/options.c).
+    #[serde(default)]
+    pub auto_converge: bool,
+    /// Give up, or escalate, after this long (libvirt `--timeout`).
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    #[serde(default)]
+    pub on_timeout: OnTimeoutSpec,
+    /// The downtime limit `raise-limit` sets.
+    #[serde(default = "default_raised_limit")]
+    pub raised_downtime_limit: Duration,
+    /// Pause after the last page: device state, commitment and resume on the destination.
+    /// Default per hypervisor: see `crate::sim::migrations::default_resume_time`.
+    #[serde(default)]
+    pub resume_time: Option<Duration>,
+    /// The fastest the migration tool itself can send, whatever the link and rate limit allow
+    /// (a CPU-bound sender); none by default.
+    #[serde(default)]
+    pub stream_limit: Option<Bandwidth>,
+    /// Time from asking the guest to stop to the start of the final copy. Default per
+    /// hypervisor: see `crate::sim::migrations::default_suspend_time`.
+    #[serde(default)]
+    pub suspend_time: Option<Duration>,
+    /// CPU the migration costs the source host, in cores per 100 Mbit/s sent. Clark et al.
+    /// (§6.2) measured about 12 % of a CPU for a 100 Mbit/s pre-copy round.
+    #[serde(default = "default_cpu_cost")]
+    pub cpu_per_100mbit: f64,
     /// Concurrent migrations per host; vCenter allows 8 vMotions per host by default (VMware
     /// performance blog, "vCenter limits for concurrent vMotion", 2021).
     #[serde(default = "default_per_host")]
     pub max_concurrent_per_host: u32,
+}
+
+fn default_raised_limit() -> Duration {
+    // The value the measured QEMU runs raised the limit to when they did not converge
+    // (../shared/validation/qemu, on_timeout = raise-dl).
+    Duration::secs(5)
+}
+
+fn default_cpu_cost() -> f64 {
+    0.12
 }
 
 fn default_max_bandwidth() -> Bandwidth {
@@ -369,6 +492,14 @@ impl Default for MigrationSpec {
             hypervisor: Hypervisor::Qemu,
             max_bandwidth: default_max_bandwidth(),
             downtime_limit: default_downtime_limit(),
+            auto_converge: false,
+            timeout: None,
+            on_timeout: OnTimeoutSpec::Cancel,
+            raised_downtime_limit: default_raised_limit(),
+            resume_time: None,
+            stream_limit: None,
+            suspend_time: None,
+            cpu_per_100mbit: default_cpu_cost(),
             max_concurrent_per_host: default_per_host(),
         }
     }
@@ -385,6 +516,9 @@ pub struct OutputsSpec {
     /// Write `events.jsonl`, one line per simulation event (a debug trace).
     #[serde(default)]
     pub events: bool,
+    /// Sample each VM's own traffic this often into `traffic.csv` (off when absent).
+    #[serde(default)]
+    pub traffic_interval: Option<Duration>,
 }
 
 fn yes() -> bool {
@@ -397,6 +531,7 @@ impl Default for OutputsSpec {
             sample_interval: default_step(),
             hosts_csv: true,
             events: false,
+            traffic_interval: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::load::{Loaded, ScenarioError};
-use super::{CpuModelKind, TopologySpecKind};
+use super::{CpuModelKind, DirtyKind, TopologySpecKind};
 use crate::engine::SimTime;
 use crate::model::power::{SPEC_PRESETS, spec_preset};
 
@@ -184,6 +184,35 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
             return bad(&p("cpu.noise"), "must be 0 or more".into());
         }
         frac("dirty.zero_fraction", Some(v.dirty.zero_fraction))?;
+        frac("dirty.hot_share", v.dirty.hot_share)?;
+        if !(v.dirty.writer_cpu_share > 0.0 && v.dirty.writer_cpu_share <= 1.0) {
+            return bad(&p("dirty.writer_cpu_share"), "must be in (0, 1]".into());
+        }
+        match v.dirty.model {
+            DirtyKind::Trace => {
+                if v.dirty.trace.as_ref().is_none_or(|t| t.is_empty()) {
+                    return bad(
+                        &p("dirty.trace"),
+                        "a trace model needs trace = [\"10MiB/s\", …], one rate per second".into(),
+                    );
+                }
+            }
+            DirtyKind::HotCold => {
+                if v.dirty.hot.is_none() || v.dirty.hot_share.is_none() || v.dirty.rate.is_none() {
+                    return bad(
+                        &p("dirty"),
+                        "a hot-cold model needs rate, hot and hot_share".into(),
+                    );
+                }
+                if v.dirty.hot.is_some_and(|h| h > v.ram) {
+                    return bad(
+                        &p("dirty.hot"),
+                        "the hot set cannot exceed the VM's RAM".into(),
+                    );
+                }
+            }
+            DirtyKind::Wws | DirtyKind::Uniform => {}
+        }
         if let Some(w) = v.dirty.wws
             && w > v.ram
         {
@@ -211,6 +240,31 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
             "placement.cpu_overcommit",
             "must be a positive number".into(),
         );
+    }
+    if !(s.migration.cpu_per_100mbit >= 0.0 && s.migration.cpu_per_100mbit.is_finite()) {
+        return bad("migration.cpu_per_100mbit", "must be 0 or more".into());
+    }
+    if s.migration
+        .timeout
+        .is_some_and(|t| t.time() == SimTime::ZERO)
+    {
+        return bad("migration.timeout", "must be longer than 0s".into());
+    }
+    if s.outputs
+        .traffic_interval
+        .is_some_and(|t| t.time() == SimTime::ZERO)
+    {
+        return bad("outputs.traffic_interval", "must be longer than 0s".into());
+    }
+    for (i, v) in s.vms.iter().enumerate() {
+        if let Some(nz) = v.nonzero
+            && nz > v.ram
+        {
+            return bad(
+                &format!("vms[{i}].nonzero"),
+                format!("cannot exceed the VM's RAM ({})", v.ram),
+            );
+        }
     }
     if s.migration.max_concurrent_per_host == 0 {
         return bad(

@@ -6,6 +6,8 @@
 //! and VM starts and stops change states. The engine only orders events; this module gives them
 //! meaning.
 
+mod migrations;
+
 use std::io;
 
 use rand::SeedableRng;
@@ -14,6 +16,7 @@ use rand_distr::{Distribution, Normal};
 
 use crate::engine::{EventQueue, SimTime};
 use crate::metrics::{Summary, TimelineRow, vm_state_counts};
+use crate::migration::Outcome;
 use crate::model::cpu::{share_factor, vm_demand};
 use crate::model::host::{HostId, HostType, Hosts};
 use crate::model::network::{Endpoint, FlowId, Network, TopologyKind, TopologySpec};
@@ -28,7 +31,11 @@ use crate::scenario::{
     CpuModelKind, HostTypeSpec, InitialPlacement, InitialPower, Scenario, ScenarioError,
     TopologySpecKind,
 };
-use crate::units::{Bytes, format_duration};
+use crate::units::{Bandwidth, Bytes, format_duration};
+
+pub use migrations::{
+    Migrations, Request, default_resume_time, default_suspend_time, hypervisor_name,
+};
 
 /// Simulation events. The engine orders them; [`Simulation::handle`] interprets them.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,12 +45,46 @@ pub enum Event {
     PolicyTick,
     VmStart(VmId),
     VmStop(VmId),
-    /// A power transition of `host` has finished, unless `gen` is stale.
+    /// A power transition of `host` has finished, unless `generation` is stale.
     PowerSettled {
         host: HostId,
         generation: u32,
     },
+    /// A scheduled migration (`[[migrate]]`) is due.
+    MigrationRequest(usize),
+    /// A QEMU loop iteration of the migration in `slot` is due.
+    MigrationCheck {
+        slot: usize,
+        generation: u64,
+    },
+    MigrationTimeout {
+        slot: usize,
+        record: usize,
+    },
+    /// The guest of the migration in `slot` has suspended; its final copy can start.
+    MigrationResume {
+        slot: usize,
+        generation: u64,
+    },
+    /// Stage 5 of the migration in `slot`.
+    MigrationActivate {
+        slot: usize,
+        generation: u64,
+    },
+    /// The earliest finite flow drains now, unless the network changed since.
+    NetworkWake {
+        generation: u64,
+    },
+    TrafficSample,
     End,
+}
+
+/// One sample of a VM's own traffic (`traffic.csv`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TrafficSample {
+    pub time_s: f64,
+    pub vm: String,
+    pub mbit_s: f64,
 }
 
 /// Stream identifiers of the run's random number generators: one ChaCha8 stream per purpose,
@@ -68,6 +109,9 @@ pub struct Simulation {
     timeline: Vec<TimelineRow>,
     last_sample: Option<SimTime>,
     peak_active: u32,
+    pub migs: Migrations,
+    requests: Vec<Request>,
+    traffic_samples: Vec<TrafficSample>,
 }
 
 fn host_type_from(spec: &HostTypeSpec) -> HostType {
@@ -117,6 +161,41 @@ fn host_type_from(spec: &HostTypeSpec) -> HostType {
         nic: spec.nic,
         power,
         states,
+    }
+}
+
+/// The dirty-page model of a VM group.
+pub fn dirty_model_from(d: &crate::scenario::DirtySpec, ram: Bytes) -> DirtyModel {
+    use crate::model::dirty::DirtyPattern;
+    use crate::scenario::DirtyKind;
+    let rate = d.rate.map(|r| r.as_bytes_per_sec()).unwrap_or(0.0);
+    let span = d.wws.unwrap_or(ram).as_f64();
+    let pattern = match d.model {
+        DirtyKind::Wws => DirtyPattern::Wws {
+            rate,
+            wws: if rate > 0.0 { span } else { 0.0 },
+        },
+        DirtyKind::Uniform => DirtyPattern::Uniform { rate, span },
+        DirtyKind::HotCold => DirtyPattern::HotCold {
+            rate,
+            hot: d.hot.map(|h| h.as_f64()).unwrap_or(0.0),
+            hot_share: d.hot_share.unwrap_or(0.0),
+            span: ram.as_f64(),
+        },
+        DirtyKind::Trace => DirtyPattern::Trace {
+            per_second: d
+                .trace
+                .as_ref()
+                .map(|t| t.iter().map(|r| r.as_bytes_per_sec()).collect())
+                .unwrap_or_default(),
+            wws: span,
+        },
+    };
+    DirtyModel {
+        pattern,
+        zero_fraction: d.zero_fraction,
+        cpu_coupled: d.cpu_coupled,
+        writer_cpu_share: d.writer_cpu_share,
     }
 }
 
@@ -178,17 +257,7 @@ impl Simulation {
                         .unwrap_or(SimTime::from_secs(86_400)),
                 },
             };
-            let dirty = match v.dirty.rate {
-                Some(rate) => DirtyModel {
-                    rate,
-                    wws: v.dirty.wws.unwrap_or(v.ram),
-                    zero_fraction: v.dirty.zero_fraction,
-                },
-                None => DirtyModel {
-                    zero_fraction: v.dirty.zero_fraction,
-                    ..DirtyModel::idle()
-                },
-            };
+            let dirty = dirty_model_from(&v.dirty, v.ram);
             vms.groups.push(VmGroup {
                 name: v.name.clone(),
                 cpu,
@@ -256,9 +325,31 @@ impl Simulation {
             }
         }
 
+        let mut requests = Vec::new();
+        for (i, m) in sc.migrate.iter().enumerate() {
+            let vm = vms.name.iter().position(|n| *n == m.vm).ok_or_else(|| {
+                loaded.field_error(
+                    &format!("migrate[{i}].vm"),
+                    format!("no VM named {:?}", m.vm),
+                )
+            })?;
+            let to = hosts.name.iter().position(|n| *n == m.to).ok_or_else(|| {
+                loaded.field_error(
+                    &format!("migrate[{i}].to"),
+                    format!("no host named {:?}", m.to),
+                )
+            })?;
+            requests.push(Request {
+                vm: VmId(vm as u32),
+                to: HostId(to as u32),
+                at: m.at.time(),
+            });
+        }
+
         let mut seed_rng = ChaCha8Rng::seed_from_u64(sc.seed);
         seed_rng.set_stream(STREAM_WORKLOAD);
         let n_vms = vms.len();
+        let n_hosts = hosts.len();
         Ok(Simulation {
             horizon: sc.horizon.time(),
             policy: policy::build(&sc.policy),
@@ -276,6 +367,9 @@ impl Simulation {
             timeline: Vec::new(),
             last_sample: None,
             peak_active: 0,
+            migs: Migrations::new(n_hosts),
+            requests,
+            traffic_samples: Vec::new(),
         })
     }
 
@@ -302,7 +396,7 @@ impl Simulation {
             }
         }
         progress(1.0);
-        self.finish(rec)
+        self.finish_run(rec)
     }
 
     /// Schedules the run's first events. Call once, before [`Simulation::step`].
@@ -329,6 +423,14 @@ impl Simulation {
             self.net
                 .start_flow(SimTime::ZERO, vec![l], None, Some(b.rate));
         }
+        for (i, r) in self.requests.iter().enumerate() {
+            if r.at < self.horizon {
+                self.queue.schedule(r.at, Event::MigrationRequest(i));
+            }
+        }
+        if self.scenario.outputs.traffic_interval.is_some() {
+            self.queue.schedule(SimTime::ZERO, Event::TrafficSample);
+        }
         self.queue.schedule(self.horizon, Event::End);
     }
 
@@ -337,6 +439,7 @@ impl Simulation {
         match self.queue.pop() {
             Some((t, ev)) if ev != Event::End && t <= self.horizon => {
                 self.handle(t, ev, rec)?;
+                self.after_event(t);
                 Ok(true)
             }
             _ => Ok(false),
@@ -344,7 +447,7 @@ impl Simulation {
     }
 
     /// Closes the accounts at the horizon and returns the summary.
-    pub fn finish(&mut self, rec: &mut dyn Recorder) -> io::Result<Summary> {
+    pub fn finish_run(&mut self, rec: &mut dyn Recorder) -> io::Result<Summary> {
         let end = self.horizon;
         self.accrue_all(end);
         if self.last_sample != Some(end) {
@@ -401,7 +504,10 @@ impl Simulation {
                     self.hosts.name[h], self.hosts.cpu_alloc[h]
                 ));
             }
-            if ram != self.hosts.ram_used[h].0 || ram > self.hosts.ram(HostId(h as u32)).0 {
+            let reserved = self.migs.reserved[h];
+            if ram != self.hosts.ram_used[h].0
+                || ram + reserved > self.hosts.ram(HostId(h as u32)).0
+            {
                 return Err(format!(
                     "host {} RAM books {} against VMs {} and capacity {}",
                     self.hosts.name[h],
@@ -461,14 +567,18 @@ impl Simulation {
             }
             Event::VmStart(v) => self.vm_start(t, v, rec)?,
             Event::VmStop(v) => {
-                let h = self.vms.host[v.idx()];
                 if self.vms.state[v.idx()] != VmState::Inactive {
-                    self.set_vm_state(t, v, VmState::Inactive);
-                    if let Some(f) = self.vm_flow[v.idx()].take()
-                        && let Some(flow) = self.net.stop_flow(t, f)
-                    {
-                        self.traffic_demand_close(t, v, flow.delivered);
+                    if let Some(slot) = self.migs.slot_of(v) {
+                        self.abort(
+                            t,
+                            slot,
+                            crate::migration::Outcome::Failed,
+                            "the VM stopped".into(),
+                        );
                     }
+                    let h = self.vms.host[v.idx()];
+                    self.stop_vm_traffic(t, v);
+                    self.set_vm_state(t, v, VmState::Inactive);
                     self.refresh_host(t, h);
                     if rec.wants_events() {
                         rec.event(t, "vm_stop", &self.vms.name[v.idx()], "")?;
@@ -480,9 +590,84 @@ impl Simulation {
                     self.power_settled(t, host, rec)?;
                 }
             }
+            Event::MigrationRequest(i) => {
+                let r = self.requests[i].clone();
+                if rec.wants_events() {
+                    rec.event(
+                        t,
+                        "migrate",
+                        &self.vms.name[r.vm.idx()],
+                        &format!("to {}", self.hosts.name[r.to.idx()]),
+                    )?;
+                }
+                self.request_migration(t, r);
+            }
+            Event::MigrationCheck { slot, generation } => self.migration_check(t, slot, generation),
+            Event::MigrationTimeout { slot, record } => self.migration_timeout(t, slot, record),
+            Event::MigrationResume { slot, generation } => {
+                self.migration_resume(t, slot, generation)
+            }
+            Event::MigrationActivate { slot, generation } => {
+                self.migration_activate(t, slot, generation)
+            }
+            Event::NetworkWake { generation } => {
+                if generation == self.net.generation() {
+                    for f in self.net.drained(t) {
+                        self.migration_flow_drained(t, f);
+                    }
+                }
+            }
+            Event::TrafficSample => {
+                self.net.settle();
+                for (i, f) in self.vm_flow.iter().enumerate() {
+                    let rate = f
+                        .and_then(|f| self.net.flow(f))
+                        .map(|fl| fl.rate * 8.0 / 1e6)
+                        .unwrap_or(0.0);
+                    if self.vms.groups[self.vms.group[i] as usize]
+                        .traffic
+                        .is_some()
+                    {
+                        self.traffic_samples.push(TrafficSample {
+                            time_s: t.as_secs_f64(),
+                            vm: self.vms.name[i].clone(),
+                            mbit_s: rate,
+                        });
+                    }
+                }
+                if let Some(d) = self.scenario.outputs.traffic_interval {
+                    self.queue.schedule(t + d.time(), Event::TrafficSample);
+                }
+            }
             Event::End => {}
         }
         Ok(())
+    }
+
+    /// After every event: bring flow rates up to date, let migration CPU costs follow the new
+    /// rates, and schedule the next flow completion.
+    fn after_event(&mut self, t: SimTime) {
+        for _ in 0..4 {
+            if !self.net.is_dirty() {
+                break;
+            }
+            self.net.settle();
+            self.update_migration_cpu(t);
+        }
+        self.net.settle();
+        if let Some(at) = self.net.next_completion() {
+            let generation = self.net.generation();
+            self.queue
+                .schedule(at.max(t), Event::NetworkWake { generation });
+        }
+    }
+
+    pub fn migration_records(&self) -> &[crate::migration::MigrationRecord] {
+        &self.migs.records
+    }
+
+    pub fn traffic_samples(&self) -> &[TrafficSample] {
+        &self.traffic_samples
     }
 
     fn apply(&mut self, t: SimTime, d: Decision, rec: &mut dyn Recorder) -> io::Result<()> {
@@ -600,7 +785,17 @@ impl Simulation {
         let u = self.vms.groups[g].cpu.at(t);
         self.set_vm_state(t, v, VmState::Active);
         self.vms.util[v.idx()] = u.clamp(0.0, 1.0);
+        self.start_vm_traffic(t, v);
+    }
+
+    /// Starts the VM's own traffic from its current host, if it has any.
+    fn start_vm_traffic(&mut self, t: SimTime, v: VmId) {
+        let g = self.vms.group[v.idx()] as usize;
+        if self.vm_flow[v.idx()].is_some() {
+            return;
+        }
         if let Some(rate) = self.vms.groups[g].traffic {
+            self.accrue_vm(v, t);
             let h = self.vms.host[v.idx()];
             let path = self.net.path(Endpoint::Host(h.0), Endpoint::External);
             let f = self.net.start_flow(t, path, None, Some(rate));
@@ -608,8 +803,36 @@ impl Simulation {
         }
     }
 
-    fn traffic_demand_close(&mut self, _t: SimTime, _v: VmId, delivered: f64) {
-        self.traffic_delivered += delivered;
+    /// Stops the VM's own traffic (it paused, stopped, or is about to move).
+    fn stop_vm_traffic(&mut self, t: SimTime, v: VmId) {
+        self.accrue_vm(v, t);
+        if let Some(f) = self.vm_flow[v.idx()].take()
+            && let Some(flow) = self.net.stop_flow(t, f)
+        {
+            self.traffic_delivered += flow.delivered;
+        }
+    }
+
+    /// For CPU-bound traffic, the flow's cap follows the share of its demand the VM gets.
+    fn follow_cpu(&mut self, t: SimTime, v: VmId) {
+        let i = v.idx();
+        let g = self.vms.group[i] as usize;
+        if !self.scenario.vms[g].traffic_follows_cpu {
+            return;
+        }
+        let (Some(f), Some(rate)) = (self.vm_flow[i], self.vms.groups[g].traffic) else {
+            return;
+        };
+        let share = if self.vms.demand[i] > 0.0 {
+            self.vms.alloc[i] / self.vms.demand[i]
+        } else {
+            1.0
+        };
+        let cap = Bandwidth::bytes_per_sec(rate.as_bytes_per_sec() * share);
+        let current = self.net.flow(f).map(|fl| fl.cap).unwrap_or(0.0);
+        if (current - cap.as_bytes_per_sec()).abs() > 1e-6 * current.max(1.0) {
+            self.net.set_cap(t, f, Some(cap));
+        }
     }
 
     fn set_vm_state(&mut self, t: SimTime, v: VmId, s: VmState) {
@@ -657,7 +880,7 @@ impl Simulation {
             };
             demand += d;
         }
-        let f = share_factor(demand, self.hosts.cpu_capacity[h.idx()]);
+        let f = share_factor(demand, self.vm_capacity(h));
         let vms_on_host = std::mem::take(&mut self.host_vms[h.idx()]);
         for &v in &vms_on_host {
             self.accrue_vm(v, t);
@@ -675,10 +898,19 @@ impl Simulation {
             self.vms.demand[i] = d;
             self.vms.alloc[i] = d * f;
         }
-        self.host_vms[h.idx()] = vms_on_host;
-        self.hosts.cpu_demand[h.idx()] = demand;
-        self.hosts.cpu_alloc[h.idx()] = demand * f;
+        self.hosts.cpu_demand[h.idx()] = demand + self.migs.overhead[h.idx()];
+        self.hosts.cpu_alloc[h.idx()] = demand * f + self.migs.overhead[h.idx()];
         self.hosts.refresh_power(h);
+        for &v in &vms_on_host {
+            self.follow_cpu(t, v);
+        }
+        self.host_vms[h.idx()] = vms_on_host;
+    }
+
+    /// CPU left for VMs on `h` once migration work has taken its share: the migration daemon
+    /// (Xen's dom0, QEMU's migration thread) runs ahead of the guests.
+    fn vm_capacity(&self, h: HostId) -> f64 {
+        (self.hosts.cpu_capacity[h.idx()] - self.migs.overhead[h.idx()]).max(0.0)
     }
 
     /// Every VM's demand is re-evaluated at once, in passes over contiguous arrays.
@@ -721,16 +953,22 @@ impl Simulation {
         }
         // 4. Shares per host, then allocation per VM.
         let factor: Vec<f64> = (0..nh)
-            .map(|h| share_factor(host_demand[h], self.hosts.cpu_capacity[h]))
+            .map(|h| share_factor(host_demand[h], self.vm_capacity(HostId(h as u32))))
             .collect();
         for i in 0..n {
             let h = self.vms.host[i].idx();
             self.vms.alloc[i] = self.vms.demand[i] * factor[h];
         }
         for h in 0..nh {
-            self.hosts.cpu_demand[h] = host_demand[h];
-            self.hosts.cpu_alloc[h] = host_demand[h] * factor[h];
+            let overhead = self.migs.overhead[h];
+            self.hosts.cpu_demand[h] = host_demand[h] + overhead;
+            self.hosts.cpu_alloc[h] = host_demand[h] * factor[h] + overhead;
             self.hosts.refresh_power(HostId(h as u32));
+        }
+        if self.scenario.vms.iter().any(|g| g.traffic_follows_cpu) {
+            for i in 0..n {
+                self.follow_cpu(t, VmId(i as u32));
+            }
         }
     }
 
@@ -773,6 +1011,13 @@ impl Simulation {
         let requested: f64 = self.vms.requested_mips_s.iter().sum();
         let short: f64 = self.vms.shortfall_mips_s.iter().sum();
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        // Migrations still under way at the horizon are recorded as unfinished, not dropped.
+        for slot in 0..self.migs.active.len() {
+            if self.migs.active[slot].is_some() {
+                self.close_unfinished(end, slot);
+            }
+        }
+        let recs = &self.migs.records;
         Summary {
             scenario: self.scenario.name.clone(),
             seed: self.scenario.seed,
@@ -786,10 +1031,29 @@ impl Simulation {
             peak_active_hosts: self.peak_active,
             mean_active_hosts: ratio(active_s, horizon_s),
             host_shutdowns: self.hosts.shutdowns.iter().sum(),
-            migrations: 0,
-            failed_migrations: 0,
-            migrated_bytes: 0,
-            total_downtime_s: 0.0,
+            migrations: recs.len() as u32,
+            failed_migrations: recs
+                .iter()
+                .filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::Cancelled))
+                .count() as u32,
+            cancelled_migrations: recs
+                .iter()
+                .filter(|r| r.outcome == Outcome::Cancelled)
+                .count() as u32,
+            migrated_bytes: recs.iter().map(|r| r.transferred_bytes).sum::<f64>() as u64,
+            total_downtime_s: recs.iter().map(|r| r.downtime_ms).sum::<f64>() / 1e3,
+            mean_migration_time_s: {
+                let done: Vec<f64> = recs
+                    .iter()
+                    .filter(|r| r.outcome == Outcome::Completed)
+                    .map(|r| r.total_time_s)
+                    .collect();
+                if done.is_empty() {
+                    0.0
+                } else {
+                    done.iter().sum::<f64>() / done.len() as f64
+                }
+            },
             cpu_unmet_fraction: ratio(short, requested),
             overload_time_fraction: ratio(overload_s, active_s),
             traffic_delivered_fraction: if self.traffic_demand > 0.0 {

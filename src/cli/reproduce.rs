@@ -1,0 +1,144 @@
+//! `migsim reproduce`: published and measured results, simulated and compared.
+
+use std::path::{Path, PathBuf};
+
+use super::Failure;
+use crate::report::{self, write_atomic};
+use crate::reproduce::{clark2005, qemu};
+
+#[derive(clap::Args, Debug)]
+pub struct ReproduceArgs {
+    /// clark2005 | qemu
+    pub what: String,
+    /// Folder of the Clark et al. scenarios.
+    #[arg(long, default_value = "scenarios/clark2005")]
+    pub scenarios: PathBuf,
+    /// Folder of the measured QEMU runs (runs.csv).
+    #[arg(long, default_value = "../shared/validation/qemu")]
+    pub data: PathBuf,
+    /// Where figures and tables go (default: output/<what>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn reproduce(a: &ReproduceArgs) -> Result<(), Failure> {
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&a.what));
+    match a.what.as_str() {
+        "clark2005" => clark(a, &out),
+        "qemu" => qemu_runs(a, &out),
+        other => Err(Failure::BadInput(format!(
+            "unknown reproduction {other:?}; known: clark2005, qemu"
+        ))),
+    }
+}
+
+fn failed(what: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
+    move |e| Failure::Failed(format!("{what}: {e}"))
+}
+
+fn clark(a: &ReproduceArgs, out: &Path) -> Result<(), Failure> {
+    if !a.scenarios.is_dir() {
+        return Err(Failure::BadInput(format!(
+            "{}: no such folder (run from the project root, or pass --scenarios)",
+            a.scenarios.display()
+        )));
+    }
+    let exps = clark2005::run_all(&a.scenarios).map_err(Failure::BadInput)?;
+    std::fs::create_dir_all(out).map_err(failed("creating the output folder"))?;
+    let apache = exps
+        .iter()
+        .find(|e| e.name == "apache")
+        .expect("apache runs");
+    write_atomic(
+        &out.join("apache-throughput.svg"),
+        clark2005::throughput_svg(apache).as_bytes(),
+    )
+    .map_err(failed("apache-throughput.svg"))?;
+    write_atomic(
+        &out.join("apache-traffic.csv"),
+        report::traffic_csv(&apache.traffic).as_bytes(),
+    )
+    .map_err(failed("apache-traffic.csv"))?;
+    if a.json {
+        let v: Vec<serde_json::Value> = exps
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "experiment": e.name,
+                    "published": e.published,
+                    "downtime_ms": e.migration.downtime_ms,
+                    "total_time_s": e.migration.total_time_s,
+                    "transferred_bytes": e.migration.transferred_bytes,
+                    "rounds": e.migration.rounds,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(());
+    }
+    print!("{}", clark2005::table(&exps));
+    let m = &apache.migration;
+    let s3 = m
+        .stages
+        .get("3_stop_and_copy")
+        .copied()
+        .unwrap_or(m.start_s);
+    let first_end = m
+        .per_round
+        .first()
+        .map(|r| r.start + r.duration)
+        .unwrap_or(s3);
+    println!(
+        "Apache throughput, Mbit/s (paper: 870 before, 765 first round, 694 later rounds):\n  before {:.0}, first round {:.0}, later rounds {:.0} (over {:.1} s)",
+        clark2005::mean_throughput(apache, 0.0, m.start_s),
+        clark2005::mean_throughput(apache, m.start_s + 0.5, first_end),
+        clark2005::mean_throughput(apache, first_end + 0.5, s3),
+        s3 - first_end
+    );
+    println!("figure: {}", out.join("apache-throughput.svg").display());
+    Ok(())
+}
+
+fn qemu_runs(a: &ReproduceArgs, out: &Path) -> Result<(), Failure> {
+    if !a.data.join("runs.csv").is_file() {
+        return Err(Failure::BadInput(format!(
+            "{}: no runs.csv here (pass --data DIR)",
+            a.data.display()
+        )));
+    }
+    let rows = qemu::compare_all(&a.data).map_err(Failure::BadInput)?;
+    std::fs::create_dir_all(out).map_err(failed("creating the output folder"))?;
+    let json = serde_json::to_string_pretty(&rows).map_err(|e| Failure::Failed(e.to_string()))?;
+    write_atomic(&out.join("comparison.json"), json.as_bytes())
+        .map_err(failed("comparison.json"))?;
+    if a.json {
+        println!("{json}");
+    } else {
+        print!("{}", qemu::table(&rows));
+        let completed: Vec<_> = rows
+            .iter()
+            .filter(|r| r.measured_status == "completed")
+            .collect();
+        let within = completed
+            .iter()
+            .filter(|r| {
+                r.total_error().is_some_and(|e| e.abs() <= 0.10) && r.bytes_error().abs() <= 0.10
+            })
+            .count();
+        println!(
+            "{within} of {} completed runs within ±10 % on total time and bytes; rounds within ±1 on {} of {}",
+            completed.len(),
+            rows.iter()
+                .filter(|r| (r.measured_rounds as i64 - r.predicted_rounds as i64).abs() <= 1)
+                .count(),
+            rows.len()
+        );
+    }
+    Ok(())
+}

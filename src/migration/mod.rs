@@ -1,0 +1,273 @@
+//! Live migration: the stages of Clark et al. (NSDI 2005 §3) and the pre-copy algorithms of real
+//! hypervisors.
+//!
+//! A migration goes through stage 0 (pre-migration), 1 (reservation: room on the destination is
+//! claimed first, or the migration fails and the VM stays), 2 (iterative pre-copy), 3
+//! (stop-and-copy, the downtime), 4 (commitment) and 5 (activation on the destination).
+//!
+//! Each algorithm is a small state machine behind [`Algorithm`]. It decides what to send next
+//! ([`Action`]). The simulation carries that out as a flow on the source→destination path,
+//! sharing links with everything else, and reports back what was sent, in how long, and how
+//! much the VM wrote meanwhile ([`Progress`]). The algorithms know nothing about the network.
+//! They see only what their real counterparts see: bytes sent, time taken, pages found dirty.
+//!
+//! What the models leave out: compression and XBZRLE, multifd, the dirty-limit capability, page
+//! placement cost on the destination, TCP slow start, and memory ballooning. Zero pages are
+//! assumed to be spread evenly through memory. Overlap between the pages still to send and the
+//! pages newly dirtied assumes that both are spread evenly over the dirtied region.
+
+pub mod postcopy;
+pub mod qemu;
+pub mod xen;
+
+use serde::Serialize;
+
+use crate::engine::SimTime;
+use crate::model::dirty::DirtyModel;
+use crate::scenario::Hypervisor;
+use crate::units::PAGE_SIZE;
+
+/// The stages of a migration (Clark et al. 2005, §3, Fig. 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    PreMigration = 0,
+    Reservation = 1,
+    IterativePrecopy = 2,
+    StopAndCopy = 3,
+    Commitment = 4,
+    Activation = 5,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 6] = [
+        Stage::PreMigration,
+        Stage::Reservation,
+        Stage::IterativePrecopy,
+        Stage::StopAndCopy,
+        Stage::Commitment,
+        Stage::Activation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::PreMigration => "pre_migration",
+            Stage::Reservation => "reservation",
+            Stage::IterativePrecopy => "iterative_precopy",
+            Stage::StopAndCopy => "stop_and_copy",
+            Stage::Commitment => "commitment",
+            Stage::Activation => "activation",
+        }
+    }
+}
+
+/// How a migration ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The VM runs on the destination.
+    Completed,
+    /// Stopped on purpose (a timeout policy); the VM keeps running on its source.
+    Cancelled,
+    /// Could not be done (no room on the destination, a link or host failed); the VM keeps
+    /// running on its source.
+    Failed,
+    /// Still under way when the run ended.
+    Unfinished,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Failed => "failed",
+            Outcome::Unfinished => "unfinished",
+        }
+    }
+}
+
+/// What to do when a migration has not finished after its timeout.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OnTimeout {
+    /// `migrate_cancel`: the VM stays on the source, nothing is lost.
+    Cancel,
+    /// Raise the downtime limit to the given value (libvirt's and the measured runs' approach).
+    RaiseLimit(SimTime),
+    /// `migrate-start-postcopy`: switch to post-copy at the next iteration.
+    Postcopy,
+}
+
+/// One pre-copy round: for QEMU the span between two dirty-bitmap syncs, for Xen one pass over
+/// the pages to send.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Round {
+    /// Seconds since the start of the run.
+    pub start: f64,
+    /// Seconds.
+    pub duration: f64,
+    /// Bytes put on the wire during the round.
+    pub bytes: f64,
+    /// Distinct bytes the VM dirtied during the round.
+    pub dirtied: f64,
+}
+
+/// The record of one migration: `migrations.csv` has one row of it, `migsim migrate --json`
+/// prints it whole.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MigrationRecord {
+    pub vm: String,
+    pub source: String,
+    pub destination: String,
+    pub hypervisor: String,
+    pub outcome: Outcome,
+    /// Why it failed or was cancelled; empty when completed.
+    pub reason: String,
+    /// When the migration was asked for (stage 0), seconds since the start of the run.
+    pub start_s: f64,
+    /// From the request to activation on the destination (or to the end of the post-copy push).
+    pub total_time_s: f64,
+    /// From pausing the guest to resuming it; 0 if it never paused.
+    pub downtime_ms: f64,
+    pub transferred_bytes: f64,
+    /// Rounds: QEMU's dirty-sync-count, Xen's iterations (the stop-and-copy included).
+    pub rounds: u32,
+    /// Seconds since the start of the run at which each stage began, by stage name.
+    pub stages: std::collections::BTreeMap<String, f64>,
+    /// The deepest auto-converge throttle applied, 0–1.
+    pub max_throttle: f64,
+    /// Post-copy: how long the guest ran on the destination while pages were still remote.
+    pub degradation_s: f64,
+    pub per_round: Vec<Round>,
+}
+
+/// Everything an algorithm needs to know about the VM being moved.
+#[derive(Debug, Clone)]
+pub struct Guest {
+    /// Memory as the hypervisor counts it (QEMU's RAM total includes ROM blocks).
+    pub memory: f64,
+    /// Memory that is not zero pages.
+    pub nonzero: f64,
+    pub dirty: DirtyModel,
+}
+
+impl Guest {
+    pub fn pages(&self) -> f64 {
+        (self.memory / PAGE_SIZE.as_f64()).ceil()
+    }
+    pub fn zero_pages(&self) -> f64 {
+        ((self.memory - self.nonzero).max(0.0) / PAGE_SIZE.as_f64()).round()
+    }
+}
+
+/// Parameters of one migration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub hypervisor: Hypervisor,
+    /// QEMU `max-bandwidth` (bytes/s); `None` is unlimited (0 in QEMU).
+    pub max_bandwidth: Option<f64>,
+    /// QEMU `downtime-limit`.
+    pub downtime_limit: SimTime,
+    pub auto_converge: bool,
+    pub timeout: Option<SimTime>,
+    pub on_timeout: OnTimeout,
+    /// Time the VM stays paused after its last page is sent: device state, commitment, resume.
+    pub resume_time: SimTime,
+    /// Time between asking the guest to stop and the start of the final copy.
+    pub suspend_time: SimTime,
+    /// Non-shared disk to copy before memory (storage migration).
+    pub disk: f64,
+    /// Disk write rate during the block copy, bytes/s.
+    pub disk_dirty_rate: f64,
+    /// Cores of migration work per byte/s sent, charged to the source host.
+    pub cpu_per_byte_s: f64,
+}
+
+/// What the algorithm asks the network to do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send up to `bytes`, capped at `cap` bytes/s, while the VM runs (`paused == false`) or
+    /// during the downtime. Report back when the bytes are sent, or at `check_at` if that comes
+    /// first (QEMU re-examines its state at the end of each rate-limit window).
+    Send {
+        bytes: f64,
+        cap: Option<f64>,
+        check_at: Option<SimTime>,
+        phase: Phase,
+    },
+    /// The last byte is sent; the VM resumes on the destination after `resume` more time.
+    Finish { resume: SimTime },
+}
+
+/// Which part of the migration a transfer belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Non-shared disk blocks (storage migration), VM running.
+    Disk,
+    /// Iterative pre-copy, VM running on the source.
+    Precopy,
+    /// The final copy, VM paused.
+    StopAndCopy,
+    /// Post-copy: the VM runs on the destination, the rest of its memory follows.
+    Postcopy,
+}
+
+/// What happened since the last action.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub now: SimTime,
+    /// Bytes sent since the action started.
+    pub sent: f64,
+    /// Time since the action started.
+    pub elapsed: SimTime,
+    /// Bytes the VM wrote meanwhile (see [`DirtyModel::writes`]).
+    pub writes: f64,
+    /// Whether all the action's bytes are sent (otherwise a check time was reached).
+    pub drained: bool,
+}
+
+/// A migration algorithm: a hypervisor's pre-copy loop, post-copy, or cold migration.
+pub trait Algorithm {
+    /// The first action, at the start of stage 2.
+    fn start(&mut self, now: SimTime) -> Action;
+    /// The next action after a report.
+    fn progress(&mut self, p: &Progress) -> Action;
+    /// The timeout expired while the guest still runs on the source. `p` is the partial progress
+    /// of the transfer under way, which the simulation has stopped. Returns what to do now under
+    /// policy `how`, or `None` to cancel: the guest keeps running on the source.
+    fn timeout(&mut self, p: &Progress, how: OnTimeout) -> Option<Action>;
+    /// Rounds so far.
+    fn rounds(&self) -> &[Round];
+    /// A throttle (auto-converge) the hypervisor imposes on the guest's vCPUs now, 0–1.
+    fn throttle(&self) -> f64 {
+        0.0
+    }
+    /// Dirty-bitmap syncs (QEMU's `dirty-sync-count`), or rounds for others.
+    fn syncs(&self) -> u32 {
+        self.rounds().len() as u32
+    }
+}
+
+/// Builds the algorithm for `s.hypervisor`.
+pub fn algorithm(guest: Guest, s: &Settings, link: f64) -> Box<dyn Algorithm> {
+    match s.hypervisor {
+        Hypervisor::Xen => Box::new(xen::Xen3::new(guest, s, link)),
+        Hypervisor::Xen4 => Box::new(xen::Xen4::new(guest, s)),
+        Hypervisor::Qemu => Box::new(qemu::Qemu::new(guest, s)),
+        Hypervisor::Storage => {
+            Box::new(qemu::Qemu::new(guest, s).with_disk(s.disk, s.disk_dirty_rate))
+        }
+        Hypervisor::Postcopy => Box::new(postcopy::Postcopy::new(guest, s)),
+        Hypervisor::Cold => Box::new(postcopy::Cold::new(guest, s)),
+    }
+}
+
+/// Expected overlap between `pending` bytes still to send and `new` bytes freshly dirtied, when
+/// both lie in a region of `region` bytes: pages dirtied again do not count twice.
+pub fn overlap(pending: f64, new: f64, region: f64) -> f64 {
+    if region <= 0.0 {
+        return 0.0;
+    }
+    (pending * new / region).min(pending).min(new)
+}

@@ -1,0 +1,129 @@
+//! Post-copy (Hines & Gopalan, VEE 2009) and cold migration.
+
+use super::{Action, Algorithm, Guest, OnTimeout, Phase, Progress, Round, Settings};
+use crate::engine::SimTime;
+
+use super::qemu::ZERO_PAGE_WIRE_BYTES;
+
+/// Post-copy: the vCPU and device state move first, so the downtime is only that; then every
+/// page is sent exactly once, pushed in the background while the guest faults in the pages it
+/// touches from the source. No page is sent twice, so the total time is about memory ÷
+/// bandwidth, but the guest runs degraded until the push ends, and a failure of either host
+/// mid-way loses it (no side holds a whole copy).
+pub struct Postcopy {
+    guest: Guest,
+    resume: SimTime,
+    cap: Option<f64>,
+    state: u8,
+    start: SimTime,
+    rounds: Vec<Round>,
+}
+
+impl Postcopy {
+    pub fn new(guest: Guest, s: &Settings) -> Postcopy {
+        Postcopy {
+            guest,
+            resume: s.resume_time,
+            cap: s.max_bandwidth,
+            state: 0,
+            start: SimTime::ZERO,
+            rounds: Vec::new(),
+        }
+    }
+}
+
+impl Algorithm for Postcopy {
+    fn start(&mut self, now: SimTime) -> Action {
+        self.start = now;
+        // Pause and send the CPU and device state; its size is folded into `resume`.
+        Action::Send {
+            bytes: 0.0,
+            cap: None,
+            check_at: None,
+            phase: Phase::StopAndCopy,
+        }
+    }
+
+    fn progress(&mut self, p: &Progress) -> Action {
+        self.state += 1;
+        match self.state {
+            1 => Action::Send {
+                bytes: self.guest.nonzero + self.guest.zero_pages() * ZERO_PAGE_WIRE_BYTES,
+                cap: self.cap,
+                check_at: None,
+                phase: Phase::Postcopy,
+            },
+            _ => {
+                self.rounds.push(Round {
+                    start: (p.now - p.elapsed).as_secs_f64(),
+                    duration: p.elapsed.as_secs_f64(),
+                    bytes: p.sent,
+                    dirtied: 0.0,
+                });
+                let _ = self.resume;
+                Action::Finish {
+                    resume: SimTime::ZERO,
+                }
+            }
+        }
+    }
+
+    fn timeout(&mut self, _p: &Progress, _how: OnTimeout) -> Option<Action> {
+        // The guest left the source at the start: there is nothing to cancel back to.
+        None
+    }
+
+    fn rounds(&self) -> &[Round] {
+        &self.rounds
+    }
+}
+
+/// Cold migration: suspend, copy all of memory, resume. The downtime is the whole copy.
+pub struct Cold {
+    guest: Guest,
+    resume: SimTime,
+    cap: Option<f64>,
+    rounds: Vec<Round>,
+}
+
+impl Cold {
+    pub fn new(guest: Guest, s: &Settings) -> Cold {
+        Cold {
+            guest,
+            resume: s.resume_time,
+            cap: s.max_bandwidth,
+            rounds: Vec::new(),
+        }
+    }
+}
+
+impl Algorithm for Cold {
+    fn start(&mut self, _now: SimTime) -> Action {
+        Action::Send {
+            bytes: self.guest.nonzero + self.guest.zero_pages() * ZERO_PAGE_WIRE_BYTES,
+            cap: self.cap,
+            check_at: None,
+            phase: Phase::StopAndCopy,
+        }
+    }
+
+    fn progress(&mut self, p: &Progress) -> Action {
+        self.rounds.push(Round {
+            start: (p.now - p.elapsed).as_secs_f64(),
+            duration: p.elapsed.as_secs_f64(),
+            bytes: p.sent,
+            dirtied: 0.0,
+        });
+        Action::Finish {
+            resume: self.resume,
+        }
+    }
+
+    fn timeout(&mut self, _p: &Progress, _how: OnTimeout) -> Option<Action> {
+        None
+    }
+
+    fn rounds(&self) -> &[Round] {
+        &self.rounds
+    }
+}

@@ -1,0 +1,420 @@
+//! QEMU 10 pre-copy (`migration/migration.c`, `migration/ram.c`), with auto-converge and the
+//! switch to post-copy.
+//!
+//! The loop, as QEMU runs it: all pages start dirty. The migration thread sends dirty pages in
+//! address order, at most `max-bandwidth`/10 bytes per 100 ms window. At each iteration it
+//! compares an estimate of the dirty bytes not yet sent with the threshold: the bandwidth
+//! achieved in the last window times `downtime-limit`. Only when the estimate falls below the
+//! threshold does it sync the dirty bitmap (a "round": `dirty-sync-count` grows). If the bytes are
+//! still below the threshold after the sync, it stops the VM and sends the rest unthrottled.
+//! Nothing else stops it: no round cap and no byte cap. A workload that dirties faster than the
+//! link drains loops until something outside acts.
+
+use super::{Action, Algorithm, Guest, OnTimeout, Phase, Progress, Round, Settings, overlap};
+use crate::engine::SimTime;
+
+/// `BUFFER_DELAY 100`: the rate-limit window, ms (migration/migration-stats.h). With a
+/// bandwidth cap the thread re-examines its state once per window.
+pub const BUFFER_DELAY: SimTime = SimTime::from_millis(100);
+/// `MAX_WAIT 50`: without a cap, `ram_save_iterate` returns to the loop after at most 50 ms
+/// (migration/ram.c).
+pub const MAX_WAIT: SimTime = SimTime::from_millis(50);
+/// A zero page costs a page header and one byte on the wire (`RAM_SAVE_FLAG_ZERO`,
+/// `save_zero_page` in migration/ram.c): 8-byte address and flags plus 1 byte.
+pub const ZERO_PAGE_WIRE_BYTES: f64 = 9.0;
+/// `throttle-trigger-threshold` 50 %: auto-converge counts a period as "not converging" when
+/// the guest dirtied more than half of what was sent (migration/options.c).
+pub const THROTTLE_TRIGGER: f64 = 0.50;
+/// `cpu-throttle-initial` 20 % (migration/options.c).
+pub const THROTTLE_INITIAL: f64 = 0.20;
+/// `cpu-throttle-increment` 10 % (migration/options.c).
+pub const THROTTLE_INCREMENT: f64 = 0.10;
+/// `max-cpu-throttle` 99 % (migration/options.c).
+pub const THROTTLE_MAX: f64 = 0.99;
+/// Dirty rates and the throttle trigger are evaluated at syncs at least 1 s apart
+/// (`migration_bitmap_sync`: `end_time > rs->time_last_bitmap_sync + 1000`).
+pub const RATE_PERIOD: SimTime = SimTime::from_secs(1);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    Disk,
+    Precopy,
+    /// Paused, sending the last dirty pages.
+    Final,
+    /// Paused, sending the device state before post-copy.
+    Switchover,
+    Postcopy,
+}
+
+pub struct Qemu {
+    guest: Guest,
+    max_bw: Option<f64>,
+    downtime_limit: f64,
+    auto_converge: bool,
+    resume: SimTime,
+    start: SimTime,
+    state: State,
+    /// Page-bytes of the first pass not yet sent (zero pages included, at page size).
+    first_left: f64,
+    /// Wire bytes per page-byte of the first pass: zero pages cost almost nothing.
+    first_ratio: f64,
+    /// Page-bytes found dirty at syncs and not yet sent.
+    dirty: f64,
+    writes_since_sync: f64,
+    last_sync: SimTime,
+    syncs: u32,
+    /// Achieved bandwidth of the last transfer, bytes/s (0 before the first window).
+    bw: f64,
+    throttle: f64,
+    high_cnt: u32,
+    period_start: SimTime,
+    period_xfer: f64,
+    period_dirty: f64,
+    round_start: SimTime,
+    round_bytes: f64,
+    rounds: Vec<Round>,
+    postcopy_requested: bool,
+    disk_left: f64,
+    disk_rate: f64,
+    disk_passes: u32,
+}
+
+impl Qemu {
+    pub fn new(guest: Guest, s: &Settings) -> Qemu {
+        let memory = guest.memory.max(1.0);
+        let zero = guest.zero_pages();
+        let first_ratio = (guest.nonzero + zero * ZERO_PAGE_WIRE_BYTES) / memory;
+        Qemu {
+            max_bw: s.max_bandwidth,
+            downtime_limit: s.downtime_limit.as_secs_f64(),
+            auto_converge: s.auto_converge,
+            resume: s.resume_time,
+            start: SimTime::ZERO,
+            state: State::Precopy,
+            first_left: memory,
+            first_ratio,
+            dirty: 0.0,
+            writes_since_sync: 0.0,
+            last_sync: SimTime::ZERO,
+            syncs: 0,
+            bw: 0.0,
+            throttle: 0.0,
+            high_cnt: 0,
+            period_start: SimTime::ZERO,
+            period_xfer: 0.0,
+            period_dirty: 0.0,
+            round_start: SimTime::ZERO,
+            round_bytes: 0.0,
+            rounds: Vec::new(),
+            postcopy_requested: false,
+            disk_left: 0.0,
+            disk_rate: 0.0,
+            disk_passes: 0,
+            guest,
+        }
+    }
+
+    /// Storage migration: copy `disk` bytes of non-shared disk first (block migration), while the
+    /// guest writes to it at `rate` bytes/s; one more pass sends the blocks written meanwhile.
+    pub fn with_disk(mut self, disk: f64, rate: f64) -> Qemu {
+        self.disk_left = disk;
+        self.disk_rate = rate;
+        self
+    }
+
+    fn pending(&self) -> f64 {
+        self.first_left + self.dirty
+    }
+
+    fn threshold(&self) -> f64 {
+        self.bw * self.downtime_limit
+    }
+
+    fn window(&self) -> SimTime {
+        if self.max_bw.is_some() {
+            BUFFER_DELAY
+        } else {
+            MAX_WAIT
+        }
+    }
+
+    /// The first loop iteration at or after `t`: iterations fall on window boundaries.
+    fn boundary_after(&self, t: SimTime) -> SimTime {
+        let w = self.window().as_nanos();
+        let since = (t - self.start).as_nanos();
+        let k = since.div_ceil(w).max(1);
+        self.start + SimTime::from_nanos(k * w)
+    }
+
+    fn wire(&self) -> f64 {
+        self.first_left * self.first_ratio + self.dirty
+    }
+
+    /// Keep sending pre-copy data; look again when the pending bytes should have crossed the
+    /// threshold (or at the next window if that is unknown).
+    fn precopy(&self, now: SimTime) -> Action {
+        let page_rate = if self.bw > 0.0 {
+            // Page-bytes per second: the first pass skips through zero pages quickly.
+            let ratio = if self.first_left > 0.0 {
+                self.wire() / self.pending().max(1.0)
+            } else {
+                1.0
+            };
+            self.bw / ratio.max(1e-9)
+        } else {
+            0.0
+        };
+        let over = self.pending() - self.threshold();
+        let at = if page_rate > 0.0 && over > 0.0 {
+            now + SimTime::from_secs_f64_ceil(over / page_rate)
+        } else {
+            now
+        };
+        let mut check = self.boundary_after(at);
+        if self.postcopy_requested {
+            check = self.boundary_after(now + SimTime::from_nanos(1));
+        }
+        if check <= now {
+            check = self.boundary_after(now + SimTime::from_nanos(1));
+        }
+        Action::Send {
+            bytes: self.wire(),
+            cap: self.max_bw,
+            check_at: Some(check),
+            phase: Phase::Precopy,
+        }
+    }
+
+    /// Takes `sent` wire bytes off the pending set: first-pass pages first, then dirty pages.
+    fn account_sent(&mut self, sent: f64) {
+        let first_wire = self.first_left * self.first_ratio;
+        if sent <= first_wire {
+            if self.first_ratio > 0.0 {
+                self.first_left -= sent / self.first_ratio;
+            }
+        } else {
+            self.first_left = 0.0;
+            self.dirty = (self.dirty - (sent - first_wire)).max(0.0);
+        }
+        if self.first_left < 1.0 {
+            self.first_left = 0.0;
+        }
+        self.round_bytes += sent;
+        self.period_xfer += sent;
+    }
+
+    /// `migration_bitmap_sync`: pages dirtied since the last sync join the pending set.
+    fn sync(&mut self, now: SimTime) {
+        let d = self.guest.dirty.distinct(self.writes_since_sync);
+        let region = self.guest.dirty.region();
+        let memory = self.guest.memory.max(1.0);
+        // Pages already pending are not new: first-pass pages are anywhere in memory, dirty
+        // pages are inside the dirtied region.
+        let ov = overlap(self.first_left, d, memory) + overlap(self.dirty, d, region);
+        let new = (d - ov).max(0.0);
+        self.dirty += new;
+        self.syncs += 1;
+        self.rounds.push(Round {
+            start: self.round_start.as_secs_f64(),
+            duration: (now - self.round_start).as_secs_f64(),
+            bytes: self.round_bytes,
+            dirtied: d,
+        });
+        self.round_start = now;
+        self.round_bytes = 0.0;
+        self.writes_since_sync = 0.0;
+        self.last_sync = now;
+        self.period_dirty += new;
+        if now - self.period_start > RATE_PERIOD {
+            // migration_trigger_throttle(): two such periods in a row throttle the guest.
+            if self.auto_converge && self.period_dirty > THROTTLE_TRIGGER * self.period_xfer {
+                self.high_cnt += 1;
+                if self.high_cnt >= 2 {
+                    self.high_cnt = 0;
+                    self.throttle = if self.throttle == 0.0 {
+                        THROTTLE_INITIAL
+                    } else {
+                        (self.throttle + THROTTLE_INCREMENT).min(THROTTLE_MAX)
+                    };
+                }
+            }
+            self.period_start = now;
+            self.period_dirty = 0.0;
+            self.period_xfer = 0.0;
+        }
+    }
+
+    fn absorb(&mut self, p: &Progress) {
+        self.account_sent(p.sent);
+        self.writes_since_sync += p.writes;
+        let dt = p.elapsed.as_secs_f64();
+        if dt >= 1e-3 && p.sent > 0.0 {
+            self.bw = p.sent / dt;
+        }
+    }
+
+    fn complete(&mut self, now: SimTime) -> Action {
+        // migration_completion(): stop the VM, one last sync, send everything without the
+        // rate limit.
+        self.sync(now);
+        self.state = State::Final;
+        Action::Send {
+            bytes: self.wire(),
+            cap: None,
+            check_at: None,
+            phase: Phase::StopAndCopy,
+        }
+    }
+
+    fn iterate(&mut self, now: SimTime) -> Action {
+        if self.postcopy_requested && self.state == State::Precopy {
+            // postcopy_start(): stop the VM, send the device state, resume on the destination.
+            self.state = State::Switchover;
+            return Action::Send {
+                bytes: 0.0,
+                cap: None,
+                check_at: None,
+                phase: Phase::StopAndCopy,
+            };
+        }
+        if self.pending() < self.threshold() {
+            self.sync(now);
+            if self.pending() < self.threshold() {
+                return self.complete(now);
+            }
+        }
+        self.precopy(now)
+    }
+}
+
+impl Algorithm for Qemu {
+    fn start(&mut self, now: SimTime) -> Action {
+        self.start = now;
+        self.period_start = now;
+        self.round_start = now;
+        self.last_sync = now;
+        if self.disk_left > 0.0 {
+            self.state = State::Disk;
+            return Action::Send {
+                bytes: self.disk_left,
+                cap: self.max_bw,
+                check_at: None,
+                phase: Phase::Disk,
+            };
+        }
+        // ram_save_setup(): the bitmap starts with every page dirty (sync #1).
+        self.syncs = 1;
+        self.precopy(now)
+    }
+
+    fn progress(&mut self, p: &Progress) -> Action {
+        match self.state {
+            State::Disk => {
+                self.disk_passes += 1;
+                let written = self.disk_rate * p.elapsed.as_secs_f64();
+                let dt = p.elapsed.as_secs_f64();
+                if dt > 0.0 {
+                    self.bw = p.sent / dt;
+                }
+                if self.disk_passes < 2 && written > 0.0 {
+                    return Action::Send {
+                        bytes: written,
+                        cap: self.max_bw,
+                        check_at: None,
+                        phase: Phase::Disk,
+                    };
+                }
+                self.state = State::Precopy;
+                self.start = p.now;
+                self.period_start = p.now;
+                self.round_start = p.now;
+                self.last_sync = p.now;
+                self.syncs = 1;
+                self.precopy(p.now)
+            }
+            State::Precopy => {
+                self.absorb(p);
+                self.iterate(p.now)
+            }
+            State::Final => {
+                self.rounds.push(Round {
+                    start: self.round_start.as_secs_f64(),
+                    duration: p.elapsed.as_secs_f64(),
+                    bytes: p.sent,
+                    dirtied: 0.0,
+                });
+                Action::Finish {
+                    resume: self.resume,
+                }
+            }
+            State::Switchover => {
+                // The guest runs on the destination; pages still dirty, and those dirtied since
+                // the last sync, are pushed once each (max-postcopy-bandwidth 0: unlimited).
+                self.sync(p.now);
+                self.state = State::Postcopy;
+                Action::Send {
+                    bytes: self.wire(),
+                    cap: None,
+                    check_at: None,
+                    phase: Phase::Postcopy,
+                }
+            }
+            State::Postcopy => {
+                self.rounds.push(Round {
+                    start: self.round_start.as_secs_f64(),
+                    duration: p.elapsed.as_secs_f64(),
+                    bytes: p.sent,
+                    dirtied: 0.0,
+                });
+                Action::Finish {
+                    resume: SimTime::ZERO,
+                }
+            }
+        }
+    }
+
+    fn timeout(&mut self, p: &Progress, how: OnTimeout) -> Option<Action> {
+        if how == OnTimeout::Cancel {
+            return None;
+        }
+        match self.state {
+            State::Disk => {
+                // The block copy goes on; the memory phase will see the new setting.
+                self.disk_left = (self.disk_left - p.sent).max(0.0);
+                if let OnTimeout::RaiseLimit(dl) = how {
+                    self.downtime_limit = dl.as_secs_f64();
+                }
+                self.postcopy_requested |= how == OnTimeout::Postcopy;
+                Some(Action::Send {
+                    bytes: self.disk_left,
+                    cap: self.max_bw,
+                    check_at: None,
+                    phase: Phase::Disk,
+                })
+            }
+            State::Precopy => {
+                self.absorb(p);
+                match how {
+                    OnTimeout::RaiseLimit(dl) => self.downtime_limit = dl.as_secs_f64(),
+                    OnTimeout::Postcopy => self.postcopy_requested = true,
+                    OnTimeout::Cancel => {}
+                }
+                Some(self.precopy(p.now))
+            }
+            // Past the point of no return: the guest is paused or already on the destination.
+            State::Final | State::Switchover | State::Postcopy => None,
+        }
+    }
+
+    fn rounds(&self) -> &[Round] {
+        &self.rounds
+    }
+
+    fn throttle(&self) -> f64 {
+        self.throttle
+    }
+
+    fn syncs(&self) -> u32 {
+        self.syncs
+    }
+}

@@ -1,0 +1,4 @@
+//! Reproductions of published and measured results: `migsim reproduce NAME`.
+
+pub mod clark2005;
+pub mod qemu;

@@ -1,0 +1,685 @@
+//! Carrying out migrations: the stages of Clark et al. in the simulation.
+//!
+//! An algorithm from [`crate::migration`] decides what to send. This module turns each decision
+//! into a flow on the source→destination path. It reports back when the flow drains or a check
+//! time comes, and moves the VM through its states: running on the source, paused for the
+//! stop-and-copy, then running on the destination. It also charges the migration's CPU cost to
+//! the source host and keeps the destination's reservation. A migration that cannot start, is
+//! cancelled, or fails leaves the VM running where it was.
+
+use std::collections::BTreeMap;
+
+use super::{Event, Simulation};
+use crate::engine::SimTime;
+use crate::migration::{
+    self, Action, Algorithm, Guest, MigrationRecord, OnTimeout, Outcome, Phase, Progress, Settings,
+    Stage,
+};
+use crate::model::host::HostId;
+use crate::model::network::{Endpoint, FlowId};
+use crate::model::power::PowerState;
+use crate::model::vm::{VmId, VmState};
+use crate::scenario::{Hypervisor, OnTimeoutSpec};
+use crate::units::{Bandwidth, Bytes};
+
+/// The pause after the last byte when a scenario does not set one.
+/// - QEMU: 5 ms. The measured QEMU 10.0.2 runs whose final copy was under 1 MiB paused 3–7 ms
+///   (../shared/validation/qemu, `m256-high-bw128-dl30*`, `m256-low-bw32-dl30`).
+/// - Xen: 9 ms, the restart time of the SPECweb99 VM in Clark et al. §6.2 (201 ms copy +
+///   9 ms restart = 210 ms).
+/// - Post-copy: 13 ms, the STOP→RESUME gap of the measured QEMU post-copy switch.
+pub fn default_resume_time(h: Hypervisor) -> SimTime {
+    match h {
+        Hypervisor::Qemu | Hypervisor::Storage | Hypervisor::Cold => SimTime::from_millis(5),
+        Hypervisor::Xen | Hypervisor::Xen4 => SimTime::from_millis(9),
+        Hypervisor::Postcopy => SimTime::from_millis(13),
+    }
+}
+
+/// Time from asking the guest to stop to the final copy's first byte, when a scenario does not
+/// set it.
+/// - Xen: 10 ms. `suspend_and_state` in xc_linux_save.c polls the domain and sleeps 10 ms
+///   (`usleep(10000)`) between polls until the guest has suspended itself.
+/// - Others: 0; QEMU stops the vCPUs itself (`vm_stop`) and its measured downtime starts there.
+pub fn default_suspend_time(h: Hypervisor) -> SimTime {
+    match h {
+        Hypervisor::Xen | Hypervisor::Xen4 => SimTime::from_millis(10),
+        _ => SimTime::ZERO,
+    }
+}
+
+/// A migration asked for, not yet started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub vm: VmId,
+    pub to: HostId,
+    pub at: SimTime,
+}
+
+pub(super) struct Active {
+    pub record: usize,
+    pub vm: VmId,
+    pub src: HostId,
+    pub dst: HostId,
+    alg: Box<dyn Algorithm>,
+    flow: Option<FlowId>,
+    seg_start: SimTime,
+    seg_phase: Phase,
+    seg_factor: f64,
+    /// Bumped whenever the transfer under way changes, to recognise stale check events.
+    generation: u64,
+    paused_at: Option<SimTime>,
+    on_destination: bool,
+    bytes: f64,
+    max_throttle: f64,
+    /// An action held back while the guest suspends.
+    deferred: Option<Action>,
+}
+
+/// Everything the simulation keeps about migrations.
+#[derive(Default)]
+pub struct Migrations {
+    pub(super) active: Vec<Option<Active>>,
+    pub records: Vec<MigrationRecord>,
+    pub(super) flow_owner: BTreeMap<u32, usize>,
+    pub(super) waiting: Vec<Request>,
+    pub(super) per_host: Vec<u32>,
+    /// MIPS of migration work charged to each host now.
+    pub overhead: Vec<f64>,
+    /// RAM reserved on each host for VMs arriving.
+    pub reserved: Vec<u64>,
+}
+
+impl Migrations {
+    pub fn new(hosts: usize) -> Migrations {
+        Migrations {
+            per_host: vec![0; hosts],
+            overhead: vec![0.0; hosts],
+            reserved: vec![0; hosts],
+            ..Migrations::default()
+        }
+    }
+
+    /// The slot of the migration moving `vm`, if one is under way.
+    pub fn slot_of(&self, vm: VmId) -> Option<usize> {
+        self.active
+            .iter()
+            .position(|a| a.as_ref().is_some_and(|a| a.vm == vm))
+    }
+
+    pub fn waiting_len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.active.iter().flatten().count()
+    }
+}
+
+impl Simulation {
+    fn settings(&self, vm: VmId) -> Settings {
+        let m = &self.scenario.migration;
+        let g = &self.scenario.vms[self.vms.group[vm.idx()] as usize];
+        Settings {
+            hypervisor: m.hypervisor,
+            max_bandwidth: if m.max_bandwidth.is_zero() {
+                None
+            } else {
+                Some(m.max_bandwidth.as_bytes_per_sec())
+            },
+            downtime_limit: m.downtime_limit.time(),
+            auto_converge: m.auto_converge,
+            timeout: m.timeout.map(|d| d.time()),
+            on_timeout: match m.on_timeout {
+                OnTimeoutSpec::Cancel => OnTimeout::Cancel,
+                OnTimeoutSpec::RaiseLimit => OnTimeout::RaiseLimit(m.raised_downtime_limit.time()),
+                OnTimeoutSpec::Postcopy => OnTimeout::Postcopy,
+            },
+            resume_time: m
+                .resume_time
+                .map(|d| d.time())
+                .unwrap_or_else(|| default_resume_time(m.hypervisor)),
+            suspend_time: m
+                .suspend_time
+                .map(|d| d.time())
+                .unwrap_or_else(|| default_suspend_time(m.hypervisor)),
+            disk: g.disk.map(Bytes::as_f64).unwrap_or(0.0),
+            disk_dirty_rate: g
+                .disk_write_rate
+                .map(Bandwidth::as_bytes_per_sec)
+                .unwrap_or(0.0),
+            cpu_per_byte_s: m.cpu_per_100mbit / Bandwidth::mbit(100.0).as_bytes_per_sec(),
+        }
+    }
+
+    fn guest(&self, vm: VmId) -> Guest {
+        let g = self.vms.group_of(vm);
+        let ram = self.vms.ram[vm.idx()].as_f64();
+        let spec = &self.scenario.vms[self.vms.group[vm.idx()] as usize];
+        let nonzero = match spec.nonzero {
+            Some(nz) => nz.as_f64(),
+            None => g.dirty.nonzero(ram),
+        };
+        Guest {
+            memory: ram,
+            nonzero,
+            dirty: g.dirty.clone(),
+        }
+    }
+
+    /// Stage 0: a migration is asked for. It starts now if both hosts have a free slot, else it
+    /// waits for one.
+    pub(super) fn request_migration(&mut self, now: SimTime, req: Request) {
+        let src = self.vms.host[req.vm.idx()];
+        let cap = self.scenario.migration.max_concurrent_per_host;
+        if self.migs.per_host[src.idx()] >= cap || self.migs.per_host[req.to.idx()] >= cap {
+            self.migs.waiting.push(req);
+            return;
+        }
+        self.begin_migration(now, req);
+    }
+
+    /// Starts waiting migrations whose hosts have free slots again, in request order.
+    fn start_waiting(&mut self, now: SimTime) {
+        let cap = self.scenario.migration.max_concurrent_per_host;
+        let mut i = 0;
+        while i < self.migs.waiting.len() {
+            let r = self.migs.waiting[i].clone();
+            let src = self.vms.host[r.vm.idx()];
+            if self.migs.per_host[src.idx()] < cap && self.migs.per_host[r.to.idx()] < cap {
+                self.migs.waiting.remove(i);
+                self.begin_migration(now, r);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn new_record(&self, req: &Request, start: SimTime) -> MigrationRecord {
+        let src = self.vms.host[req.vm.idx()];
+        MigrationRecord {
+            vm: self.vms.name[req.vm.idx()].clone(),
+            source: self.hosts.name[src.idx()].clone(),
+            destination: self.hosts.name[req.to.idx()].clone(),
+            hypervisor: hypervisor_name(self.scenario.migration.hypervisor).into(),
+            outcome: Outcome::Failed,
+            reason: String::new(),
+            start_s: start.as_secs_f64(),
+            total_time_s: 0.0,
+            downtime_ms: 0.0,
+            transferred_bytes: 0.0,
+            rounds: 0,
+            stages: BTreeMap::new(),
+            max_throttle: 0.0,
+            degradation_s: 0.0,
+            per_round: Vec::new(),
+        }
+    }
+
+    fn stage(&mut self, record: usize, stage: Stage, t: SimTime) {
+        self.migs.records[record].stages.insert(
+            format!("{}_{}", stage as u8, stage.as_str()),
+            t.as_secs_f64(),
+        );
+    }
+
+    fn begin_migration(&mut self, now: SimTime, req: Request) {
+        let vm = req.vm;
+        let src = self.vms.host[vm.idx()];
+        let dst = req.to;
+        let mut rec = self.new_record(&req, now);
+        let record = self.migs.records.len();
+        let fail = |why: String| why;
+        let refusal = if self.vms.state[vm.idx()] != VmState::Active {
+            Some(fail(format!(
+                "VM is {}, not running",
+                self.vms.state[vm.idx()].as_str()
+            )))
+        } else if src == dst {
+            Some(fail("VM is already on the destination".into()))
+        } else if self.hosts.state[dst.idx()] != PowerState::On {
+            Some(fail(format!(
+                "destination is {}",
+                self.hosts.state[dst.idx()].as_str()
+            )))
+        } else {
+            let free = self.hosts.ram(dst).0 as i128
+                - self.hosts.ram_used[dst.idx()].0 as i128
+                - self.migs.reserved[dst.idx()] as i128;
+            if free < self.vms.ram[vm.idx()].0 as i128 {
+                Some(fail(format!(
+                    "no room on the destination: {} free, {} needed",
+                    Bytes(free.max(0) as u64),
+                    self.vms.ram[vm.idx()]
+                )))
+            } else {
+                None
+            }
+        };
+        rec.stages
+            .insert("0_pre_migration".into(), now.as_secs_f64());
+        if let Some(why) = refusal {
+            rec.reason = why;
+            self.migs.records.push(rec);
+            return;
+        }
+        self.migs.records.push(rec);
+        // Stage 1: reserve the destination first.
+        self.stage(record, Stage::Reservation, now);
+        self.migs.reserved[dst.idx()] += self.vms.ram[vm.idx()].0;
+        self.migs.per_host[src.idx()] += 1;
+        self.migs.per_host[dst.idx()] += 1;
+        let settings = self.settings(vm);
+        let link = {
+            let path = self.net.path(Endpoint::Host(src.0), Endpoint::Host(dst.0));
+            path.iter()
+                .map(|l| self.net.links[l.0 as usize].capacity)
+                .fold(f64::INFINITY, f64::min)
+        };
+        let mut alg = migration::algorithm(self.guest(vm), &settings, link);
+        self.set_vm_state(now, vm, VmState::Migrating);
+        self.stage(record, Stage::IterativePrecopy, now);
+        let action = alg.start(now);
+        let slot = match self.migs.active.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.migs.active.push(None);
+                self.migs.active.len() - 1
+            }
+        };
+        self.migs.active[slot] = Some(Active {
+            record,
+            vm,
+            src,
+            dst,
+            alg,
+            flow: None,
+            seg_start: now,
+            seg_phase: Phase::Precopy,
+            seg_factor: 1.0,
+            generation: 0,
+            paused_at: None,
+            on_destination: false,
+            bytes: 0.0,
+            max_throttle: 0.0,
+            deferred: None,
+        });
+        if let Some(t) = settings.timeout {
+            self.queue
+                .schedule(now + t, Event::MigrationTimeout { slot, record });
+        }
+        self.apply_action(now, slot, action);
+    }
+
+    /// The factor on the VM's nominal dirty rate now: CPU coupling and the hypervisor's throttle.
+    fn dirty_factor(&self, vm: VmId, throttle: f64) -> f64 {
+        let g = self.vms.group_of(vm);
+        let mut f = g.dirty.throttle_factor(throttle);
+        if g.dirty.cpu_coupled {
+            let i = vm.idx();
+            let full = self.vms.vcpus[i] as f64 * self.vms.vcpu_mips[i];
+            f *= if full > 0.0 {
+                (self.vms.alloc[i] / full).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+        }
+        f
+    }
+
+    /// Carries out an algorithm's action for the migration in `slot`.
+    fn apply_action(&mut self, now: SimTime, slot: usize, mut action: Action) {
+        loop {
+            let a = self.migs.active[slot].as_mut().expect("active migration");
+            match action {
+                Action::Send {
+                    bytes,
+                    cap,
+                    check_at,
+                    phase,
+                } => {
+                    let vm = a.vm;
+                    let record = a.record;
+                    if matches!(phase, Phase::StopAndCopy) && a.paused_at.is_none() {
+                        a.paused_at = Some(now);
+                        self.stage(record, Stage::StopAndCopy, now);
+                        self.pause_vm(now, vm);
+                        let suspend = self.settings(vm).suspend_time;
+                        if suspend > SimTime::ZERO {
+                            // The final copy starts once the guest has stopped.
+                            let a = self.migs.active[slot].as_mut().expect("active migration");
+                            a.generation += 1;
+                            a.deferred = Some(Action::Send {
+                                bytes,
+                                cap,
+                                check_at,
+                                phase,
+                            });
+                            let generation = a.generation;
+                            self.queue.schedule(
+                                now + suspend,
+                                Event::MigrationResume { slot, generation },
+                            );
+                            return;
+                        }
+                    }
+                    let a = self.migs.active[slot].as_mut().expect("active migration");
+                    if matches!(phase, Phase::Postcopy) && !a.on_destination {
+                        let paused = a.paused_at.unwrap_or(now);
+                        let resume = self.settings(vm).resume_time;
+                        self.migs.records[record].downtime_ms =
+                            ((now - paused) + resume).as_millis_f64();
+                        self.stage(record, Stage::Commitment, now);
+                        self.stage(record, Stage::Activation, now + resume);
+                        self.move_vm(now, slot);
+                        self.set_vm_state(now, vm, VmState::Migrating);
+                        let h = self.vms.host[vm.idx()];
+                        self.refresh_host(now, h);
+                        self.start_vm_traffic(now, vm);
+                    }
+                    let throttle = self.migs.active[slot]
+                        .as_ref()
+                        .expect("active")
+                        .alg
+                        .throttle();
+                    let factor = self.dirty_factor(vm, throttle);
+                    let a = self.migs.active[slot].as_mut().expect("active migration");
+                    a.max_throttle = a.max_throttle.max(throttle);
+                    a.seg_start = now;
+                    a.seg_phase = phase;
+                    a.seg_factor = factor;
+                    a.generation += 1;
+                    if bytes <= 0.0 {
+                        // Nothing to send: report at once.
+                        let p = Progress {
+                            now,
+                            sent: 0.0,
+                            elapsed: SimTime::ZERO,
+                            writes: 0.0,
+                            drained: true,
+                        };
+                        action = a.alg.progress(&p);
+                        continue;
+                    }
+                    let (src, dst, generation) = (a.src, a.dst, a.generation);
+                    let path = self.net.path(Endpoint::Host(src.0), Endpoint::Host(dst.0));
+                    let limit = self
+                        .scenario
+                        .migration
+                        .stream_limit
+                        .map(Bandwidth::as_bytes_per_sec);
+                    let cap = match (cap, limit) {
+                        (Some(c), Some(l)) => Some(c.min(l)),
+                        (c, l) => c.or(l),
+                    };
+                    let flow = self.net.start_flow(
+                        now,
+                        path,
+                        Some(bytes),
+                        cap.map(Bandwidth::bytes_per_sec),
+                    );
+                    self.migs.flow_owner.insert(flow.0, slot);
+                    let a = self.migs.active[slot].as_mut().expect("active migration");
+                    a.flow = Some(flow);
+                    if let Some(t) = check_at {
+                        self.queue
+                            .schedule(t.max(now), Event::MigrationCheck { slot, generation });
+                    }
+                    return;
+                }
+                Action::Finish { resume } => {
+                    let (record, vm, on_dst, generation) =
+                        (a.record, a.vm, a.on_destination, a.generation);
+                    if on_dst {
+                        // Post-copy push done: the migration ends now.
+                        self.finish(now, slot, Outcome::Completed, String::new());
+                        self.set_vm_state(now, vm, VmState::Active);
+                    } else {
+                        self.stage(record, Stage::Commitment, now);
+                        self.queue
+                            .schedule(now + resume, Event::MigrationActivate { slot, generation });
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Stops the transfer under way and says what it achieved.
+    fn stop_transfer(&mut self, now: SimTime, slot: usize, drained: bool) -> Progress {
+        let a = self.migs.active[slot].as_mut().expect("active migration");
+        let sent = match a.flow.take() {
+            Some(f) => {
+                self.migs.flow_owner.remove(&f.0);
+                self.net
+                    .stop_flow(now, f)
+                    .map(|fl| fl.delivered)
+                    .unwrap_or(0.0)
+            }
+            None => 0.0,
+        };
+        let a = self.migs.active[slot].as_mut().expect("active migration");
+        a.bytes += sent;
+        a.generation += 1;
+        let vm = a.vm;
+        let writes = if a.seg_phase == Phase::Precopy || a.seg_phase == Phase::Disk {
+            self.vms
+                .group_of(vm)
+                .dirty
+                .writes(a.seg_start, now, a.seg_factor)
+        } else {
+            0.0
+        };
+        Progress {
+            now,
+            sent,
+            elapsed: now - a.seg_start,
+            writes,
+            drained,
+        }
+    }
+
+    /// A migration flow drained.
+    pub(super) fn migration_flow_drained(&mut self, now: SimTime, flow: FlowId) {
+        let Some(&slot) = self.migs.flow_owner.get(&flow.0) else {
+            return;
+        };
+        let p = self.stop_transfer(now, slot, true);
+        let a = self.migs.active[slot].as_mut().expect("active migration");
+        let action = a.alg.progress(&p);
+        self.apply_action(now, slot, action);
+    }
+
+    /// The guest has suspended: the held-back final copy starts.
+    pub(super) fn migration_resume(&mut self, now: SimTime, slot: usize, generation: u64) {
+        let action = match self.migs.active.get_mut(slot) {
+            Some(Some(a)) if a.generation == generation => a.deferred.take(),
+            _ => None,
+        };
+        if let Some(action) = action {
+            self.apply_action(now, slot, action);
+        }
+    }
+
+    /// A QEMU loop iteration is due.
+    pub(super) fn migration_check(&mut self, now: SimTime, slot: usize, generation: u64) {
+        match self.migs.active.get(slot) {
+            Some(Some(a)) if a.generation == generation && a.flow.is_some() => {}
+            _ => return,
+        }
+        let p = self.stop_transfer(now, slot, false);
+        let a = self.migs.active[slot].as_mut().expect("active migration");
+        let action = a.alg.progress(&p);
+        self.apply_action(now, slot, action);
+    }
+
+    pub(super) fn migration_timeout(&mut self, now: SimTime, slot: usize, record: usize) {
+        match self.migs.active.get(slot) {
+            Some(Some(a)) if a.record == record && a.paused_at.is_none() => {}
+            _ => return,
+        }
+        let how = self
+            .settings(self.migs.active[slot].as_ref().expect("active").vm)
+            .on_timeout;
+        let p = self.stop_transfer(now, slot, false);
+        let a = self.migs.active[slot].as_mut().expect("active migration");
+        match a.alg.timeout(&p, how) {
+            Some(action) => self.apply_action(now, slot, action),
+            None => self.abort(now, slot, Outcome::Cancelled, "timed out: cancelled".into()),
+        }
+    }
+
+    /// Stage 5: the VM runs on the destination.
+    pub(super) fn migration_activate(&mut self, now: SimTime, slot: usize, generation: u64) {
+        match self.migs.active.get(slot) {
+            Some(Some(a)) if a.generation == generation => {}
+            _ => return,
+        }
+        let a = self.migs.active[slot].as_ref().expect("active migration");
+        let (record, vm, paused) = (a.record, a.vm, a.paused_at.unwrap_or(now));
+        self.stage(record, Stage::Activation, now);
+        self.migs.records[record].downtime_ms = (now - paused).as_millis_f64();
+        self.move_vm(now, slot);
+        self.set_vm_state(now, vm, VmState::Active);
+        self.start_vm_traffic(now, vm);
+        let h = self.vms.host[vm.idx()];
+        self.refresh_host(now, h);
+        self.finish(now, slot, Outcome::Completed, String::new());
+    }
+
+    /// Records a migration still under way at the end of the run, with what it did so far.
+    pub(super) fn close_unfinished(&mut self, now: SimTime, slot: usize) {
+        let _ = self.stop_transfer(now, slot, false);
+        self.finish(
+            now,
+            slot,
+            Outcome::Unfinished,
+            "still running at the horizon".into(),
+        );
+    }
+
+    /// Ends a migration that did not complete: the VM runs on its source as before.
+    pub(super) fn abort(&mut self, now: SimTime, slot: usize, outcome: Outcome, reason: String) {
+        let _ = self.stop_transfer(now, slot, false);
+        let a = self.migs.active[slot].as_ref().expect("active migration");
+        let (vm, src, paused) = (a.vm, a.src, a.paused_at.is_some());
+        if !a.on_destination {
+            self.set_vm_state(now, vm, VmState::Active);
+            if paused {
+                self.start_vm_traffic(now, vm);
+            }
+            self.refresh_host(now, src);
+        }
+        self.finish(now, slot, outcome, reason);
+    }
+
+    fn finish(&mut self, now: SimTime, slot: usize, outcome: Outcome, reason: String) {
+        let a = self.migs.active[slot].take().expect("active migration");
+        if let Some(f) = a.flow {
+            self.migs.flow_owner.remove(&f.0);
+            self.net.stop_flow(now, f);
+        }
+        if !a.on_destination {
+            self.migs.reserved[a.dst.idx()] -= self.vms.ram[a.vm.idx()].0;
+        }
+        self.migs.per_host[a.src.idx()] -= 1;
+        self.migs.per_host[a.dst.idx()] -= 1;
+        let start = self.migs.records[a.record].start_s;
+        let rec = &mut self.migs.records[a.record];
+        rec.outcome = outcome;
+        rec.reason = reason;
+        rec.total_time_s = now.as_secs_f64() - start;
+        rec.transferred_bytes = a.bytes;
+        rec.rounds = a.alg.syncs();
+        rec.per_round = a.alg.rounds().to_vec();
+        rec.max_throttle = a.max_throttle;
+        if a.seg_phase == Phase::Postcopy
+            && let Some(act) = rec.stages.get("5_activation")
+        {
+            rec.degradation_s = (now.as_secs_f64() - act).max(0.0);
+        }
+        self.set_overhead(now, a.src, 0.0, Some(slot));
+        self.start_waiting(now);
+    }
+
+    /// Stage 3 begins: the VM stops running and serving.
+    fn pause_vm(&mut self, now: SimTime, vm: VmId) {
+        self.set_vm_state(now, vm, VmState::Paused);
+        self.stop_vm_traffic(now, vm);
+        let h = self.vms.host[vm.idx()];
+        self.refresh_host(now, h);
+    }
+
+    /// Moves the VM's books from its source to its destination.
+    fn move_vm(&mut self, now: SimTime, slot: usize) {
+        let a = self.migs.active[slot].as_ref().expect("active migration");
+        let (vm, src, dst) = (a.vm, a.src, a.dst);
+        let ram = self.vms.ram[vm.idx()];
+        self.accrue_vm(vm, now);
+        self.host_vms[src.idx()].retain(|&v| v != vm);
+        self.host_vms[dst.idx()].push(vm);
+        self.hosts.vm_count[src.idx()] -= 1;
+        self.hosts.vm_count[dst.idx()] += 1;
+        self.hosts.ram_used[src.idx()] = Bytes(self.hosts.ram_used[src.idx()].0 - ram.0);
+        self.hosts.ram_used[dst.idx()] = Bytes(self.hosts.ram_used[dst.idx()].0 + ram.0);
+        self.migs.reserved[dst.idx()] -= ram.0;
+        self.vms.host[vm.idx()] = dst;
+        self.migs.active[slot]
+            .as_mut()
+            .expect("active migration")
+            .on_destination = true;
+        self.refresh_host(now, src);
+        self.refresh_host(now, dst);
+    }
+
+    /// Charges the migration work on `host`: `mips` for the migration in `slot`.
+    fn set_overhead(&mut self, now: SimTime, host: HostId, _mips: f64, _slot: Option<usize>) {
+        // Recomputed from every migration leaving the host, so concurrent ones add up.
+        let mut total = 0.0;
+        for a in self.migs.active.iter().flatten() {
+            if a.src == host
+                && let Some(f) = a.flow
+                && let Some(fl) = self.net.flow(f)
+            {
+                total += fl.rate;
+            }
+        }
+        let core = self.hosts.host_type(host).core_mips;
+        let cores = total * self.scenario.migration.cpu_per_100mbit
+            / Bandwidth::mbit(100.0).as_bytes_per_sec();
+        let mips = cores * core;
+        if (mips - self.migs.overhead[host.idx()]).abs() > 1e-9 {
+            self.migs.overhead[host.idx()] = mips;
+            self.refresh_host(now, host);
+        }
+    }
+
+    /// After rates change: every source host's migration CPU follows its flows' new rates.
+    pub(super) fn update_migration_cpu(&mut self, now: SimTime) {
+        let hosts: Vec<HostId> = {
+            let mut v: Vec<HostId> = self.migs.active.iter().flatten().map(|a| a.src).collect();
+            v.extend(
+                (0..self.hosts.len())
+                    .filter(|&h| self.migs.overhead[h] > 0.0)
+                    .map(|h| HostId(h as u32)),
+            );
+            v.sort();
+            v.dedup();
+            v
+        };
+        for h in hosts {
+            self.set_overhead(now, h, 0.0, None);
+        }
+    }
+}
+
+pub fn hypervisor_name(h: Hypervisor) -> &'static str {
+    match h {
+        Hypervisor::Xen => "xen",
+        Hypervisor::Xen4 => "xen4",
+        Hypervisor::Qemu => "qemu",
+        Hypervisor::Postcopy => "postcopy",
+        Hypervisor::Cold => "cold",
+        Hypervisor::Storage => "storage",
+    }
+}
