@@ -225,3 +225,103 @@ proptest! {
         }
     }
 }
+
+fn migration_scenario(
+    hypervisor: &str,
+    bw: u32,
+    dl_ms: u32,
+    rate_mib: u32,
+    wws_mib: u32,
+    timeout: Option<(u32, &str)>,
+    moves: &[(usize, usize, u32)],
+) -> String {
+    let mut s = format!(
+        r#"
+name = "prop-mig"
+horizon = "4min"
+[[host_type]]
+name = "h"
+cores = 8
+core_mips = 2000
+ram = "16GiB"
+nic = "1Gbit/s"
+power = {{ preset = "dell-r640" }}
+[[hosts]]
+type = "h"
+count = 3
+name = "h{{i}}"
+[network]
+topology = "tree"
+rack_size = 2
+uplink = "1Gbit/s"
+[[vms]]
+name = "vm-{{i}}"
+count = 5
+vcpus = 2
+vcpu_mips = 2000
+ram = "512MiB"
+nonzero = "400MiB"
+cpu = {{ model = "constant", util = 0.6 }}
+dirty = {{ rate = "{rate_mib}MiB/s", wws = "{wws_mib}MiB", cpu_coupled = true }}
+traffic = "200Mbit/s"
+traffic_follows_cpu = true
+[placement]
+initial = "round-robin"
+[migration]
+hypervisor = "{hypervisor}"
+max_bandwidth = "{bw}MiB/s"
+downtime_limit = "{dl_ms}ms"
+max_concurrent_per_host = 2
+"#
+    );
+    if let Some((t, how)) = timeout {
+        s.push_str(&format!("timeout = \"{t}s\"\non_timeout = \"{how}\"\n"));
+    }
+    for (vm, to, at) in moves {
+        s.push_str(&format!(
+            "[[migrate]]\nvm = \"vm-{vm}\"\nto = \"h{to}\"\nat = \"{at}s\"\n"
+        ));
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Migrations never lose or duplicate a VM, never overfill a host, and report downtime no
+    /// longer than their total time; a completed pre-copy sends at least the non-zero memory.
+    #[test]
+    fn migrations_keep_the_invariants(
+        hypervisor in prop::sample::select(vec!["qemu", "xen", "xen4", "postcopy", "cold", "storage"]),
+        bw in prop::sample::select(vec![0u32, 32, 128, 512]),
+        dl_ms in 10u32..1000,
+        rate_mib in 0u32..80,
+        wws_mib in 1u32..400,
+        timeout in proptest::option::of((5u32..90, prop::sample::select(vec!["cancel", "raise-limit", "postcopy"]))),
+        moves in proptest::collection::vec((0usize..5, 0usize..3, 0u32..120), 1..6),
+    ) {
+        let text = migration_scenario(hypervisor, bw, dl_ms, rate_mib, wws_mib.min(512), timeout, &moves);
+        let loaded = load_str("prop-mig.toml", &text, None, &[]).expect("generated scenario parses");
+        let mut sim = Simulation::build(&loaded).expect("builds");
+        let mut rec = NullRecorder;
+        sim.start();
+        let mut events = 0u64;
+        while sim.step(&mut rec).unwrap() {
+            events += 1;
+            if let Err(e) = sim.check_invariants() {
+                prop_assert!(false, "after event {events} at {}: {e}", sim.now());
+            }
+        }
+        let summary = sim.finish_run(&mut rec).unwrap();
+        prop_assert_eq!(summary.vm_states_at_end.values().sum::<usize>(), 5);
+        prop_assert_eq!(summary.migrations as usize, moves.len());
+        for r in sim.migration_records() {
+            prop_assert!(r.downtime_ms / 1e3 <= r.total_time_s + 1e-9, "{r:?}");
+            if r.outcome == migsim::migration::Outcome::Completed
+                && matches!(hypervisor, "qemu" | "xen" | "xen4" | "storage")
+            {
+                prop_assert!(r.transferred_bytes >= 400.0 * 1048576.0 * 0.999, "{r:?}");
+            }
+        }
+    }
+}

@@ -271,3 +271,149 @@ pub fn overlap(pending: f64, new: f64, region: f64) -> f64 {
     }
     (pending * new / region).min(pending).min(new)
 }
+
+/// A fixed-rate link that carries out an algorithm's actions, for testing algorithms without
+/// the network model.
+#[cfg(test)]
+pub(crate) mod harness {
+    use super::*;
+
+    #[derive(Debug)]
+    pub struct Run {
+        pub total_s: f64,
+        pub downtime_ms: f64,
+        pub bytes: f64,
+        pub cancelled: bool,
+        pub syncs: u32,
+        pub rounds: Vec<Round>,
+        pub max_throttle: f64,
+    }
+
+    /// Runs `alg` on a link of `link` bytes/s until it finishes, or is cancelled by a timeout.
+    pub fn drive(
+        mut alg: Box<dyn Algorithm>,
+        guest: &Guest,
+        link: f64,
+        timeout: Option<(SimTime, OnTimeout)>,
+    ) -> Run {
+        let mut t = SimTime::ZERO;
+        let mut paused: Option<SimTime> = None;
+        let mut resumed: Option<SimTime> = None;
+        let mut bytes = 0.0;
+        let mut max_throttle = 0.0f64;
+        let mut timeout = timeout;
+        let mut action = alg.start(t);
+        for _ in 0..1_000_000 {
+            match action {
+                Action::Send {
+                    bytes: b,
+                    cap,
+                    check_at,
+                    phase,
+                } => {
+                    if phase == Phase::StopAndCopy && paused.is_none() {
+                        paused = Some(t);
+                    }
+                    if phase == Phase::Postcopy && resumed.is_none() {
+                        resumed = Some(t);
+                    }
+                    let rate = cap.unwrap_or(f64::INFINITY).min(link);
+                    let mut end = t + SimTime::from_secs_f64_ceil(b / rate);
+                    let mut drained = true;
+                    if let Some(c) = check_at
+                        && c < end
+                    {
+                        end = c;
+                        drained = false;
+                    }
+                    let mut timed_out = None;
+                    if let Some((at, how)) = timeout
+                        && paused.is_none()
+                        && at < end
+                    {
+                        end = at;
+                        drained = false;
+                        timed_out = Some(how);
+                    }
+                    let sent = (rate * (end - t).as_secs_f64()).min(b);
+                    bytes += sent;
+                    max_throttle = max_throttle.max(alg.throttle());
+                    let writes = if phase == Phase::Precopy || phase == Phase::Disk {
+                        guest
+                            .dirty
+                            .writes(t, end, guest.dirty.throttle_factor(alg.throttle()))
+                    } else {
+                        0.0
+                    };
+                    let p = Progress {
+                        now: end,
+                        sent,
+                        elapsed: end - t,
+                        writes,
+                        drained,
+                    };
+                    t = end;
+                    action = match timed_out {
+                        Some(how) => {
+                            timeout = None;
+                            match alg.timeout(&p, how) {
+                                Some(a) => a,
+                                None => {
+                                    return Run {
+                                        total_s: t.as_secs_f64(),
+                                        downtime_ms: 0.0,
+                                        bytes,
+                                        cancelled: true,
+                                        syncs: alg.syncs(),
+                                        rounds: alg.rounds().to_vec(),
+                                        max_throttle,
+                                    };
+                                }
+                            }
+                        }
+                        None => alg.progress(&p),
+                    };
+                }
+                Action::Finish { resume } => {
+                    let end = t + resume;
+                    let back = resumed.unwrap_or(end);
+                    return Run {
+                        total_s: end.as_secs_f64(),
+                        downtime_ms: paused.map(|p| (back - p).as_millis_f64()).unwrap_or(0.0),
+                        bytes,
+                        cancelled: false,
+                        syncs: alg.syncs(),
+                        rounds: alg.rounds().to_vec(),
+                        max_throttle,
+                    };
+                }
+            }
+        }
+        panic!("the algorithm never finished");
+    }
+
+    pub fn settings(h: Hypervisor) -> Settings {
+        Settings {
+            hypervisor: h,
+            max_bandwidth: Some(128.0 * 1048576.0),
+            downtime_limit: SimTime::from_millis(300),
+            auto_converge: false,
+            timeout: None,
+            on_timeout: OnTimeout::Cancel,
+            resume_time: SimTime::from_millis(5),
+            suspend_time: SimTime::ZERO,
+            disk: 0.0,
+            disk_dirty_rate: 0.0,
+            cpu_per_byte_s: 0.0,
+        }
+    }
+
+    pub fn guest(mem_mib: f64, rate_mib_s: f64, wws_mib: f64) -> Guest {
+        const MIB: f64 = 1048576.0;
+        Guest {
+            memory: mem_mib * MIB,
+            nonzero: mem_mib * MIB,
+            dirty: DirtyModel::wws(rate_mib_s * MIB, wws_mib * MIB),
+        }
+    }
+}

@@ -418,3 +418,146 @@ impl Algorithm for Qemu {
         self.syncs
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::harness::{drive, guest, settings};
+    use crate::migration::postcopy::{Cold, Postcopy};
+    use crate::scenario::Hypervisor;
+
+    const MIB: f64 = 1048576.0;
+    const LINK: f64 = 1547e6 / 8.0;
+
+    #[test]
+    fn an_idle_guest_syncs_three_times() {
+        // Setup sync, the sync below the threshold, the final sync at completion.
+        let g = guest(256.0, 0.0, 0.0);
+        let s = settings(Hypervisor::Qemu);
+        let r = drive(Box::new(Qemu::new(g.clone(), &s)), &g, LINK, None);
+        assert_eq!(r.syncs, 3);
+        assert!((r.bytes - 256.0 * MIB).abs() < 1.0);
+        // The switch happens with up to one threshold (128 MiB/s × 300 ms) unsent.
+        let last = r.rounds.last().unwrap().bytes;
+        assert!(last > 0.0 && last <= 38.4 * MIB + 1.0, "{}", last / MIB);
+    }
+
+    #[test]
+    fn the_final_copy_runs_at_link_speed_not_the_cap() {
+        let g = guest(256.0, 0.0, 0.0);
+        let mut s = settings(Hypervisor::Qemu);
+        s.max_bandwidth = Some(32.0 * MIB);
+        let r = drive(Box::new(Qemu::new(g.clone(), &s)), &g, LINK, None);
+        let last = r.rounds.last().unwrap();
+        assert!((last.bytes / last.duration - LINK).abs() / LINK < 0.01);
+        assert!(r.downtime_ms < 300.0);
+    }
+
+    #[test]
+    fn zero_pages_cost_nine_bytes() {
+        let mut g = guest(256.0, 0.0, 0.0);
+        g.nonzero = 128.0 * MIB;
+        let s = settings(Hypervisor::Qemu);
+        let r = drive(Box::new(Qemu::new(g.clone(), &s)), &g, LINK, None);
+        let want = 128.0 * MIB + 32768.0 * ZERO_PAGE_WIRE_BYTES;
+        assert!((r.bytes - want).abs() < 1.0, "{} vs {}", r.bytes, want);
+    }
+
+    #[test]
+    fn a_writer_faster_than_the_link_never_converges_until_cancelled() {
+        let g = guest(256.0, 50.0, 64.0);
+        let mut s = settings(Hypervisor::Qemu);
+        s.max_bandwidth = Some(32.0 * MIB);
+        let timeout = Some((SimTime::from_secs(60), OnTimeout::Cancel));
+        let r = drive(Box::new(Qemu::new(g.clone(), &s)), &g, LINK, timeout);
+        assert!(r.cancelled);
+        assert!(r.syncs > 20, "{}", r.syncs);
+        assert!(r.bytes > 1800.0 * MIB, "{}", r.bytes / MIB);
+    }
+
+    #[test]
+    fn raising_the_downtime_limit_ends_a_non_converging_migration() {
+        let g = guest(256.0, 50.0, 64.0);
+        let mut s = settings(Hypervisor::Qemu);
+        s.max_bandwidth = Some(32.0 * MIB);
+        let how = OnTimeout::RaiseLimit(SimTime::from_secs(5));
+        let r = drive(
+            Box::new(Qemu::new(g.clone(), &s)),
+            &g,
+            LINK,
+            Some((SimTime::from_secs(40), how)),
+        );
+        assert!(!r.cancelled);
+        assert!(r.total_s > 40.0 && r.total_s < 41.0, "{}", r.total_s);
+    }
+
+    #[test]
+    fn auto_converge_throttles_twenty_then_ten_more_up_to_99() {
+        let mut g = guest(256.0, 50.0, 64.0);
+        g.dirty.writer_cpu_share = 1.0;
+        let mut s = settings(Hypervisor::Qemu);
+        s.max_bandwidth = Some(32.0 * MIB);
+        s.auto_converge = true;
+        let r = drive(Box::new(Qemu::new(g.clone(), &s)), &g, LINK, None);
+        assert!(!r.cancelled);
+        let t = r.max_throttle;
+        assert!((0.2..=0.99).contains(&t), "{t}");
+        let steps = (t - 0.2) / 0.1;
+        assert!(
+            (steps - steps.round()).abs() < 1e-6 || (t - 0.99).abs() < 1e-9,
+            "{t}"
+        );
+        // A writer that needs little CPU is not slowed until the deepest throttle.
+        g.dirty.writer_cpu_share = 0.005;
+        let r = drive(
+            Box::new(Qemu::new(g.clone(), &s)),
+            &g,
+            LINK,
+            Some((SimTime::from_secs(300), OnTimeout::Cancel)),
+        );
+        assert!(r.cancelled, "a 0.5 % writer outlives a 99 % throttle");
+        assert!((r.max_throttle - THROTTLE_MAX).abs() < 1e-9);
+    }
+
+    #[test]
+    fn postcopy_sends_every_page_once_with_a_short_downtime() {
+        let g = guest(1024.0, 200.0, 512.0);
+        let s = settings(Hypervisor::Postcopy);
+        let r = drive(Box::new(Postcopy::new(g.clone(), &s)), &g, LINK, None);
+        assert!((r.bytes - 1024.0 * MIB).abs() < 1.0);
+        assert!(
+            r.downtime_ms < 1.0,
+            "the push happens after the guest resumed"
+        );
+    }
+
+    #[test]
+    fn cold_migration_downtime_is_the_whole_copy() {
+        let g = guest(1024.0, 200.0, 512.0);
+        let mut s = settings(Hypervisor::Cold);
+        s.max_bandwidth = None;
+        let r = drive(Box::new(Cold::new(g.clone(), &s)), &g, LINK, None);
+        let copy_ms = 1024.0 * MIB / LINK * 1e3;
+        assert!(
+            (r.downtime_ms - copy_ms - 5.0).abs() < 1.0,
+            "{}",
+            r.downtime_ms
+        );
+    }
+
+    #[test]
+    fn storage_migration_copies_the_disk_first() {
+        let g = guest(256.0, 0.0, 0.0);
+        let mut s = settings(Hypervisor::Storage);
+        s.max_bandwidth = None;
+        let r = drive(
+            Box::new(Qemu::new(g.clone(), &s).with_disk(1024.0 * MIB, 10.0 * MIB)),
+            &g,
+            LINK,
+            None,
+        );
+        let disk_s = 1024.0 * MIB / LINK;
+        assert!(r.bytes > (1024.0 + 256.0) * MIB, "{}", r.bytes / MIB);
+        assert!(r.total_s > disk_s + 256.0 * MIB / LINK, "{}", r.total_s);
+    }
+}

@@ -259,6 +259,13 @@ impl Network {
         self.dirty = true;
     }
 
+    /// Changes a link's capacity (a failure sets it to 0, a repair restores it).
+    pub fn set_link_capacity(&mut self, now: SimTime, link: LinkId, capacity: f64) {
+        self.advance(now);
+        self.links[link.0 as usize].capacity = capacity.max(0.0);
+        self.dirty = true;
+    }
+
     /// Brings the rates up to date after flows changed. Rates read through [`Network::flow`],
     /// [`Network::flows`], [`Network::link_load`] and [`Network::next_completion`] are those of
     /// the last settle.

@@ -50,11 +50,25 @@ pub struct Scenario {
     pub policy: PolicySpec,
     #[serde(default)]
     pub migration: MigrationSpec,
+    /// Link failures: `[[fault]] link = "rack0/up", at = "2h", duration = "10min"`.
+    #[serde(default, rename = "fault", skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultSpec>,
     /// Migrations to carry out at given times, whatever the policy decides.
     #[serde(default, rename = "migrate", skip_serializing_if = "Vec::is_empty")]
     pub migrate: Vec<MigrateSpec>,
     #[serde(default)]
     pub outputs: OutputsSpec,
+}
+
+/// A link that fails at `at` and, if `duration` is given, is repaired after it. Migrations whose
+/// path crosses it fail; the VMs stay on their sources.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub link: String,
+    pub at: Duration,
+    #[serde(default)]
+    pub duration: Option<Duration>,
 }
 
 /// One scheduled migration: `[[migrate]] vm = "web-3", to = "r640-5", at = "10h"`.

@@ -547,6 +547,31 @@ impl Simulation {
         self.finish(now, slot, Outcome::Completed, String::new());
     }
 
+    /// A link failed: every migration whose transfer crosses it fails, its VM stays where it ran.
+    pub(super) fn fail_migrations_on(
+        &mut self,
+        now: SimTime,
+        link: crate::model::network::LinkId,
+        name: &str,
+    ) {
+        let hit: Vec<usize> = self
+            .migs
+            .active
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, a)| {
+                let a = a.as_ref()?;
+                let path = self
+                    .net
+                    .path(Endpoint::Host(a.src.0), Endpoint::Host(a.dst.0));
+                (path.contains(&link) && !a.on_destination).then_some(slot)
+            })
+            .collect();
+        for slot in hit {
+            self.abort(now, slot, Outcome::Failed, format!("link {name} failed"));
+        }
+    }
+
     /// Records a migration still under way at the end of the run, with what it did so far.
     pub(super) fn close_unfinished(&mut self, now: SimTime, slot: usize) {
         let _ = self.stop_transfer(now, slot, false);
@@ -647,7 +672,8 @@ impl Simulation {
         let core = self.hosts.host_type(host).core_mips;
         let cores = total * self.scenario.migration.cpu_per_100mbit
             / Bandwidth::mbit(100.0).as_bytes_per_sec();
-        let mips = cores * core;
+        // Migration work cannot take more than the whole host.
+        let mips = (cores * core).min(self.hosts.cpu_capacity[host.idx()]);
         if (mips - self.migs.overhead[host.idx()]).abs() > 1e-9 {
             self.migs.overhead[host.idx()] = mips;
             self.refresh_host(now, host);

@@ -50,6 +50,11 @@ pub enum Event {
         host: HostId,
         generation: u32,
     },
+    /// Link `link` fails (`up == false`) or is repaired.
+    LinkFault {
+        fault: usize,
+        up: bool,
+    },
     /// A scheduled migration (`[[migrate]]`) is due.
     MigrationRequest(usize),
     /// A QEMU loop iteration of the migration in `slot` is due.
@@ -112,6 +117,8 @@ pub struct Simulation {
     pub migs: Migrations,
     requests: Vec<Request>,
     traffic_samples: Vec<TrafficSample>,
+    /// Each link's capacity as built, to restore after a fault.
+    link_capacity: Vec<f64>,
 }
 
 fn host_type_from(spec: &HostTypeSpec) -> HostType {
@@ -325,6 +332,18 @@ impl Simulation {
             }
         }
 
+        for (i, f) in sc.faults.iter().enumerate() {
+            if net.link_by_name(&f.link).is_none() {
+                return Err(loaded.field_error(
+                    &format!("fault[{i}].link"),
+                    format!(
+                        "no link named {:?}; links are HOST/tx, HOST/rx and rackN/up|down",
+                        f.link
+                    ),
+                ));
+            }
+        }
+        let link_capacity: Vec<f64> = net.links.iter().map(|l| l.capacity).collect();
         let mut requests = Vec::new();
         for (i, m) in sc.migrate.iter().enumerate() {
             let vm = vms.name.iter().position(|n| *n == m.vm).ok_or_else(|| {
@@ -370,6 +389,7 @@ impl Simulation {
             migs: Migrations::new(n_hosts),
             requests,
             traffic_samples: Vec::new(),
+            link_capacity,
         })
     }
 
@@ -422,6 +442,21 @@ impl Simulation {
             let l = self.net.link_by_name(&b.link).expect("checked at build");
             self.net
                 .start_flow(SimTime::ZERO, vec![l], None, Some(b.rate));
+        }
+        for (i, f) in self.scenario.faults.iter().enumerate() {
+            self.queue.schedule(
+                f.at.time(),
+                Event::LinkFault {
+                    fault: i,
+                    up: false,
+                },
+            );
+            if let Some(d) = f.duration {
+                self.queue.schedule(
+                    f.at.time() + d.time(),
+                    Event::LinkFault { fault: i, up: true },
+                );
+            }
         }
         for (i, r) in self.requests.iter().enumerate() {
             if r.at < self.horizon {
@@ -492,12 +527,14 @@ impl Simulation {
                 }
             }
             let cap = self.hosts.cpu_capacity[h];
-            if alloc > cap * (1.0 + 1e-9) {
+            let overhead = self.migs.overhead[h];
+            if alloc + overhead > cap * (1.0 + 1e-9) {
                 return Err(format!(
-                    "host {} allocates {alloc} MIPS of {cap}",
+                    "host {} allocates {alloc} MIPS to VMs and {overhead} to migrations of {cap}",
                     self.hosts.name[h]
                 ));
             }
+            let alloc = alloc + overhead;
             if (alloc - self.hosts.cpu_alloc[h]).abs() > 1e-6 * cap.max(1.0) {
                 return Err(format!(
                     "host {} books {} MIPS but its VMs get {alloc}",
@@ -588,6 +625,20 @@ impl Simulation {
             Event::PowerSettled { host, generation } => {
                 if self.hosts.transition_gen[host.idx()] == generation {
                     self.power_settled(t, host, rec)?;
+                }
+            }
+            Event::LinkFault { fault, up } => {
+                let name = self.scenario.faults[fault].link.clone();
+                let l = self.net.link_by_name(&name).expect("checked at build");
+                if rec.wants_events() {
+                    rec.event(t, "link", &name, if up { "repaired" } else { "failed" })?;
+                }
+                if up {
+                    let cap = self.link_capacity[l.0 as usize];
+                    self.net.set_link_capacity(t, l, cap);
+                } else {
+                    self.net.set_link_capacity(t, l, 0.0);
+                    self.fail_migrations_on(t, l, &name);
                 }
             }
             Event::MigrationRequest(i) => {
