@@ -346,3 +346,29 @@ fn concurrent_migrations_share_the_source_nic() {
     let shared = time(two, "two");
     assert!(shared > 1.6 * alone, "alone {alone} s, shared {shared} s");
 }
+
+#[test]
+fn reproduce_clark2005_draws_the_apache_figure() {
+    let out = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = migsim(
+        root,
+        &[
+            "reproduce",
+            "clark2005",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for name in ["apache", "specweb99", "quake3", "mmuncher"] {
+        assert!(text.contains(name), "{text}");
+    }
+    let png = fs::read(out.path().join("apache-throughput.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = fs::read_to_string(out.path().join("apache-throughput.svg")).unwrap();
+    assert!(svg.contains("Throughput (Mbit/s)") && svg.contains("Elapsed time (s)"));
+    let o = migsim(root, &["reproduce", "nothing"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -55,11 +55,12 @@ fn clark(a: &ReproduceArgs, out: &Path) -> Result<(), Failure> {
         .iter()
         .find(|e| e.name == "apache")
         .expect("apache runs");
-    write_atomic(
+    report::plot::write_line_chart(
+        &clark2005::throughput_chart(apache),
+        &out.join("apache-throughput.png"),
         &out.join("apache-throughput.svg"),
-        clark2005::throughput_svg(apache).as_bytes(),
     )
-    .map_err(failed("apache-throughput.svg"))?;
+    .map_err(failed("apache-throughput figure"))?;
     write_atomic(
         &out.join("apache-traffic.csv"),
         report::traffic_csv(&apache.traffic).as_bytes(),
@@ -101,7 +102,10 @@ fn clark(a: &ReproduceArgs, out: &Path) -> Result<(), Failure> {
         clark2005::mean_throughput(apache, first_end + 0.5, s3),
         s3 - first_end
     );
-    println!("figure: {}", out.join("apache-throughput.svg").display());
+    println!(
+        "figure: {} (and .svg)",
+        out.join("apache-throughput.png").display()
+    );
     Ok(())
 }
 

@@ -4,6 +4,8 @@
 //! when complete, so a crash or an error never leaves a half-written `hosts.csv` that a later
 //! tool would read as if it were whole. A writer dropped without `commit` removes its temporary.
 
+pub mod plot;
+
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};

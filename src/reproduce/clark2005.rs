@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::migration::MigrationRecord;
 use crate::report::NullRecorder;
+use crate::report::plot::{Band, LineChart, Series};
 use crate::scenario;
 use crate::sim::{Simulation, TrafficSample};
 
@@ -148,98 +149,33 @@ pub fn table(exps: &[Experiment]) -> String {
     s
 }
 
-/// The Apache throughput-over-time figure (Clark et al. Fig. 8) as an SVG line chart.
-pub fn throughput_svg(e: &Experiment) -> String {
-    let pts: Vec<(f64, f64)> = e.traffic.iter().map(|t| (t.time_s, t.mbit_s)).collect();
-    let (w, h) = (900.0, 420.0);
-    let (ml, mr, mt, mb) = (70.0, 20.0, 40.0, 55.0);
-    let t_max = pts.iter().map(|p| p.0).fold(1.0, f64::max);
-    let y_max = 1000.0;
-    let x = |t: f64| ml + (w - ml - mr) * t / t_max;
-    let y = |v: f64| h - mb - (h - mt - mb) * v / y_max;
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"13\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    );
-    svg.push_str(&format!(
-        "<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">Apache throughput during live migration (simulated; Clark et al. 2005, Fig. 8)</text>\n",
-        w / 2.0
-    ));
-    for v in (0..=10).map(|k| k as f64 * 100.0) {
-        svg.push_str(&format!(
-            "<line x1=\"{ml}\" y1=\"{yy}\" x2=\"{}\" y2=\"{yy}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{v:.0}</text>\n",
-            w - mr,
-            ml - 6.0,
-            y(v) + 4.0,
-            yy = y(v)
-        ));
-    }
-    let step = if t_max > 100.0 { 20.0 } else { 10.0 };
-    let mut t = 0.0;
-    while t <= t_max + 1e-9 {
-        svg.push_str(&format!(
-            "<line x1=\"{xx}\" y1=\"{}\" x2=\"{xx}\" y2=\"{}\" stroke=\"#999\"/><text x=\"{xx}\" y=\"{}\" text-anchor=\"middle\">{t:.0}</text>\n",
-            h - mb,
-            h - mb + 5.0,
-            h - mb + 20.0,
-            xx = x(t)
-        ));
-        t += step;
-    }
-    svg.push_str(&format!(
-        "<line x1=\"{ml}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/><line x1=\"{ml}\" y1=\"{mt}\" x2=\"{ml}\" y2=\"{}\" stroke=\"black\"/>\n",
-        h - mb,
-        w - mr,
-        h - mb,
-        h - mb
-    ));
-    svg.push_str(&format!(
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">Elapsed time (s)</text>\n<text transform=\"translate(18,{}) rotate(-90)\" text-anchor=\"middle\">Throughput (Mbit/s)</text>\n",
-        (ml + w - mr) / 2.0,
-        h - 12.0,
-        (mt + h - mb) / 2.0
-    ));
+/// The Apache throughput-over-time figure (Clark et al. Fig. 8): the web server's traffic, with
+/// the downtime shaded.
+pub fn throughput_chart(e: &Experiment) -> LineChart {
     let m = &e.migration;
-    if let (Some(a), Some(b)) = (
+    let bands = match (
         m.stages.get("3_stop_and_copy"),
         m.stages.get("5_activation"),
     ) {
-        svg.push_str(&format!(
-            "<rect x=\"{}\" y=\"{mt}\" width=\"{}\" height=\"{}\" fill=\"#f4c7c3\"/><text x=\"{}\" y=\"{}\">{:.0} ms downtime</text>\n",
-            x(*a),
-            (x(*b) - x(*a)).max(1.5),
-            h - mt - mb,
-            x(*a) + 6.0,
-            mt + 16.0,
-            m.downtime_ms
-        ));
+        (Some(a), Some(b)) => vec![Band {
+            from: *a,
+            to: *b,
+            label: format!("downtime, {:.0} ms", m.downtime_ms),
+        }],
+        _ => Vec::new(),
+    };
+    LineChart {
+        title: "Apache throughput during live migration (Clark et al. 2005, Fig. 8, simulated)"
+            .into(),
+        x_label: "Elapsed time (s)".into(),
+        y_label: "Throughput (Mbit/s)".into(),
+        series: vec![Series {
+            label: format!("web server, migration from {:.0} s", m.start_s),
+            points: e.traffic.iter().map(|t| (t.time_s, t.mbit_s)).collect(),
+        }],
+        bands,
+        y_max: Some(1000.0),
     }
-    svg.push_str(&format!(
-        "<text x=\"{}\" y=\"{}\" fill=\"#555\">migration starts at {:.0} s</text>\n",
-        x(m.start_s) + 4.0,
-        y(980.0),
-        m.start_s
-    ));
-    let path: Vec<String> = pts
-        .iter()
-        .map(|(t, v)| format!("{:.2},{:.2}", x(*t), y(*v)))
-        .collect();
-    svg.push_str(&format!(
-        "<polyline fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"1.8\" points=\"{}\"/>\n",
-        path.join(" ")
-    ));
-    svg.push_str(&format!(
-        "<rect x=\"{}\" y=\"{}\" width=\"250\" height=\"26\" fill=\"white\" stroke=\"#999\"/><line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#1f5fa8\" stroke-width=\"2\"/><text x=\"{}\" y=\"{}\">web server traffic, 0.5 s samples</text>\n",
-        w - mr - 260.0,
-        h - mb - 40.0,
-        w - mr - 250.0,
-        h - mb - 27.0,
-        w - mr - 225.0,
-        h - mb - 27.0,
-        w - mr - 218.0,
-        h - mb - 22.0
-    ));
-    svg.push_str("</svg>\n");
-    svg
 }
 
 /// Mean throughput over `[from, to)` seconds.

@@ -88,6 +88,8 @@ pub struct Migrations {
     pub overhead: Vec<f64>,
     /// RAM reserved on each host for VMs arriving.
     pub reserved: Vec<u64>,
+    /// Stage changes not yet written to the event trace.
+    pub(super) log: Vec<(SimTime, String, String)>,
 }
 
 impl Migrations {
@@ -217,10 +219,23 @@ impl Simulation {
     }
 
     fn stage(&mut self, record: usize, stage: Stage, t: SimTime) {
-        self.migs.records[record].stages.insert(
+        let r = &mut self.migs.records[record];
+        r.stages.insert(
             format!("{}_{}", stage as u8, stage.as_str()),
             t.as_secs_f64(),
         );
+        // Stage changes are events of the debug trace, written at the end of the event.
+        self.migs.log.push((
+            t,
+            r.vm.clone(),
+            format!(
+                "stage {} {} ({} -> {})",
+                stage as u8,
+                stage.as_str(),
+                r.source,
+                r.destination
+            ),
+        ));
     }
 
     fn begin_migration(&mut self, now: SimTime, req: Request) {
@@ -258,6 +273,14 @@ impl Simulation {
         };
         rec.stages
             .insert("0_pre_migration".into(), now.as_secs_f64());
+        self.migs.log.push((
+            now,
+            rec.vm.clone(),
+            format!(
+                "stage 0 pre_migration ({} -> {})",
+                rec.source, rec.destination
+            ),
+        ));
         if let Some(why) = refusal {
             rec.reason = why;
             self.migs.records.push(rec);
@@ -610,6 +633,16 @@ impl Simulation {
         self.migs.per_host[a.src.idx()] -= 1;
         self.migs.per_host[a.dst.idx()] -= 1;
         let start = self.migs.records[a.record].start_s;
+        let vm_name = self.migs.records[a.record].vm.clone();
+        self.migs.log.push((
+            now,
+            vm_name,
+            if reason.is_empty() {
+                format!("migration {}", outcome.as_str())
+            } else {
+                format!("migration {}: {reason}", outcome.as_str())
+            },
+        ));
         let rec = &mut self.migs.records[a.record];
         rec.outcome = outcome;
         rec.reason = reason;

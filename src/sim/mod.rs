@@ -475,6 +475,11 @@ impl Simulation {
             Some((t, ev)) if ev != Event::End && t <= self.horizon => {
                 self.handle(t, ev, rec)?;
                 self.after_event(t);
+                for (at, subject, detail) in std::mem::take(&mut self.migs.log) {
+                    if rec.wants_events() {
+                        rec.event(at, "migration", &subject, &detail)?;
+                    }
+                }
                 Ok(true)
             }
             _ => Ok(false),
@@ -488,7 +493,13 @@ impl Simulation {
         if self.last_sample != Some(end) {
             self.sample(end, rec)?;
         }
-        Ok(self.summary())
+        let summary = self.summary();
+        for (at, subject, detail) in std::mem::take(&mut self.migs.log) {
+            if rec.wants_events() {
+                rec.event(at, "migration", &subject, &detail)?;
+            }
+        }
+        Ok(summary)
     }
 
     /// Checks the model's invariants: every VM on exactly one existing host, host books in step
