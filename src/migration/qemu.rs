@@ -336,16 +336,20 @@ impl Algorithm for Qemu {
                 self.absorb(p);
                 self.iterate(p.now)
             }
-            State::Final => {
+            State::Final | State::Postcopy => {
                 self.rounds.push(Round {
                     start: self.round_start.as_secs_f64(),
                     duration: p.elapsed.as_secs_f64(),
                     bytes: p.sent,
                     dirtied: 0.0,
                 });
-                Action::Finish {
-                    resume: self.resume,
-                }
+                // After post-copy the guest already runs on the destination: no resume left.
+                let resume = if self.state == State::Final {
+                    self.resume
+                } else {
+                    SimTime::ZERO
+                };
+                Action::Finish { resume }
             }
             State::Switchover => {
                 // The guest runs on the destination; pages still dirty, and those dirtied since
@@ -357,17 +361,6 @@ impl Algorithm for Qemu {
                     cap: None,
                     check_at: None,
                     phase: Phase::Postcopy,
-                }
-            }
-            State::Postcopy => {
-                self.rounds.push(Round {
-                    start: self.round_start.as_secs_f64(),
-                    duration: p.elapsed.as_secs_f64(),
-                    bytes: p.sent,
-                    dirtied: 0.0,
-                });
-                Action::Finish {
-                    resume: SimTime::ZERO,
                 }
             }
         }

@@ -922,41 +922,35 @@ impl Simulation {
         self.vm_last[i] = t;
     }
 
+    /// What VM `i` asks for now, on a host that is `on` with cores of `core` MIPS.
+    fn demand_of(&self, i: usize, on: bool, core: f64) -> f64 {
+        if on && self.vms.state[i].runs() {
+            vm_demand(
+                self.vms.util[i],
+                self.vms.vcpus[i],
+                self.vms.vcpu_mips[i],
+                core,
+            )
+        } else {
+            0.0
+        }
+    }
+
     /// Recomputes demand, shares and power of one host after its VMs changed.
     fn refresh_host(&mut self, t: SimTime, h: HostId) {
         self.hosts.accrue(h, t);
         let core = self.hosts.host_type(h).core_mips;
         let on = self.hosts.state[h.idx()] == PowerState::On;
-        let mut demand = 0.0;
-        for &v in &self.host_vms[h.idx()] {
-            let i = v.idx();
-            let d = if on && self.vms.state[i].runs() {
-                vm_demand(
-                    self.vms.util[i],
-                    self.vms.vcpus[i],
-                    self.vms.vcpu_mips[i],
-                    core,
-                )
-            } else {
-                0.0
-            };
-            demand += d;
-        }
-        let f = share_factor(demand, self.vm_capacity(h));
         let vms_on_host = std::mem::take(&mut self.host_vms[h.idx()]);
-        for &v in &vms_on_host {
+        let demands: Vec<f64> = vms_on_host
+            .iter()
+            .map(|v| self.demand_of(v.idx(), on, core))
+            .collect();
+        let demand: f64 = demands.iter().sum();
+        let f = share_factor(demand, self.vm_capacity(h));
+        for (&v, &d) in vms_on_host.iter().zip(&demands) {
             self.accrue_vm(v, t);
             let i = v.idx();
-            let d = if on && self.vms.state[i].runs() {
-                vm_demand(
-                    self.vms.util[i],
-                    self.vms.vcpus[i],
-                    self.vms.vcpu_mips[i],
-                    core,
-                )
-            } else {
-                0.0
-            };
             self.vms.demand[i] = d;
             self.vms.alloc[i] = d * f;
         }
@@ -999,17 +993,8 @@ impl Simulation {
         let mut host_demand = vec![0.0f64; nh];
         for i in 0..n {
             let h = self.vms.host[i].idx();
-            let d = if self.vms.state[i].runs() && self.hosts.state[h] == PowerState::On {
-                let core = self.hosts.types[self.hosts.host_type[h] as usize].core_mips;
-                vm_demand(
-                    self.vms.util[i],
-                    self.vms.vcpus[i],
-                    self.vms.vcpu_mips[i],
-                    core,
-                )
-            } else {
-                0.0
-            };
+            let core = self.hosts.types[self.hosts.host_type[h] as usize].core_mips;
+            let d = self.demand_of(i, self.hosts.state[h] == PowerState::On, core);
             self.vms.demand[i] = d;
             host_demand[h] += d;
         }
