@@ -15,4 +15,5 @@ pub mod report;
 pub mod reproduce;
 pub mod scenario;
 pub mod sim;
+pub mod trace;
 pub mod units;

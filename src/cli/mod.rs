@@ -6,6 +6,7 @@
 
 pub mod migrate;
 pub mod reproduce;
+pub mod trace;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,9 @@ pub enum Command {
         after_help = "Examples:\n  migsim reproduce clark2005\n  migsim reproduce qemu --data ../shared/validation/qemu"
     )]
     Reproduce(reproduce::ReproduceArgs),
+    /// Generate or summarise workload traces.
+    #[command(subcommand)]
+    Trace(trace::TraceCommand),
     /// Check scenario files without running them.
     #[command(
         after_help = "Example:\n  migsim validate scenarios/quickstart.toml scenarios/*.toml\n\nExits 0 when every file is valid, 2 when any is not; each error names\nfile:line:column and the field."
@@ -121,6 +125,7 @@ pub fn main() -> i32 {
         Command::Validate(a) => validate(&a),
         Command::Migrate(a) => migrate::migrate(&a),
         Command::Reproduce(a) => reproduce::reproduce(&a),
+        Command::Trace(t) => trace::run(&t),
     };
     match result {
         Ok(()) => EXIT_OK,

@@ -58,6 +58,8 @@ impl VmState {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CpuModel {
     Constant(f64),
+    /// Replayed from a trace, one trace VM per VM.
+    Trace,
     /// `mean + amplitude · cos(2π (t − peak) / period)`, the office-hours curve of the ULM
     /// spec's use case ("outside office hours, hardly anyone uses the servers").
     Diurnal {
@@ -69,8 +71,10 @@ pub enum CpuModel {
 }
 
 impl CpuModel {
+    /// Utilisation at `t`; a trace-driven VM's comes from its trace instead (0 here).
     pub fn at(&self, t: SimTime) -> f64 {
         match *self {
+            CpuModel::Trace => 0.0,
             CpuModel::Constant(u) => u,
             CpuModel::Diurnal {
                 mean,

@@ -484,6 +484,22 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// A path written in field `field`: relative paths resolve against the folder of the file
+    /// that wrote it, or the working directory if it came from the command line.
+    pub fn resolve_path(&self, field: &str, value: &str) -> std::path::PathBuf {
+        let p = std::path::Path::new(value);
+        if p.is_absolute() {
+            return p.to_path_buf();
+        }
+        match self.origins.values.get(field) {
+            Some(Origin::File { file, .. }) => std::path::Path::new(file)
+                .parent()
+                .map(|d| d.join(p))
+                .unwrap_or_else(|| p.to_path_buf()),
+            _ => p.to_path_buf(),
+        }
+    }
+
     /// An error about `field`, located where the field was written.
     pub fn field_error(&self, field: &str, message: impl Into<String>) -> ScenarioError {
         ScenarioError::Field {

@@ -50,6 +50,9 @@ pub struct Scenario {
     pub policy: PolicySpec,
     #[serde(default)]
     pub migration: MigrationSpec,
+    /// A utilisation trace that drives the VM groups whose CPU model is `trace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceSpec>,
     /// Link failures: `[[fault]] link = "rack0/up", at = "2h", duration = "10min"`.
     #[serde(default, rename = "fault", skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultSpec>,
@@ -58,6 +61,24 @@ pub struct Scenario {
     pub migrate: Vec<MigrateSpec>,
     #[serde(default)]
     pub outputs: OutputsSpec,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSpec {
+    /// `planetlab` (a folder of per-VM files) or `csv` (time,vm,cpu[,memory][,dirty_rate]).
+    #[serde(default = "planetlab")]
+    pub format: String,
+    /// Relative to the scenario file that sets it, or to the working directory for `--set`.
+    pub path: String,
+    /// PlanetLab: a CSV with columns `vm_id,file` giving the file that drives VM i (default:
+    /// files in name order).
+    #[serde(default)]
+    pub order: Option<String>,
+}
+
+fn planetlab() -> String {
+    "planetlab".into()
 }
 
 /// A link that fails at `at` and, if `duration` is given, is repaired after it. Migrations whose
@@ -151,6 +172,8 @@ pub struct HostGroupSpec {
 pub struct VmGroupSpec {
     /// Name pattern; `{i}` is the index within the group.
     pub name: String,
+    /// How many VMs; for a trace-driven group, 0 or absent means one per trace VM left.
+    #[serde(default)]
     pub count: u32,
     pub vcpus: u32,
     /// MIPS of one vCPU at 100 %.
@@ -186,6 +209,8 @@ pub struct VmGroupSpec {
 pub enum CpuModelKind {
     Constant,
     Diurnal,
+    /// Replayed from the scenario's `[trace]`, one trace VM per VM, in order.
+    Trace,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -136,7 +136,7 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
 
     for (i, v) in s.vms.iter().enumerate() {
         let p = |f: &str| format!("vms[{i}].{f}");
-        if v.count == 0 {
+        if v.count == 0 && v.cpu.model != CpuModelKind::Trace {
             return bad(&p("count"), "must be at least 1".into());
         }
         if v.vcpus == 0 {
@@ -165,6 +165,14 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
                     );
                 }
                 frac("cpu.util", v.cpu.util)?;
+            }
+            CpuModelKind::Trace => {
+                if s.trace.is_none() {
+                    return bad(
+                        &p("cpu.model"),
+                        "a trace CPU model needs a [trace] section".into(),
+                    );
+                }
             }
             CpuModelKind::Diurnal => {
                 if v.cpu.mean.is_none() || v.cpu.amplitude.is_none() {
@@ -226,6 +234,14 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
         }
     }
 
+    if let Some(t) = &s.trace
+        && crate::trace::Format::parse(&t.format).is_none()
+    {
+        return bad(
+            "trace.format",
+            format!("{:?} is not planetlab or csv", t.format),
+        );
+    }
     if s.network.rack_size == 0 {
         return bad("network.rack_size", "must be at least 1".into());
     }

@@ -119,6 +119,9 @@ pub struct Simulation {
     traffic_samples: Vec<TrafficSample>,
     /// Each link's capacity as built, to restore after a fault.
     link_capacity: Vec<f64>,
+    trace: Option<crate::trace::Trace>,
+    /// The trace VM that drives each VM, or `u32::MAX`.
+    trace_idx: Vec<u32>,
 }
 
 fn host_type_from(spec: &HostTypeSpec) -> HostType {
@@ -248,10 +251,46 @@ impl Simulation {
             }
         }
 
+        let trace = match &sc.trace {
+            Some(t) if sc.vms.iter().any(|v| v.cpu.model == CpuModelKind::Trace) => {
+                let format = crate::trace::Format::parse(&t.format).expect("validated");
+                let path = loaded.resolve_path("trace.path", &t.path);
+                let read = match (format, &t.order) {
+                    (crate::trace::Format::PlanetLab, Some(o)) => {
+                        let order = loaded.resolve_path("trace.order", o);
+                        crate::trace::planetlab::read_dir(&path, Some(&order))
+                    }
+                    _ => crate::trace::read(format, &path),
+                };
+                Some(read.map_err(|e| loaded.field_error("trace.path", e.to_string()))?)
+            }
+            _ => None,
+        };
+        let trace_vms = trace.as_ref().map_or(0, |t| t.vms.len());
+        let mut next_trace = 0usize;
+
         let mut vms = Vms::default();
         let mut seen = std::collections::BTreeMap::new();
+        let mut trace_idx: Vec<u32> = Vec::new();
         for (g, v) in sc.vms.iter().enumerate() {
+            let is_trace = v.cpu.model == CpuModelKind::Trace;
+            let count = if is_trace && v.count == 0 {
+                (trace_vms - next_trace.min(trace_vms)) as u32
+            } else {
+                v.count
+            };
+            if is_trace && next_trace + count as usize > trace_vms {
+                return Err(loaded.field_error(
+                    &format!("vms[{g}].count"),
+                    format!(
+                        "the trace has {trace_vms} VMs; this group would need VMs {} to {}",
+                        next_trace,
+                        next_trace + count as usize - 1
+                    ),
+                ));
+            }
             let cpu = match v.cpu.model {
+                CpuModelKind::Trace => CpuModel::Trace,
                 CpuModelKind::Constant => CpuModel::Constant(v.cpu.util.expect("validated")),
                 CpuModelKind::Diurnal => CpuModel::Diurnal {
                     mean: v.cpu.mean.expect("validated"),
@@ -274,7 +313,13 @@ impl Simulation {
             });
             let start = v.start.map(|d| d.time()).unwrap_or(SimTime::ZERO);
             let stop = v.lifetime.map(|d| start + d.time());
-            for i in 0..v.count {
+            for i in 0..count {
+                trace_idx.push(if is_trace {
+                    next_trace += 1;
+                    (next_trace - 1) as u32
+                } else {
+                    u32::MAX
+                });
                 let name = expand_name(&v.name, i, "");
                 if let Some(prev) = seen.insert(name.clone(), g) {
                     return Err(loaded.field_error(
@@ -293,6 +338,16 @@ impl Simulation {
                     stop,
                 );
             }
+        }
+
+        if trace_vms > next_trace {
+            return Err(loaded.field_error(
+                "trace.path",
+                format!(
+                    "the trace has {trace_vms} VMs but the scenario drives only {next_trace}: \
+                     set count = 0 on a trace group to use them all"
+                ),
+            ));
         }
 
         let host_vms = place_initial(&sc, &mut hosts, &mut vms)
@@ -387,6 +442,8 @@ impl Simulation {
             last_sample: None,
             peak_active: 0,
             migs: Migrations::new(n_hosts),
+            trace,
+            trace_idx,
             requests,
             traffic_samples: Vec::new(),
             link_capacity,
@@ -842,9 +899,17 @@ impl Simulation {
         Ok(())
     }
 
+    /// The VM's nominal utilisation at `t`, before noise.
+    fn util_at(&self, i: usize, t: SimTime) -> f64 {
+        let g = &self.vms.groups[self.vms.group[i] as usize];
+        match (&g.cpu, &self.trace) {
+            (CpuModel::Trace, Some(tr)) => tr.vms[self.trace_idx[i] as usize].cpu_at(t),
+            (m, _) => m.at(t),
+        }
+    }
+
     fn activate(&mut self, t: SimTime, v: VmId) {
-        let g = self.vms.group[v.idx()] as usize;
-        let u = self.vms.groups[g].cpu.at(t);
+        let u = self.util_at(v.idx(), t);
         self.set_vm_state(t, v, VmState::Active);
         self.vms.util[v.idx()] = u.clamp(0.0, 1.0);
         self.start_vm_traffic(t, v);
@@ -980,8 +1045,8 @@ impl Simulation {
         // 2. New utilisation. Noise is drawn for every VM of a noisy group at every step, in id
         //    order, so that the stream does not depend on which VMs happen to run.
         for i in 0..n {
+            let mut u = self.util_at(i, t);
             let g = &self.vms.groups[self.vms.group[i] as usize];
-            let mut u = g.cpu.at(t);
             if g.cpu_noise > 0.0 {
                 let normal = Normal::new(0.0, g.cpu_noise).expect("noise validated >= 0");
                 u += normal.sample(&mut self.rng_workload);

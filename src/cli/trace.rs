@@ -1,0 +1,141 @@
+//! `migsim trace`: generate synthetic traces and summarise real ones.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use super::Failure;
+use crate::trace::{self, Format, generate, stats};
+use crate::units::parse_duration;
+
+#[derive(Subcommand, Debug)]
+pub enum TraceCommand {
+    /// Write a synthetic trace (seeded, reproducible).
+    #[command(
+        after_help = "Examples:\n  migsim trace generate --kind mixed --vms 200 --seed 1 --out traces/day-mixed\n  migsim trace generate --kind diurnal --vms 50 --format csv --out traces/diurnal.csv"
+    )]
+    Generate(GenerateArgs),
+    /// Print what Beloglazov & Buyya's Table II prints: VMs, mean, st.dev and quartiles.
+    #[command(after_help = "Example:\n  migsim trace stats ../shared/traces/planetlab/2011*")]
+    Stats(StatsArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    /// diurnal | bursty | heavy-tailed | mixed
+    #[arg(long, default_value = "mixed")]
+    pub kind: String,
+    #[arg(long, default_value_t = 100)]
+    pub vms: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value = "5min")]
+    pub interval: String,
+    #[arg(long, default_value = "24h")]
+    pub duration: String,
+    /// planetlab (a folder of per-VM files; 5 min, 24 h only) | csv
+    #[arg(long, default_value = "planetlab")]
+    pub format: String,
+    /// Folder (planetlab) or file (csv) to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StatsArgs {
+    /// Trace folders (planetlab) or files (csv).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, default_value = "planetlab")]
+    pub format: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn format_of(s: &str) -> Result<Format, Failure> {
+    Format::parse(s)
+        .ok_or_else(|| Failure::BadInput(format!("--format: {s:?} is not planetlab or csv")))
+}
+
+pub fn run(cmd: &TraceCommand) -> Result<(), Failure> {
+    match cmd {
+        TraceCommand::Generate(a) => generate_cmd(a),
+        TraceCommand::Stats(a) => stats_cmd(a),
+    }
+}
+
+fn generate_cmd(a: &GenerateArgs) -> Result<(), Failure> {
+    let kind = generate::Kind::parse(&a.kind).ok_or_else(|| {
+        Failure::BadInput(format!(
+            "--kind: {:?} is not diurnal, bursty, heavy-tailed or mixed",
+            a.kind
+        ))
+    })?;
+    let interval =
+        parse_duration(&a.interval).map_err(|e| Failure::BadInput(format!("--interval: {e}")))?;
+    let duration =
+        parse_duration(&a.duration).map_err(|e| Failure::BadInput(format!("--duration: {e}")))?;
+    if a.vms == 0 {
+        return Err(Failure::BadInput("--vms: must be at least 1".into()));
+    }
+    let format = format_of(&a.format)?;
+    let t = generate::generate(&generate::Spec {
+        kind,
+        vms: a.vms,
+        seed: a.seed,
+        interval,
+        duration,
+    });
+    let io = |e: std::io::Error| Failure::Failed(format!("{}: {e}", a.out.display()));
+    match format {
+        Format::PlanetLab => {
+            if interval.as_nanos() != 300_000_000_000 || duration.as_nanos() != 86_400_000_000_000 {
+                return Err(Failure::BadInput(
+                    "the planetlab format holds 288 samples at 5 min: use --interval 5min --duration 24h, or --format csv".into(),
+                ));
+            }
+            std::fs::create_dir_all(&a.out).map_err(io)?;
+            for v in &t.vms {
+                let pct: Vec<u8> = v
+                    .cpu
+                    .iter()
+                    .map(|&c| (c * 100.0).round().clamp(0.0, 100.0) as u8)
+                    .collect();
+                trace::planetlab::write_file(&a.out.join(&v.name), &pct).map_err(io)?;
+            }
+        }
+        Format::Csv => trace::csv_long::write(&a.out, &t).map_err(io)?,
+    }
+    println!("wrote {} VMs to {}", t.vms.len(), a.out.display());
+    Ok(())
+}
+
+fn stats_cmd(a: &StatsArgs) -> Result<(), Failure> {
+    let format = format_of(&a.format)?;
+    let mut rows = Vec::new();
+    for p in &a.paths {
+        let s = match format {
+            Format::PlanetLab => stats::planetlab_day(p),
+            Format::Csv => trace::csv_long::read(p).map(|t| stats::of_vms(&t.vms, false)),
+        }
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| p.display().to_string());
+        rows.push((name, s));
+    }
+    if a.json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(n, s)| serde_json::json!({"trace": n, "stats": s}))
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        println!("{}", stats::header());
+        for (n, s) in &rows {
+            println!("{}", stats::row(n, s));
+        }
+    }
+    Ok(())
+}

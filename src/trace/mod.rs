@@ -1,0 +1,162 @@
+//! Workload traces: readers for public formats, one per format behind one trait, and
+//! synthetic generators.
+//!
+//! A trace is a set of VMs, each with CPU utilisation samples (0–1) at fixed or irregular
+//! times, and optionally memory and a dirty-page rate. Readers check every row. A malformed
+//! value is an error that names the file, the line and the field, never a silently skipped
+//! row.
+
+pub mod csv_long;
+pub mod generate;
+pub mod planetlab;
+pub mod stats;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::engine::SimTime;
+
+/// A bad trace row, or a trace that cannot be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct TraceError {
+    pub file: PathBuf,
+    /// 1-based line, 0 when the error concerns the file as a whole.
+    pub line: usize,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}: ", self.file.display(), self.line)?;
+        } else {
+            write!(f, "{}: ", self.file.display())?;
+        }
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl TraceError {
+    pub fn new(
+        file: impl Into<PathBuf>,
+        line: usize,
+        field: &str,
+        message: impl Into<String>,
+    ) -> TraceError {
+        TraceError {
+            file: file.into(),
+            line,
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One VM of a trace: its name, and its samples in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VmTrace {
+    pub name: String,
+    /// Sample times, non-decreasing.
+    pub times: Vec<SimTime>,
+    /// CPU utilisation of the VM's vCPUs, 0–1.
+    pub cpu: Vec<f32>,
+    /// Memory in use, bytes, if the format has it.
+    pub memory: Option<Vec<f32>>,
+    /// Dirty-page rate, bytes/s, if the format has it.
+    pub dirty_rate: Option<Vec<f32>>,
+}
+
+impl VmTrace {
+    /// CPU utilisation at `t`: linear interpolation between the neighbouring samples, the first
+    /// value before the first sample and the last after the last (CloudSim's
+    /// `UtilizationModelPlanetLabInMemory` interpolates the same way).
+    pub fn cpu_at(&self, t: SimTime) -> f64 {
+        sample_at(&self.times, &self.cpu, t)
+    }
+}
+
+fn sample_at(times: &[SimTime], values: &[f32], t: SimTime) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let i = times.partition_point(|&s| s <= t);
+    if i == 0 {
+        return values[0] as f64;
+    }
+    if i >= times.len() {
+        return values[values.len() - 1] as f64;
+    }
+    let (t0, t1) = (times[i - 1], times[i]);
+    let (v0, v1) = (values[i - 1] as f64, values[i] as f64);
+    if t1 <= t0 {
+        return v1;
+    }
+    let f = (t - t0).as_secs_f64() / (t1 - t0).as_secs_f64();
+    v0 + (v1 - v0) * f
+}
+
+/// The trace formats migsim reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A folder of per-VM files, one integer CPU percentage per line, 300 s apart
+    /// (CoMon/PlanetLab as shipped with CloudSim).
+    PlanetLab,
+    /// `time,vm,cpu[,memory][,dirty_rate]`, one row per VM and sample, in time order.
+    Csv,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "planetlab" => Some(Format::PlanetLab),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// A whole trace.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    pub vms: Vec<VmTrace>,
+}
+
+/// Reads a trace in `format` from `path`.
+pub fn read(format: Format, path: &std::path::Path) -> Result<Trace, TraceError> {
+    match format {
+        Format::PlanetLab => planetlab::read_dir(path, None),
+        Format::Csv => csv_long::read(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_interpolate_linearly_and_hold_at_the_ends() {
+        let times = vec![SimTime::from_secs(0), SimTime::from_secs(300)];
+        let v = vec![0.1f32, 0.5];
+        assert!((sample_at(&times, &v, SimTime::from_secs(150)) - 0.3).abs() < 1e-6);
+        assert!((sample_at(&times, &v, SimTime::from_secs(900)) - 0.5).abs() < 1e-6);
+        assert!((sample_at(&times, &v, SimTime::ZERO) - 0.1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let e = TraceError::new(
+            "day/vm1",
+            12,
+            "cpu",
+            "expected an integer percentage; got \"x\"",
+        );
+        assert_eq!(
+            e.to_string(),
+            "day/vm1:12: cpu: expected an integer percentage; got \"x\""
+        );
+    }
+}

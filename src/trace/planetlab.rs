@@ -1,0 +1,231 @@
+//! PlanetLab (CoMon) traces as CloudSim ships them: a folder per day, one file per VM, one
+//! integer CPU percentage per line, 288 lines 300 s apart (CloudSim
+//! `UtilizationModelPlanetLabInMemory`, Beloglazov & Buyya, CCPE 2012 §7.3).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::{Trace, TraceError, VmTrace};
+use crate::engine::SimTime;
+
+/// Seconds between samples (CloudSim `Constants.SCHEDULING_INTERVAL = 300`).
+pub const INTERVAL_S: u64 = 300;
+/// Samples per file: 24 h at 5 min.
+pub const SAMPLES: usize = 288;
+
+/// The VM files of a day folder, in the order VMs are driven: name-sorted, or as an order
+/// file (`vm_id,file` columns; others ignored) lists them.
+pub fn files(dir: &Path, order: Option<&Path>) -> Result<Vec<PathBuf>, TraceError> {
+    let mut names: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| TraceError::new(dir, 0, "", format!("cannot read the folder: {e}")))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .filter(|p| p.extension().is_none_or(|e| e != "md"))
+        .collect();
+    names.sort();
+    let Some(order) = order else {
+        if names.is_empty() {
+            return Err(TraceError::new(dir, 0, "", "no trace files in the folder"));
+        }
+        return Ok(names);
+    };
+    let mut rd = csv::Reader::from_path(order)
+        .map_err(|e| TraceError::new(order, 0, "", format!("cannot read: {e}")))?;
+    let head = rd
+        .headers()
+        .map_err(|e| TraceError::new(order, 1, "", e.to_string()))?
+        .clone();
+    let col = |name: &str| {
+        head.iter()
+            .position(|h| h == name)
+            .ok_or_else(|| TraceError::new(order, 1, name, format!("missing column {name:?}")))
+    };
+    let (c_id, c_file) = (col("vm_id")?, col("file")?);
+    let mut out: Vec<Option<PathBuf>> = Vec::new();
+    for (i, row) in rd.records().enumerate() {
+        let line = i + 2;
+        let row = row.map_err(|e| TraceError::new(order, line, "", e.to_string()))?;
+        let id: usize =
+            row.get(c_id).unwrap_or("").trim().parse().map_err(|_| {
+                TraceError::new(order, line, "vm_id", "expected a VM index (0, 1, …)")
+            })?;
+        let file = row.get(c_file).unwrap_or("").to_string();
+        let path = dir.join(&file);
+        if !path.is_file() {
+            return Err(TraceError::new(
+                order,
+                line,
+                "file",
+                format!("{} is not in {}", file, dir.display()),
+            ));
+        }
+        if out.len() <= id {
+            out.resize(id + 1, None);
+        }
+        if out[id].is_some() {
+            return Err(TraceError::new(
+                order,
+                line,
+                "vm_id",
+                format!("VM {id} is listed twice"),
+            ));
+        }
+        out[id] = Some(path);
+    }
+    out.into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.ok_or_else(|| TraceError::new(order, 0, "vm_id", format!("VM {i} is missing")))
+        })
+        .collect()
+}
+
+/// Reads one VM file: exactly [`SAMPLES`] integer percentages.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, TraceError> {
+    let text = fs::read_to_string(path)
+        .map_err(|e| TraceError::new(path, 0, "", format!("cannot read: {e}")))?;
+    let mut v = Vec::with_capacity(SAMPLES);
+    for (i, line) in text.lines().enumerate() {
+        let s = line.trim();
+        let pct: u8 = s.parse().ok().filter(|p| *p <= 100).ok_or_else(|| {
+            TraceError::new(
+                path,
+                i + 1,
+                "cpu",
+                format!("expected an integer percentage 0–100; got {s:?}"),
+            )
+        })?;
+        v.push(pct);
+    }
+    if v.len() != SAMPLES {
+        return Err(TraceError::new(
+            path,
+            0,
+            "",
+            format!(
+                "expected {SAMPLES} samples (24 h at 5 min), found {}",
+                v.len()
+            ),
+        ));
+    }
+    Ok(v)
+}
+
+/// One VM's trace, with the 289th point CloudSim appends (a copy of the 288th).
+pub fn vm_trace(path: &Path) -> Result<VmTrace, TraceError> {
+    let v = read_file(path)?;
+    let mut times: Vec<SimTime> = (0..=SAMPLES as u64)
+        .map(|i| SimTime::from_secs(i * INTERVAL_S))
+        .collect();
+    times.truncate(SAMPLES + 1);
+    let mut cpu: Vec<f32> = v.iter().map(|&p| p as f32 / 100.0).collect();
+    cpu.push(*cpu.last().expect("288 samples"));
+    Ok(VmTrace {
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        times,
+        cpu,
+        memory: None,
+        dirty_rate: None,
+    })
+}
+
+/// Reads a whole day folder.
+pub fn read_dir(dir: &Path, order: Option<&Path>) -> Result<Trace, TraceError> {
+    let vms = files(dir, order)?
+        .iter()
+        .map(|p| vm_trace(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Trace { vms })
+}
+
+/// Writes a VM's samples as a PlanetLab file (integer percentages, one per line).
+pub fn write_file(path: &Path, pct: &[u8]) -> std::io::Result<()> {
+    let mut s = String::with_capacity(pct.len() * 3);
+    for p in pct {
+        s.push_str(&p.to_string());
+        s.push('\n');
+    }
+    crate::report::write_atomic(path, s.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_line_is_an_error_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("node_slice");
+        let mut text: String = (0..288).map(|_| "5\n").collect();
+        text = text.replacen("5\n", "5\n7.5\n", 1);
+        fs::write(&p, &text[..text.len() - 2]).unwrap();
+        let e = read_file(&p).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert_eq!(e.field, "cpu");
+        assert!(e.to_string().contains("node_slice:2: cpu:"), "{e}");
+    }
+
+    #[test]
+    fn short_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("vm");
+        fs::write(&p, "1\n2\n3\n").unwrap();
+        assert!(
+            read_file(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("expected 288 samples")
+        );
+    }
+
+    #[test]
+    fn vm_traces_append_cloudsims_289th_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("vm");
+        let text: String = (0..288).map(|i| format!("{}\n", i % 100)).collect();
+        fs::write(&p, text).unwrap();
+        let t = vm_trace(&p).unwrap();
+        assert_eq!(t.cpu.len(), 289);
+        assert_eq!(t.cpu[288], t.cpu[287]);
+        // Between samples 1 (1 %) and 2 (2 %), 0.1 s after the first: CloudSim's t = 300k + 0.1.
+        assert!(
+            (t.cpu_at(SimTime::from_millis(300_100)) - (0.01 + 0.01 * 0.1 / 300.0)).abs() < 1e-6
+        );
+    }
+
+    #[test]
+    fn order_files_map_vm_ids_to_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..288).map(|_| "1\n").collect();
+        for n in ["a", "b"] {
+            fs::write(dir.path().join(n), &text).unwrap();
+        }
+        let order = dir.path().join("order.csv");
+        fs::write(&order, "vm_id,file,vm_type\n0,b,0\n1,a,0\n").unwrap();
+        let f = files(dir.path(), Some(&order)).unwrap();
+        assert!(f[0].ends_with("b") && f[1].ends_with("a"));
+        fs::write(&order, "vm_id,file\n0,b\n0,a\n").unwrap();
+        assert!(
+            files(dir.path(), Some(&order))
+                .unwrap_err()
+                .to_string()
+                .contains("listed twice")
+        );
+        fs::write(&order, "vm_id,file\n0,zz\n").unwrap();
+        assert!(
+            files(dir.path(), Some(&order))
+                .unwrap_err()
+                .to_string()
+                .contains("order.csv:2: file:")
+        );
+    }
+}
