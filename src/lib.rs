@@ -6,6 +6,7 @@
 //! measures, and [`report`] writes the results.
 
 pub mod cli;
+pub mod compat;
 pub mod engine;
 pub mod metrics;
 pub mod migration;

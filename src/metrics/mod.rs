@@ -38,6 +38,17 @@ pub struct Summary {
     /// Σ time hosts spent with demand above capacity / Σ time hosts were active (the SLATAH
     /// idea of Beloglazov & Buyya, CCPE 2012, eq. 21, as an aggregate ratio).
     pub overload_time_fraction: f64,
+    /// Beloglazov & Buyya's SLA time per active host (CCPE 2012 eq. 21, as CloudSim's
+    /// `Helper` aggregates it): time active hosts spent with allocation below demand / time
+    /// active.
+    pub slatah: f64,
+    /// Performance degradation due to migration (eq. 22, aggregated): CPU demand left unmet while
+    /// VMs migrate / all CPU demand.
+    pub pdm: f64,
+    /// `slatah · pdm`.
+    pub slav: f64,
+    /// `energy_kwh · slav`.
+    pub esv: f64,
     /// Bytes the VMs' own traffic delivered / bytes it asked to send.
     pub traffic_delivered_fraction: f64,
     pub vm_states_at_end: BTreeMap<String, usize>,

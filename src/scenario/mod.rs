@@ -49,6 +49,8 @@ pub struct Scenario {
     #[serde(default)]
     pub policy: PolicySpec,
     #[serde(default)]
+    pub compat: CompatSpec,
+    #[serde(default)]
     pub migration: MigrationSpec,
     /// A utilisation trace that drives the VM groups whose CPU model is `trace`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -401,19 +403,13 @@ impl Default for PlacementSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PolicyName {
-    /// Static placement: the baseline every other policy is compared with.
-    #[default]
-    None,
-}
-
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
-    #[serde(default)]
-    pub name: PolicyName,
+    /// A registry name: `none` (static placement, the baseline); with `[compat] cloudsim`, one
+    /// of CloudSim's experiments (`npa`, `dvfs`, `thr-mmt-0.8`, `iqr-mu-1.5`, …).
+    #[serde(default = "none_policy")]
+    pub name: String,
     /// How often the policy looks at the cluster.
     #[serde(default = "default_step")]
     pub interval: Duration,
@@ -422,10 +418,24 @@ pub struct PolicySpec {
 impl Default for PolicySpec {
     fn default() -> Self {
         PolicySpec {
-            name: PolicyName::None,
+            name: none_policy(),
             interval: default_step(),
         }
     }
+}
+
+fn none_policy() -> String {
+    "none".into()
+}
+
+/// Compatibility modes.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompatSpec {
+    /// Reproduce CloudSim 3.0.3's power-aware PlanetLab experiments rule for rule
+    /// (`crate::compat::cloudsim`): its hosts, VM types, timing, migration cost and metrics.
+    #[serde(default)]
+    pub cloudsim: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]

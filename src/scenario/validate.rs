@@ -282,6 +282,33 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
             );
         }
     }
+    if s.compat.cloudsim {
+        if crate::compat::cloudsim::Policy::parse(&s.policy.name).is_none() {
+            return bad(
+                "policy.name",
+                format!(
+                    "{:?} is not a CloudSim experiment: npa, dvfs, or DETECTOR-SELECTOR-PARAMETER with \
+                     detector thr|iqr|mad|lr|lrr and selector mmt|mu (e.g. thr-mmt-0.8)",
+                    s.policy.name
+                ),
+            );
+        }
+        if s.trace.is_none() {
+            return bad(
+                "trace",
+                "CloudSim compatibility replays a [trace] (PlanetLab)".into(),
+            );
+        }
+    } else if !crate::policy::NAMES.contains(&s.policy.name.as_str()) {
+        return bad(
+            "policy.name",
+            format!(
+                "unknown policy {:?}; known: {}",
+                s.policy.name,
+                crate::policy::NAMES.join(", ")
+            ),
+        );
+    }
     if s.migration.max_concurrent_per_host == 0 {
         return bad(
             "migration.max_concurrent_per_host",

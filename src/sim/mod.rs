@@ -122,6 +122,8 @@ pub struct Simulation {
     trace: Option<crate::trace::Trace>,
     /// The trace VM that drives each VM, or `u32::MAX`.
     trace_idx: Vec<u32>,
+    /// MIPS·s of demand unmet while VMs were migrating (the PDM numerator).
+    migration_shortfall: f64,
 }
 
 fn host_type_from(spec: &HostTypeSpec) -> HostType {
@@ -444,6 +446,7 @@ impl Simulation {
             migs: Migrations::new(n_hosts),
             trace,
             trace_idx,
+            migration_shortfall: 0.0,
             requests,
             traffic_samples: Vec::new(),
             link_capacity,
@@ -977,6 +980,9 @@ impl Simulation {
         if dt > 0.0 {
             self.vms.requested_mips_s[i] += self.vms.demand[i] * dt;
             self.vms.shortfall_mips_s[i] += (self.vms.demand[i] - self.vms.alloc[i]) * dt;
+            if self.vms.state[i] == VmState::Migrating {
+                self.migration_shortfall += (self.vms.demand[i] - self.vms.alloc[i]) * dt;
+            }
             if let Some(g) = self.vms.groups.get(self.vms.group[i] as usize)
                 && let Some(rate) = g.traffic
                 && self.vm_flow[i].is_some()
@@ -1120,6 +1126,8 @@ impl Simulation {
         let horizon_s = end.as_secs_f64();
         let active_s: f64 = self.hosts.active_s.iter().sum();
         let overload_s: f64 = self.hosts.overload_s.iter().sum();
+        // Hosts whose demand exceeds capacity have allocation below demand: the SLATAH time.
+        let sla_s = overload_s;
         let requested: f64 = self.vms.requested_mips_s.iter().sum();
         let short: f64 = self.vms.shortfall_mips_s.iter().sum();
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
@@ -1167,6 +1175,12 @@ impl Simulation {
                 }
             },
             cpu_unmet_fraction: ratio(short, requested),
+            slatah: ratio(sla_s, active_s),
+            pdm: ratio(self.migration_shortfall, requested),
+            slav: ratio(sla_s, active_s) * ratio(self.migration_shortfall, requested),
+            esv: energy_j / 3.6e6
+                * ratio(sla_s, active_s)
+                * ratio(self.migration_shortfall, requested),
             overload_time_fraction: ratio(overload_s, active_s),
             traffic_delivered_fraction: if self.traffic_demand > 0.0 {
                 (delivered / self.traffic_demand).min(1.0)

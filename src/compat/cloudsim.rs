@@ -1,0 +1,1237 @@
+//! CloudSim 3.0.3's power-aware consolidation experiments, reproduced step for step.
+//!
+//! Beloglazov & Buyya's algorithms (CCPE 2012) are what the field compares against, and the
+//! CloudSim 3.0.3 code is their executable reference. This module re-implements the behaviour of
+//! that code, quirks included, so that migsim's results can be checked against it:
+//! the 5-minute updates at t = 300k + 0.1 s with interpolated demand, the over-subscription
+//! scheduler that floors shares when a host is full, the 10 % CPU a migrating VM loses (and
+//! the 10 % its destination reserves), migration time = RAM ÷ half the host bandwidth, the
+//! removal of a VM the first time its demand is exactly 0, energy as the trapezoid of the
+//! SPECpower curve over each interval, PABFD with the 3.0.1+ load accounting, the underload
+//! phase, and the metric formulas of `examples/power/Helper`. Facts and file references:
+//! ../shared/reference/consolidation-algorithms.md.
+//!
+//! It runs its own loop because CloudSim's timing is part of the result; the faithful models of
+//! the rest of migsim replace these rules when `[compat] cloudsim` is off.
+
+use std::collections::VecDeque;
+
+use crate::model::power::spec_preset;
+use crate::trace::VmTrace;
+
+/// `Constants.SCHEDULING_INTERVAL = 300`.
+pub const INTERVAL: f64 = 300.0;
+/// `Constants.SIMULATION_LIMIT = 24 * 60 * 60`.
+pub const LIMIT: f64 = 86_400.0;
+/// `CloudSim.getMinTimeBetweenEvents()`: cloudlets are submitted this long after the VMs.
+pub const SUBMIT_AT: f64 = 0.1;
+/// `PowerVm.HISTORY_LENGTH`.
+pub const HISTORY_LENGTH: usize = 30;
+/// `Constants.HOST_MIPS` (G4, G5), `HOST_PES`, `HOST_RAM`, `HOST_BW`, `HOST_STORAGE`.
+const HOST_MIPS: [f64; 2] = [1860.0, 2660.0];
+const HOST_PES: usize = 2;
+const HOST_RAM: f64 = 4096.0;
+const HOST_BW: f64 = 1_000_000.0;
+const HOST_STORAGE: f64 = 1_000_000.0;
+/// `Constants.VM_MIPS`, `VM_RAM` (MB), `VM_BW`, `VM_SIZE`.
+const VM_MIPS: [f64; 4] = [2500.0, 2000.0, 1000.0, 500.0];
+const VM_RAM: [f64; 4] = [870.0, 1740.0, 1740.0, 613.0];
+const VM_BW: f64 = 100_000.0;
+const VM_SIZE: f64 = 2500.0;
+
+/// Overload detection (`PowerVmAllocationPolicyMigration*`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Detector {
+    /// Static threshold: overloaded iff requested / capacity > t.
+    Thr(f64),
+    /// Inter-quartile range: threshold 1 − s·IQR(history).
+    Iqr(f64),
+    /// Median absolute deviation: threshold 1 − s·MAD(history).
+    Mad(f64),
+    /// Local regression (CloudSim's is ordinary least squares): s · prediction ≥ 1.
+    Lr(f64),
+    /// Robust local regression; identical to LR in CloudSim 3.0.1+.
+    Lrr(f64),
+}
+
+/// VM selection (`PowerVmSelectionPolicy*`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Selector {
+    /// Minimum migration time: the least RAM.
+    Mmt,
+    /// Minimum utilisation.
+    Mu,
+}
+
+/// The experiments of `examples/power/planetlab`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Policy {
+    /// No power awareness: every host at full power all day.
+    Npa,
+    /// Power follows utilisation, first-fit placement, no migration.
+    Dvfs,
+    Migration(Detector, Selector),
+}
+
+impl Policy {
+    /// Parses CloudSim's experiment names: `npa`, `dvfs`, `thr-mmt-0.8`, `lr-mu-1.2`, …
+    pub fn parse(s: &str) -> Option<Policy> {
+        match s {
+            "npa" => return Some(Policy::Npa),
+            "dvfs" => return Some(Policy::Dvfs),
+            _ => {}
+        }
+        let mut it = s.split('-');
+        let (d, sel, p) = (it.next()?, it.next()?, it.next()?);
+        if it.next().is_some() {
+            return None;
+        }
+        let p: f64 = p.parse().ok()?;
+        let det = match d {
+            "thr" => Detector::Thr(p),
+            "iqr" => Detector::Iqr(p),
+            "mad" => Detector::Mad(p),
+            "lr" => Detector::Lr(p),
+            "lrr" => Detector::Lrr(p),
+            _ => return None,
+        };
+        let sel = match sel {
+            "mmt" => Selector::Mmt,
+            "mu" => Selector::Mu,
+            _ => return None,
+        };
+        Some(Policy::Migration(det, sel))
+    }
+}
+
+/// What `Helper.printResults` prints, as fractions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Results {
+    pub energy_kwh: f64,
+    pub migrations: u64,
+    pub slatah: f64,
+    pub pdm: f64,
+    pub slav: f64,
+    pub esv: f64,
+    pub host_shutdowns: u64,
+    pub mean_migration_time_s: f64,
+    pub vms_removed: usize,
+}
+
+// ------------------------------------------------------------------------------------------
+// Statistics as `util/MathUtil` computes them.
+
+/// commons-math `Percentile(50)`: the mean of the two middle values for even n.
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n == 0 {
+        return 0.0;
+    }
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+fn mad(v: &[f64]) -> f64 {
+    let m = median(v);
+    let dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    median(&dev)
+}
+
+/// `MathUtil.iqr`: q1 = x[round(0.25(n+1)) − 1], q3 = x[round(0.75(n+1)) − 1] on sorted x.
+fn iqr(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len() as f64;
+    let q1 = ((0.25 * (n + 1.0)).round() as usize).saturating_sub(1);
+    let q3 = ((0.75 * (n + 1.0)).round() as usize).saturating_sub(1);
+    s[q3.min(s.len() - 1)] - s[q1.min(s.len() - 1)]
+}
+
+/// Leading non-zero values (`MathUtil.countNonZeroBeginning`).
+fn non_zero_beginning(v: &[f64]) -> usize {
+    v.iter().position(|&x| x == 0.0).unwrap_or(v.len())
+}
+
+/// Ordinary least squares of y on x = 1..n: (intercept, slope).
+fn ols(y: &[f64]) -> (f64, f64) {
+    let n = y.len() as f64;
+    let xs: Vec<f64> = (1..=y.len()).map(|i| i as f64).collect();
+    let mx = xs.iter().sum::<f64>() / n;
+    let my = y.iter().sum::<f64>() / n;
+    let sxy: f64 = xs.iter().zip(y).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let sxx: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
+    let b = sxy / sxx;
+    (my - b * mx, b)
+}
+
+// ------------------------------------------------------------------------------------------
+// The model, in CloudSim's terms.
+
+struct Vm {
+    mips: f64,
+    ram: f64,
+    trace: Vec<f64>,
+    host: Option<usize>,
+    in_migration: bool,
+    being_instantiated: bool,
+    /// The cloudlet scheduler's last update time; demand is the trace at this time.
+    prev_time: f64,
+    submitted: bool,
+    /// `PowerVm.previousTime`, for the history rule.
+    power_prev_time: f64,
+    history: VecDeque<f64>,
+    /// (time, allocated, requested, in migration), same-time entries replaced.
+    states: Vec<(f64, f64, f64, bool)>,
+    removed: bool,
+}
+
+impl Vm {
+    /// `UtilizationModelPlanetLabInMemory.getUtilization`.
+    fn util(&self, t: f64) -> f64 {
+        if !self.submitted {
+            return 0.0;
+        }
+        if t % INTERVAL == 0.0 {
+            return self.trace[(t as i64 / INTERVAL as i64) as usize];
+        }
+        let i1 = (t / INTERVAL).floor() as usize;
+        let i2 = (t / INTERVAL).ceil() as usize;
+        let (u1, u2) = (self.trace[i1.min(288)], self.trace[i2.min(288)]);
+        if i2 == i1 {
+            return u1;
+        }
+        let delta = (u2 - u1) / ((i2 - i1) as f64 * INTERVAL);
+        u1 + delta * (t - i1 as f64 * INTERVAL)
+    }
+
+    /// `Vm.getCurrentRequestedTotalMips` (one PE).
+    fn requested(&self) -> f64 {
+        if self.being_instantiated {
+            self.mips
+        } else {
+            self.util(self.prev_time) * self.mips
+        }
+    }
+
+    fn requested_ram(&self) -> f64 {
+        if self.being_instantiated {
+            self.ram
+        } else {
+            0.0
+        }
+    }
+
+    fn requested_bw(&self) -> f64 {
+        if self.being_instantiated { VM_BW } else { 0.0 }
+    }
+
+    fn add_state(&mut self, t: f64, alloc: f64, req: f64, mig: bool) {
+        if let Some(last) = self.states.last_mut()
+            && last.0 == t
+        {
+            *last = (t, alloc, req, mig);
+            return;
+        }
+        self.states.push((t, alloc, req, mig));
+    }
+}
+
+/// `VmSchedulerTimeSharedOverSubscription` for one host.
+#[derive(Default)]
+struct Sched {
+    total: f64,
+    pe: f64,
+    /// Requested MIPS per VM, as last allocated.
+    requested: Vec<(usize, f64)>,
+    allocated: Vec<(usize, f64)>,
+    available: f64,
+    migrating_in: Vec<usize>,
+    migrating_out: Vec<usize>,
+}
+
+impl Sched {
+    fn capped(&self, r: f64) -> f64 {
+        r.min(self.pe)
+    }
+
+    fn allocate_uid(&mut self, vm: usize, req: f64) {
+        let capped = self.capped(req);
+        match self.requested.iter_mut().find(|e| e.0 == vm) {
+            Some(e) => e.1 = req,
+            None => self.requested.push((vm, req)),
+        }
+        let inn = self.migrating_in.contains(&vm);
+        let out = self.migrating_out.contains(&vm);
+        let total = if inn { capped * 0.1 } else { capped };
+        if self.available >= total {
+            let a = if out {
+                capped * 0.9
+            } else if inn {
+                capped * 0.1
+            } else {
+                capped
+            };
+            match self.allocated.iter_mut().find(|e| e.0 == vm) {
+                Some(e) => e.1 = a,
+                None => self.allocated.push((vm, a)),
+            }
+            self.available -= total;
+        } else {
+            self.redistribute();
+        }
+    }
+
+    fn redistribute(&mut self) {
+        let mut required = 0.0;
+        for &(vm, r) in &self.requested {
+            let mut c = self.capped(r);
+            if self.migrating_in.contains(&vm) {
+                c *= 0.1;
+            }
+            required += c;
+        }
+        let scaling = self.total / required;
+        self.allocated.clear();
+        for &(vm, r) in &self.requested {
+            let mut m = self.capped(r);
+            if self.migrating_out.contains(&vm) {
+                m *= scaling;
+                m *= 0.9;
+            } else if self.migrating_in.contains(&vm) {
+                m *= 0.1;
+                m *= scaling;
+            } else {
+                m *= scaling;
+            }
+            self.allocated.push((vm, m.floor()));
+        }
+        self.available = 0.0;
+    }
+
+    /// `VmSchedulerTimeShared.allocatePesForVm(Vm, …)`: keeps the migrating-out set in step.
+    fn allocate(&mut self, vm: usize, req: f64, in_migration: bool) {
+        if in_migration {
+            if !self.migrating_in.contains(&vm) && !self.migrating_out.contains(&vm) {
+                self.migrating_out.push(vm);
+            }
+        } else {
+            self.migrating_out.retain(|&v| v != vm);
+        }
+        self.allocate_uid(vm, req);
+    }
+
+    fn deallocate(&mut self, vm: usize) {
+        self.requested.retain(|e| e.0 != vm);
+        self.allocated.clear();
+        self.available = self.total;
+        let reqs = std::mem::take(&mut self.requested);
+        for &(v, r) in &reqs {
+            self.allocate_uid(v, r);
+        }
+        // allocate_uid re-added each entry in the same order.
+        debug_assert_eq!(self.requested.len(), reqs.len());
+    }
+
+    fn deallocate_all(&mut self) {
+        self.allocated.clear();
+        self.requested.clear();
+        self.available = self.total;
+    }
+
+    fn allocated_for(&self, vm: usize) -> f64 {
+        self.allocated
+            .iter()
+            .find(|e| e.0 == vm)
+            .map_or(0.0, |e| e.1)
+    }
+}
+
+struct Host {
+    total: f64,
+    power: [f64; 11],
+    vms: Vec<usize>,
+    migrating_in: Vec<usize>,
+    sched: Sched,
+    ram_used: Vec<(usize, f64)>,
+    bw_used: Vec<(usize, f64)>,
+    storage: f64,
+    util_mips: f64,
+    prev_util_mips: f64,
+    /// (time, allocated, requested, active), same-time entries replaced.
+    states: Vec<(f64, f64, f64, bool)>,
+}
+
+impl Host {
+    fn ram_free(&self) -> f64 {
+        HOST_RAM - self.ram_used.iter().map(|e| e.1).sum::<f64>()
+    }
+    fn bw_free(&self) -> f64 {
+        HOST_BW - self.bw_used.iter().map(|e| e.1).sum::<f64>()
+    }
+    fn utilization(&self) -> f64 {
+        let u = self.util_mips / self.total;
+        if u > 1.0 && u < 1.01 { 1.0 } else { u }
+    }
+    fn prev_utilization(&self) -> f64 {
+        let u = self.prev_util_mips / self.total;
+        if u > 1.0 && u < 1.01 { 1.0 } else { u }
+    }
+    /// `PowerModelSpecPower.getPower`.
+    fn power_at(&self, u: f64) -> f64 {
+        let u = u.clamp(0.0, 1.0);
+        if u % 0.1 == 0.0 {
+            return self.power[(u * 10.0) as usize];
+        }
+        let u1 = (u * 10.0).floor() as usize;
+        let u2 = (u * 10.0).ceil() as usize;
+        let (p1, p2) = (self.power[u1], self.power[u2.min(10)]);
+        let delta = (p2 - p1) / 10.0;
+        p1 + delta * (u - u1 as f64 / 10.0) * 100.0
+    }
+    fn add_state(&mut self, t: f64, alloc: f64, req: f64, active: bool) {
+        if let Some(last) = self.states.last_mut()
+            && last.0 == t
+        {
+            *last = (t, alloc, req, active);
+            return;
+        }
+        self.states.push((t, alloc, req, active));
+    }
+}
+
+/// One experiment.
+pub struct Experiment {
+    policy: Policy,
+    hosts: Vec<Host>,
+    vms: Vec<Vm>,
+    /// The datacenter's VM list: VMs not yet removed as finished.
+    live: Vec<usize>,
+    clock: f64,
+    last_process: f64,
+    energy_ws: f64,
+    migrations: u64,
+    /// Migrations under way: (completion time, sequence, vm, target host).
+    pending: Vec<(f64, u64, usize, usize)>,
+    seq: u64,
+}
+
+impl Experiment {
+    /// 800 hosts (half HP ML110 G4, half G5) and one VM per trace, VM i of type
+    /// i / ceil(n/4) (`Helper.createHostList`, `createVmList`).
+    pub fn new(policy: Policy, traces: &[VmTrace], hosts: usize) -> Experiment {
+        let g4 = spec_preset("hp-ml110-g4").expect("preset");
+        let g5 = spec_preset("hp-ml110-g5").expect("preset");
+        let hosts: Vec<Host> = (0..hosts)
+            .map(|i| {
+                let t = i % 2;
+                let total = HOST_MIPS[t] * HOST_PES as f64;
+                Host {
+                    total,
+                    power: if t == 0 { g4 } else { g5 },
+                    vms: Vec::new(),
+                    migrating_in: Vec::new(),
+                    sched: Sched {
+                        total,
+                        pe: HOST_MIPS[t],
+                        available: total,
+                        ..Sched::default()
+                    },
+                    ram_used: Vec::new(),
+                    bw_used: Vec::new(),
+                    storage: HOST_STORAGE,
+                    util_mips: 0.0,
+                    prev_util_mips: 0.0,
+                    states: Vec::new(),
+                }
+            })
+            .collect();
+        let n = traces.len();
+        let per_type = n.div_ceil(4).max(1);
+        let vms = traces
+            .iter()
+            .enumerate()
+            .map(|(i, tr)| {
+                let ty = (i / per_type).min(3);
+                Vm {
+                    mips: VM_MIPS[ty],
+                    ram: VM_RAM[ty],
+                    trace: tr.cpu.iter().map(|&c| c as f64).collect(),
+                    host: None,
+                    in_migration: false,
+                    being_instantiated: true,
+                    prev_time: 0.0,
+                    submitted: false,
+                    power_prev_time: 0.0,
+                    history: VecDeque::new(),
+                    states: Vec::new(),
+                    removed: false,
+                }
+            })
+            .collect();
+        Experiment {
+            policy,
+            hosts,
+            vms,
+            live: Vec::new(),
+            clock: 0.0,
+            last_process: 0.0,
+            energy_ws: 0.0,
+            migrations: 0,
+            pending: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    // --- Host operations (`Host`, `HostDynamicWorkload`) -----------------------------------
+
+    fn is_suitable(&self, h: usize, vm: usize) -> bool {
+        let host = &self.hosts[h];
+        let v = &self.vms[vm];
+        let req = v.requested();
+        let ram_have = host.ram_free()
+            + host
+                .ram_used
+                .iter()
+                .find(|e| e.0 == vm)
+                .map_or(0.0, |e| e.1);
+        let bw_have = host.bw_free() + host.bw_used.iter().find(|e| e.0 == vm).map_or(0.0, |e| e.1);
+        host.sched.pe >= req
+            && host.sched.available >= req
+            && ram_have >= v.requested_ram().min(HOST_RAM)
+            && bw_have >= v.requested_bw().min(HOST_BW)
+    }
+
+    fn alloc_ram_bw(&mut self, h: usize, vm: usize) -> bool {
+        let (ram, bw) = (
+            self.vms[vm].requested_ram().min(HOST_RAM),
+            self.vms[vm].requested_bw().min(HOST_BW),
+        );
+        let host = &mut self.hosts[h];
+        host.ram_used.retain(|e| e.0 != vm);
+        if host.ram_free() < ram {
+            return false;
+        }
+        host.ram_used.push((vm, ram));
+        host.bw_used.retain(|e| e.0 != vm);
+        if host.bw_free() < bw {
+            host.ram_used.retain(|e| e.0 != vm);
+            return false;
+        }
+        host.bw_used.push((vm, bw));
+        true
+    }
+
+    fn vm_create(&mut self, h: usize, vm: usize) -> bool {
+        if self.hosts[h].storage < VM_SIZE {
+            return false;
+        }
+        if !self.alloc_ram_bw(h, vm) {
+            return false;
+        }
+        let (req, mig) = (self.vms[vm].requested(), self.vms[vm].in_migration);
+        let host = &mut self.hosts[h];
+        host.sched.allocate(vm, req, mig);
+        host.storage -= VM_SIZE;
+        host.vms.push(vm);
+        self.vms[vm].host = Some(h);
+        true
+    }
+
+    fn vm_deallocate(&mut self, h: usize, vm: usize) {
+        let host = &mut self.hosts[h];
+        host.ram_used.retain(|e| e.0 != vm);
+        host.bw_used.retain(|e| e.0 != vm);
+        host.sched.deallocate(vm);
+        host.storage += VM_SIZE;
+    }
+
+    fn vm_destroy(&mut self, h: usize, vm: usize) {
+        self.vm_deallocate(h, vm);
+        self.hosts[h].vms.retain(|&v| v != vm);
+        self.vms[vm].host = None;
+    }
+
+    fn vm_destroy_all(&mut self, h: usize) {
+        let host = &mut self.hosts[h];
+        host.sched.deallocate_all();
+        host.ram_used.clear();
+        host.bw_used.clear();
+        let vms = std::mem::take(&mut host.vms);
+        for &v in &vms {
+            host.storage += VM_SIZE;
+            self.vms[v].host = None;
+        }
+    }
+
+    fn reallocate_migrating_in(&mut self, h: usize) {
+        let ins = self.hosts[h].migrating_in.clone();
+        for vm in ins {
+            if !self.hosts[h].vms.contains(&vm) {
+                self.hosts[h].vms.push(vm);
+            }
+            if !self.hosts[h].sched.migrating_in.contains(&vm) {
+                self.hosts[h].sched.migrating_in.push(vm);
+            }
+            self.alloc_ram_bw(h, vm);
+            let (req, mig) = (self.vms[vm].requested(), self.vms[vm].in_migration);
+            self.hosts[h].sched.allocate(vm, req, mig);
+            self.hosts[h].storage -= VM_SIZE;
+        }
+    }
+
+    fn add_migrating_in(&mut self, h: usize, vm: usize) {
+        self.vms[vm].in_migration = true;
+        if self.hosts[h].migrating_in.contains(&vm) {
+            return;
+        }
+        self.alloc_ram_bw(h, vm);
+        self.hosts[h].sched.migrating_in.push(vm);
+        let req = self.vms[vm].requested();
+        self.hosts[h].sched.allocate(vm, req, true);
+        self.hosts[h].storage -= VM_SIZE;
+        self.hosts[h].migrating_in.push(vm);
+        self.hosts[h].vms.push(vm);
+        let t = self.clock;
+        self.update_host(h, t);
+        if let Some(src) = self.vms[vm].host {
+            self.update_host(src, t);
+        }
+    }
+
+    fn remove_migrating_in(&mut self, h: usize, vm: usize) {
+        self.vm_deallocate(h, vm);
+        let host = &mut self.hosts[h];
+        host.migrating_in.retain(|&v| v != vm);
+        host.vms.retain(|&v| v != vm);
+        host.sched.migrating_in.retain(|&v| v != vm);
+        self.vms[vm].in_migration = false;
+    }
+
+    /// `HostDynamicWorkload.updateVmsProcessing` with `PowerVm.updateVmProcessing`.
+    fn update_host(&mut self, h: usize, t: f64) {
+        // Each VM's cloudlet scheduler moves to t; the VM history grows at grid times.
+        for i in 0..self.hosts[h].vms.len() {
+            let vm = self.hosts[h].vms[i];
+            let v = &mut self.vms[vm];
+            v.prev_time = t;
+            if t > v.power_prev_time && (t - 0.1) % INTERVAL == 0.0 {
+                let u = v.util(t);
+                if t != 0.0 || u != 0.0 {
+                    v.history.push_front(u);
+                    v.history.truncate(HISTORY_LENGTH);
+                }
+                v.power_prev_time = t;
+            }
+        }
+        let host = &mut self.hosts[h];
+        host.prev_util_mips = host.util_mips;
+        host.util_mips = 0.0;
+        host.sched.deallocate_all();
+        let vms = host.vms.clone();
+        for &vm in &vms {
+            let (req, mig) = (self.vms[vm].requested(), self.vms[vm].in_migration);
+            self.hosts[h].sched.allocate(vm, req, mig);
+        }
+        let mut total_req = 0.0;
+        for &vm in &vms {
+            let req = self.vms[vm].requested();
+            let mut alloc = self.hosts[h].sched.allocated_for(vm);
+            if !self.hosts[h].migrating_in.contains(&vm) {
+                let mig = self.vms[vm].in_migration;
+                self.vms[vm].add_state(t, alloc, req, mig);
+                if mig {
+                    alloc /= 0.9;
+                }
+            }
+            self.hosts[h].util_mips += alloc;
+            total_req += req;
+        }
+        let host = &mut self.hosts[h];
+        let active = host.util_mips > 0.0;
+        let u = host.util_mips;
+        host.add_state(t, u, total_req, active);
+    }
+
+    /// `PowerDatacenter.updateCloudetProcessingWithoutSchedulingFutureEventsForce`.
+    fn update_all(&mut self) {
+        let t = self.clock;
+        let dt = t - self.last_process;
+        for h in 0..self.hosts.len() {
+            self.update_host(h, t);
+        }
+        if dt > 0.0 {
+            for host in &self.hosts {
+                let e = match self.policy {
+                    Policy::Npa => host.power[10] * dt,
+                    _ => {
+                        let (p, c) = (host.prev_utilization(), host.utilization());
+                        if p == 0.0 {
+                            0.0
+                        } else {
+                            let (pp, pc) = (host.power_at(p), host.power_at(c));
+                            (pp + (pc - pp) / 2.0) * dt
+                        }
+                    }
+                };
+                self.energy_ws += e;
+            }
+        }
+        // Finished VMs: demand exactly 0 and not migrating (`getCompletedVms`).
+        for h in 0..self.hosts.len() {
+            let done: Vec<usize> = self.hosts[h]
+                .vms
+                .iter()
+                .copied()
+                .filter(|&v| !self.vms[v].in_migration && self.vms[v].requested() == 0.0)
+                .collect();
+            for vm in done {
+                if let Some(host) = self.vms[vm].host {
+                    self.vm_destroy(host, vm);
+                }
+                self.vms[vm].removed = true;
+                self.live.retain(|&v| v != vm);
+            }
+        }
+        self.last_process = t;
+    }
+
+    // --- The allocation policy ---------------------------------------------------------------
+
+    fn host_requested_util(&self, h: usize) -> f64 {
+        let req: f64 = self.hosts[h]
+            .vms
+            .iter()
+            .map(|&v| self.vms[v].requested())
+            .sum();
+        req / self.hosts[h].total
+    }
+
+    /// The host's CPU history for IQR, MAD and LR (`PowerHostUtilizationHistory`).
+    fn host_history(&self, h: usize) -> Vec<f64> {
+        let mut hist = [0.0; HISTORY_LENGTH];
+        let total = self.hosts[h].total;
+        for &v in &self.hosts[h].vms {
+            for (i, u) in self.vms[v].history.iter().enumerate() {
+                hist[i] += u * self.vms[v].mips / total;
+            }
+        }
+        let mut n = HISTORY_LENGTH;
+        while n > 0 && hist[n - 1] == 0.0 {
+            n -= 1;
+        }
+        hist[..n].to_vec()
+    }
+
+    fn over_utilized(&self, h: usize) -> bool {
+        let Policy::Migration(det, _) = self.policy else {
+            return false;
+        };
+        let u = self.host_requested_util(h);
+        let thr = |t: f64| u > t;
+        // CloudSim's fallback for the adaptive detectors: a static threshold of 0.7.
+        let fallback = || u > 0.7;
+        match det {
+            Detector::Thr(t) => thr(t),
+            Detector::Iqr(s) | Detector::Mad(s) => {
+                let hist = self.host_history(h);
+                if non_zero_beginning(&hist) < 12 {
+                    return fallback();
+                }
+                let spread = if matches!(det, Detector::Iqr(_)) {
+                    iqr(&hist)
+                } else {
+                    mad(&hist)
+                };
+                u > 1.0 - s * spread
+            }
+            Detector::Lr(s) | Detector::Lrr(s) => {
+                let hist = self.host_history(h);
+                if hist.len() < 10 {
+                    return fallback();
+                }
+                let y: Vec<f64> = (0..10).map(|j| hist[9 - j]).collect();
+                let (a, b) = ols(&y);
+                let max_ram = self.hosts[h]
+                    .vms
+                    .iter()
+                    .map(|&v| self.vms[v].ram)
+                    .fold(0.0, f64::max);
+                let intervals = (max_ram / (HOST_BW / 16_000.0) / INTERVAL).ceil();
+                s * (a + b * (10.0 + intervals)) >= 1.0
+            }
+        }
+    }
+
+    fn over_utilized_after(&mut self, h: usize, vm: usize) -> bool {
+        let mut over = true;
+        if self.vm_create(h, vm) {
+            over = self.over_utilized(h);
+            self.vm_destroy(h, vm);
+        }
+        over
+    }
+
+    /// `getUtilizationOfCpuMips`: allocated MIPS, a VM migrating in counted at full size.
+    fn alloc_mips(&self, h: usize) -> f64 {
+        let host = &self.hosts[h];
+        let mut m = 0.0;
+        for &v in &host.vms {
+            let a = host.sched.allocated_for(v);
+            if host.migrating_in.contains(&v) {
+                m += a * 0.9 / 0.1;
+            }
+            m += a;
+        }
+        m
+    }
+
+    /// PABFD's host choice (`findHostForVm`).
+    fn find_host(&mut self, vm: usize, excluded: &[bool]) -> Option<usize> {
+        let mut min_power = f64::MAX;
+        let mut best = None;
+        for (h, &skip) in excluded.iter().enumerate() {
+            if skip || !self.is_suitable(h, vm) {
+                continue;
+            }
+            if self.alloc_mips(h) != 0.0 && self.over_utilized_after(h, vm) {
+                continue;
+            }
+            let after = (self.alloc_mips(h) + self.vms[vm].requested()) / self.hosts[h].total;
+            let host = &self.hosts[h];
+            let diff = host.power_at(after) - host.power_at(host.utilization());
+            if diff < min_power {
+                min_power = diff;
+                best = Some(h);
+            }
+        }
+        best
+    }
+
+    fn first_fit(&self, vm: usize) -> Option<usize> {
+        (0..self.hosts.len()).find(|&h| self.is_suitable(h, vm))
+    }
+
+    fn select_vm(&self, h: usize, sel: Selector) -> Option<usize> {
+        let mut best: Option<(usize, f64)> = None;
+        for &v in &self.hosts[h].vms {
+            if self.vms[v].in_migration {
+                continue;
+            }
+            let key = match sel {
+                Selector::Mmt => self.vms[v].ram,
+                Selector::Mu => self.vms[v].util(self.clock) * self.vms[v].mips / self.vms[v].mips,
+            };
+            if best.is_none_or(|(_, k)| key < k) {
+                best = Some((v, key));
+            }
+        }
+        best.map(|b| b.0)
+    }
+
+    fn sort_by_cpu(&self, vms: &mut [usize]) {
+        let t = self.clock;
+        vms.sort_by(|&a, &b| {
+            let (ua, ub) = (
+                self.vms[a].util(t) * self.vms[a].mips,
+                self.vms[b].util(t) * self.vms[b].mips,
+            );
+            ub.total_cmp(&ua)
+        });
+    }
+
+    fn placement(
+        &mut self,
+        mut vms: Vec<usize>,
+        excluded: &[bool],
+        all_or_nothing: bool,
+    ) -> Vec<(usize, usize)> {
+        self.sort_by_cpu(&mut vms);
+        let mut map = Vec::new();
+        for vm in vms {
+            match self.find_host(vm, excluded) {
+                Some(h) => {
+                    self.vm_create(h, vm);
+                    map.push((vm, h));
+                }
+                None if all_or_nothing => {
+                    for &(v, h) in &map {
+                        self.vm_destroy(h, v);
+                    }
+                    map.clear();
+                    break;
+                }
+                None => {}
+            }
+        }
+        map
+    }
+
+    /// `optimizeAllocation`: overloaded hosts shed VMs, then underloaded hosts are emptied.
+    fn optimize(&mut self, sel: Selector) -> Vec<(usize, usize)> {
+        let n = self.hosts.len();
+        let over: Vec<usize> = (0..n).filter(|&h| self.over_utilized(h)).collect();
+        // saveAllocation(): VMs on their hosts, except those migrating in.
+        let saved: Vec<(usize, usize)> = (0..n)
+            .flat_map(|h| {
+                let host = &self.hosts[h];
+                host.vms
+                    .iter()
+                    .filter(|v| !host.migrating_in.contains(v))
+                    .map(move |&v| (h, v))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut to_move = Vec::new();
+        for &h in &over {
+            while let Some(vm) = self.select_vm(h, sel) {
+                to_move.push(vm);
+                self.vm_destroy(h, vm);
+                if !self.over_utilized(h) {
+                    break;
+                }
+            }
+        }
+        let mut excluded = vec![false; n];
+        for &h in &over {
+            excluded[h] = true;
+        }
+        let mut map = self.placement(to_move, &excluded, false);
+
+        // Underload phase.
+        let off: Vec<usize> = (0..n)
+            .filter(|&h| self.hosts[h].utilization() == 0.0)
+            .collect();
+        let mut ex_under = excluded.clone();
+        let mut ex_place = excluded;
+        for &h in &off {
+            ex_under[h] = true;
+            ex_place[h] = true;
+        }
+        loop {
+            if ex_under.iter().all(|&e| e) {
+                break;
+            }
+            let mut min_u = 1.0;
+            let mut under = None;
+            for (h, &skip) in ex_under.iter().enumerate() {
+                if skip {
+                    continue;
+                }
+                let u = self.hosts[h].utilization();
+                if u > 0.0 && u < min_u && !self.all_out_or_any_in(h) {
+                    min_u = u;
+                    under = Some(h);
+                }
+            }
+            let Some(h) = under else { break };
+            ex_under[h] = true;
+            ex_place[h] = true;
+            let vms: Vec<usize> = self.hosts[h]
+                .vms
+                .iter()
+                .copied()
+                .filter(|&v| !self.vms[v].in_migration)
+                .collect();
+            if vms.is_empty() {
+                continue;
+            }
+            let placed = self.placement(vms, &ex_place, true);
+            for &(_, t) in &placed {
+                ex_under[t] = true;
+            }
+            map.extend(placed);
+        }
+
+        // restoreAllocation().
+        for h in 0..n {
+            self.vm_destroy_all(h);
+            self.reallocate_migrating_in(h);
+        }
+        for (h, vm) in saved {
+            let ok = self.vm_create(h, vm);
+            debug_assert!(ok, "restoring the allocation cannot fail");
+        }
+        map
+    }
+
+    fn all_out_or_any_in(&self, h: usize) -> bool {
+        for &v in &self.hosts[h].vms {
+            if !self.vms[v].in_migration {
+                return false;
+            }
+            if self.hosts[h].migrating_in.contains(&v) {
+                return true;
+            }
+        }
+        true
+    }
+
+    fn complete_migration(&mut self, vm: usize, target: usize) {
+        // PowerDatacenter.processVmMigrate: bring everything up to now first.
+        if self.clock > self.last_process {
+            self.update_all();
+        }
+        if let Some(src) = self.vms[vm].host {
+            self.vm_destroy(src, vm);
+        }
+        self.remove_migrating_in(target, vm);
+        let ok = self.vm_create(target, vm);
+        debug_assert!(ok, "a reserved destination takes its VM");
+        self.vms[vm].in_migration = false;
+    }
+
+    /// Runs the day and computes the metrics.
+    pub fn run(mut self) -> Results {
+        // t = 0: VMs created one by one, each asking for its full MIPS and RAM.
+        for vm in 0..self.vms.len() {
+            let host = match self.policy {
+                Policy::Migration(..) => {
+                    let none = vec![false; self.hosts.len()];
+                    self.find_host(vm, &none)
+                }
+                _ => self.first_fit(vm),
+            };
+            if let Some(h) = host {
+                self.vm_create(h, vm);
+                self.live.push(vm);
+            }
+            self.vms[vm].being_instantiated = false;
+            self.vms[vm].prev_time = 0.0;
+        }
+        // Cloudlets arrive with the broker's acknowledgement, 0.1 s later.
+        self.clock = SUBMIT_AT;
+        for v in &mut self.vms {
+            v.submitted = true;
+        }
+        self.last_process = SUBMIT_AT;
+        let mut next_grid = SUBMIT_AT + INTERVAL;
+        loop {
+            // The next event: a migration completing, or the 5-minute update.
+            let mig = self
+                .pending
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1.0.total_cmp(&b.1.0).then(a.1.1.cmp(&b.1.1)))
+                .map(|(i, e)| (i, e.0));
+            let next = match mig {
+                Some((i, t)) if t < next_grid => {
+                    let (t, _, vm, target) = self.pending.remove(i);
+                    self.clock = t;
+                    if t > LIMIT {
+                        break;
+                    }
+                    self.complete_migration(vm, target);
+                    let more_now = self.pending.iter().any(|e| e.0 <= self.clock);
+                    if !more_now {
+                        self.update_all();
+                    }
+                    continue;
+                }
+                _ => next_grid,
+            };
+            if next > LIMIT {
+                break;
+            }
+            self.clock = next;
+            self.update_all();
+            if let Policy::Migration(_, sel) = self.policy {
+                let map = self.optimize(sel);
+                for (vm, target) in map {
+                    self.add_migrating_in(target, vm);
+                    self.migrations += 1;
+                    let delay = self.vms[vm].ram / (HOST_BW / (2.0 * 8000.0));
+                    self.seq += 1;
+                    self.pending
+                        .push((self.clock + delay, self.seq, vm, target));
+                }
+            }
+            next_grid = self.clock + INTERVAL;
+        }
+        self.results()
+    }
+
+    fn results(&self) -> Results {
+        // SLA time per active host.
+        let (mut viol, mut total) = (0.0, 0.0);
+        let mut shutdowns = 0;
+        for h in &self.hosts {
+            let mut prev: Option<(f64, f64, f64, bool)> = None;
+            let mut was_active = true;
+            for &e in &h.states {
+                if let Some((pt, pa, pr, pact)) = prev
+                    && pact
+                {
+                    let dt = e.0 - pt;
+                    total += dt;
+                    if pa < pr {
+                        viol += dt;
+                    }
+                }
+                if was_active && !e.3 {
+                    shutdowns += 1;
+                }
+                was_active = e.3;
+                prev = Some(e);
+            }
+        }
+        let slatah = if total > 0.0 { viol / total } else { 0.0 };
+        // Performance degradation due to migration, and migration durations.
+        let (mut req_total, mut under_mig) = (0.0, 0.0);
+        let mut mig_periods = Vec::new();
+        for v in &self.vms {
+            let mut prev: Option<(f64, f64, f64, bool)> = None;
+            let mut mig_start: Option<f64> = None;
+            for &e in &v.states {
+                if let Some((pt, pa, pr, pm)) = prev {
+                    let dt = e.0 - pt;
+                    req_total += pr * dt;
+                    if pa < pr && pm {
+                        under_mig += (pr - pa) * dt;
+                    }
+                }
+                match (mig_start, e.3) {
+                    (None, true) => mig_start = Some(e.0),
+                    (Some(s), false) => {
+                        mig_periods.push(e.0 - s);
+                        mig_start = None;
+                    }
+                    _ => {}
+                }
+                prev = Some(e);
+            }
+        }
+        let pdm = if req_total > 0.0 {
+            under_mig / req_total
+        } else {
+            0.0
+        };
+        let energy_kwh = self.energy_ws / 3.6e6;
+        let slav = slatah * pdm;
+        Results {
+            energy_kwh,
+            migrations: self.migrations,
+            slatah,
+            pdm,
+            slav,
+            esv: energy_kwh * slav,
+            host_shutdowns: shutdowns,
+            mean_migration_time_s: if mig_periods.is_empty() {
+                f64::NAN
+            } else {
+                mig_periods.iter().sum::<f64>() / mig_periods.len() as f64
+            },
+            vms_removed: self.vms.iter().filter(|v| v.removed).count(),
+        }
+    }
+}
+
+/// Runs a scenario with `[compat] cloudsim = true`: CloudSim's experiment `policy.name` on the
+/// scenario's `[trace]`, with as many hosts as the scenario lists (half G4, half G5,
+/// interleaved by id as `Helper.createHostList` does).
+pub fn run_scenario(
+    loaded: &crate::scenario::load::Loaded,
+) -> Result<crate::metrics::Summary, crate::scenario::ScenarioError> {
+    let sc = &loaded.scenario;
+    let policy = Policy::parse(&sc.policy.name).expect("validated policy");
+    let t = sc.trace.as_ref().expect("validated trace");
+    if t.format != "planetlab" {
+        return Err(loaded.field_error(
+            "trace.format",
+            "CloudSim compatibility replays PlanetLab traces",
+        ));
+    }
+    let path = loaded.resolve_path("trace.path", &t.path);
+    let order = t
+        .order
+        .as_ref()
+        .map(|o| loaded.resolve_path("trace.order", o));
+    let trace = crate::trace::planetlab::read_dir(&path, order.as_deref())
+        .map_err(|e| loaded.field_error("trace.path", e.to_string()))?;
+    let hosts: usize = sc.hosts.iter().map(|h| h.count as usize).sum();
+    let r = Experiment::new(policy, &trace.vms, hosts).run();
+    Ok(crate::metrics::Summary {
+        scenario: sc.name.clone(),
+        seed: sc.seed,
+        horizon_s: LIMIT,
+        hosts,
+        vms: trace.vms.len(),
+        policy: sc.policy.name.clone(),
+        hypervisor: "cloudsim".into(),
+        energy_kwh: r.energy_kwh,
+        mean_power_w: r.energy_kwh * 3.6e6 / LIMIT,
+        peak_active_hosts: 0,
+        mean_active_hosts: 0.0,
+        host_shutdowns: r.host_shutdowns as u32,
+        migrations: r.migrations as u32,
+        failed_migrations: 0,
+        cancelled_migrations: 0,
+        migrated_bytes: 0,
+        total_downtime_s: 0.0,
+        mean_migration_time_s: if r.mean_migration_time_s.is_nan() {
+            0.0
+        } else {
+            r.mean_migration_time_s
+        },
+        cpu_unmet_fraction: 0.0,
+        overload_time_fraction: r.slatah,
+        slatah: r.slatah,
+        pdm: r.pdm,
+        slav: r.slav,
+        esv: r.esv,
+        traffic_delivered_fraction: 1.0,
+        vm_states_at_end: {
+            let mut m = crate::metrics::vm_state_counts(&crate::model::vm::Vms::default());
+            m.insert("active".into(), trace.vms.len() - r.vms_removed);
+            m.insert("inactive".into(), r.vms_removed);
+            m
+        },
+        events: 0,
+        migsim_version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mathutil_statistics() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(mad(&[1.0, 2.0, 3.0, 4.0, 100.0]), 1.0);
+        // n = 8: q1 = x[round(2.25) − 1] = x[1], q3 = x[round(6.75) − 1] = x[6].
+        assert_eq!(iqr(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]), 5.0);
+        let (a, b) = ols(&[1.0, 3.0, 5.0, 7.0]);
+        assert!((a + 1.0).abs() < 1e-12 && (b - 2.0).abs() < 1e-12);
+        assert_eq!(non_zero_beginning(&[0.3, 0.2, 0.0, 0.5]), 2);
+    }
+
+    #[test]
+    fn policy_names_parse() {
+        assert_eq!(Policy::parse("npa"), Some(Policy::Npa));
+        assert_eq!(
+            Policy::parse("thr-mmt-0.8"),
+            Some(Policy::Migration(Detector::Thr(0.8), Selector::Mmt))
+        );
+        assert_eq!(
+            Policy::parse("lrr-mu-1.2"),
+            Some(Policy::Migration(Detector::Lrr(1.2), Selector::Mu))
+        );
+        assert_eq!(Policy::parse("thr-rs-0.8"), None);
+    }
+
+    #[test]
+    fn specpower_matches_cloudsims_arithmetic() {
+        let e = Experiment::new(Policy::Dvfs, &[], 2);
+        let g4 = &e.hosts[0];
+        assert_eq!(g4.power_at(0.0), 86.0);
+        assert!((g4.power_at(0.45) - 100.75).abs() < 1e-9);
+        assert_eq!(g4.power_at(1.0), 117.0);
+    }
+}
+

@@ -1,0 +1,3 @@
+//! Compatibility modes that reproduce other simulators' behaviour, for side-by-side checks.
+
+pub mod cloudsim;
