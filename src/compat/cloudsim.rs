@@ -172,6 +172,92 @@ fn ols(y: &[f64]) -> (f64, f64) {
 // ------------------------------------------------------------------------------------------
 // The model, in CloudSim's terms.
 
+/// A state history (`VmStateHistoryEntry`, `HostStateHistoryEntry`) summarised as it grows:
+/// an entry is final once a later time arrives (same-time entries replace each other, as in
+/// CloudSim), and each final entry adds its interval to the metrics `Helper` computes. Memory
+/// stays constant however long the run.
+#[derive(Default, Clone, Copy)]
+struct StateStream {
+    /// (time, allocated, requested, flag): the last final entry.
+    committed: Option<(f64, f64, f64, bool)>,
+    /// The latest entry, still replaceable by one at the same time.
+    pending: Option<(f64, f64, f64, bool)>,
+    /// VM: requested MIPS·s; host: active seconds.
+    a: f64,
+    /// VM: under-allocation during migration, MIPS·s; host: seconds with allocated < requested.
+    b: f64,
+    /// VM: migrations ended; host: shutdowns.
+    count: u64,
+    /// VM: seconds spent migrating, summed over ended migrations.
+    periods: f64,
+    /// VM: when the migration under way began.
+    since: f64,
+}
+
+impl StateStream {
+    fn add(&mut self, e: (f64, f64, f64, bool), host: bool) {
+        if let Some(p) = self.pending.as_mut()
+            && p.0 == e.0
+        {
+            *p = e;
+            return;
+        }
+        self.finalize(host);
+        self.pending = Some(e);
+    }
+
+    fn finalize(&mut self, host: bool) {
+        let Some(e) = self.pending.take() else {
+            return;
+        };
+        match self.committed {
+            Some(prev) => {
+                let dt = e.0 - prev.0;
+                if host {
+                    // getSlaTimePerActiveHost: intervals after an active entry count.
+                    if prev.3 {
+                        self.a += dt;
+                        if prev.1 < prev.2 {
+                            self.b += dt;
+                        }
+                    }
+                    if prev.3 && !e.3 {
+                        self.count += 1;
+                    }
+                } else {
+                    // getSlaMetrics: requested, and under-allocation while migrating.
+                    self.a += prev.2 * dt;
+                    if prev.1 < prev.2 && prev.3 {
+                        self.b += (prev.2 - prev.1) * dt;
+                    }
+                    if prev.3 && !e.3 {
+                        self.count += 1;
+                        self.periods += e.0 - self.since;
+                    }
+                    if !prev.3 && e.3 {
+                        self.since = e.0;
+                    }
+                }
+            }
+            None => {
+                // The first entry: hosts start "active" and VMs "not migrating" in Helper.
+                if host && !e.3 {
+                    self.count += 1;
+                }
+                if !host && e.3 {
+                    self.since = e.0;
+                }
+            }
+        }
+        self.committed = Some(e);
+    }
+
+    /// The flag of the latest entry.
+    fn last_flag(&self) -> Option<bool> {
+        self.pending.or(self.committed).map(|e| e.3)
+    }
+}
+
 struct Vm {
     mips: f64,
     ram: f64,
@@ -181,12 +267,14 @@ struct Vm {
     being_instantiated: bool,
     /// The cloudlet scheduler's last update time; demand is the trace at this time.
     prev_time: f64,
+    /// `util(prev_time) · mips`, kept in step with `prev_time`.
+    req: f64,
     submitted: bool,
     /// `PowerVm.previousTime`, for the history rule.
     power_prev_time: f64,
     history: VecDeque<f64>,
-    /// (time, allocated, requested, in migration), same-time entries replaced.
-    states: Vec<(f64, f64, f64, bool)>,
+    /// The VM's state history, summarised.
+    states: StateStream,
     removed: bool,
 }
 
@@ -214,7 +302,15 @@ impl Vm {
         if self.being_instantiated {
             self.mips
         } else {
-            self.util(self.prev_time) * self.mips
+            self.req
+        }
+    }
+
+    /// Moves the cloudlet scheduler to `t` (`CloudletSchedulerDynamicWorkload`).
+    fn set_prev_time(&mut self, t: f64) {
+        if t != self.prev_time {
+            self.prev_time = t;
+            self.req = self.util(t) * self.mips;
         }
     }
 
@@ -231,13 +327,7 @@ impl Vm {
     }
 
     fn add_state(&mut self, t: f64, alloc: f64, req: f64, mig: bool) {
-        if let Some(last) = self.states.last_mut()
-            && last.0 == t
-        {
-            *last = (t, alloc, req, mig);
-            return;
-        }
-        self.states.push((t, alloc, req, mig));
+        self.states.add((t, alloc, req, mig), false);
     }
 }
 
@@ -251,7 +341,9 @@ struct Sched {
     allocated: Vec<(usize, f64)>,
     available: f64,
     migrating_in: Vec<usize>,
-    migrating_out: Vec<usize>,
+    /// CloudSim never forgets a VM that migrated out (until it comes back), so this set grows
+    /// through the day; membership is all that is asked of it.
+    migrating_out: std::collections::BTreeSet<usize>,
 }
 
 impl Sched {
@@ -316,11 +408,11 @@ impl Sched {
     /// `VmSchedulerTimeShared.allocatePesForVm(Vm, …)`: keeps the migrating-out set in step.
     fn allocate(&mut self, vm: usize, req: f64, in_migration: bool) {
         if in_migration {
-            if !self.migrating_in.contains(&vm) && !self.migrating_out.contains(&vm) {
-                self.migrating_out.push(vm);
+            if !self.migrating_in.contains(&vm) {
+                self.migrating_out.insert(vm);
             }
         } else {
-            self.migrating_out.retain(|&v| v != vm);
+            self.migrating_out.remove(&vm);
         }
         self.allocate_uid(vm, req);
     }
@@ -335,6 +427,48 @@ impl Sched {
         }
         // allocate_uid re-added each entry in the same order.
         debug_assert_eq!(self.requested.len(), reqs.len());
+    }
+
+    /// Deallocates everything, then allocates `entries` (VM, requested MIPS, in migration) in
+    /// order, as `HostDynamicWorkload.updateVmsProcessing` does one VM at a time. Once one VM
+    /// does not fit, every later call redistributes over all VMs so far, so the end state is
+    /// one redistribution over all of them.
+    fn allocate_all(&mut self, entries: &[(usize, f64, bool)]) {
+        self.deallocate_all();
+        let mut overflow = false;
+        for &(vm, req, in_migration) in entries {
+            if in_migration {
+                if !self.migrating_in.contains(&vm) {
+                    self.migrating_out.insert(vm);
+                }
+            } else {
+                self.migrating_out.remove(&vm);
+            }
+            self.requested.push((vm, req));
+            if overflow {
+                continue;
+            }
+            let capped = self.capped(req);
+            let inn = self.migrating_in.contains(&vm);
+            let out = self.migrating_out.contains(&vm);
+            let total = if inn { capped * 0.1 } else { capped };
+            if self.available >= total {
+                let a = if out {
+                    capped * 0.9
+                } else if inn {
+                    capped * 0.1
+                } else {
+                    capped
+                };
+                self.allocated.push((vm, a));
+                self.available -= total;
+            } else {
+                overflow = true;
+            }
+        }
+        if overflow {
+            self.redistribute();
+        }
     }
 
     fn deallocate_all(&mut self) {
@@ -362,8 +496,16 @@ struct Host {
     storage: f64,
     util_mips: f64,
     prev_util_mips: f64,
-    /// (time, allocated, requested, active), same-time entries replaced.
-    states: Vec<(f64, f64, f64, bool)>,
+    /// Watts at the measured utilisation (`PowerHost.getPower()`).
+    power_now: f64,
+    /// Caches refreshed after every change to the host (sums in VM-list order, as CloudSim
+    /// adds them): `getUtilizationOfCpuMips`, Σ requested MIPS, free RAM and bandwidth.
+    alloc_cache: f64,
+    req_cache: f64,
+    ram_free_cache: f64,
+    bw_free_cache: f64,
+    /// The host's state history, summarised.
+    states: StateStream,
 }
 
 impl Host {
@@ -394,13 +536,7 @@ impl Host {
         p1 + delta * (u - u1 as f64 / 10.0) * 100.0
     }
     fn add_state(&mut self, t: f64, alloc: f64, req: f64, active: bool) {
-        if let Some(last) = self.states.last_mut()
-            && last.0 == t
-        {
-            *last = (t, alloc, req, active);
-            return;
-        }
-        self.states.push((t, alloc, req, active));
+        self.states.add((t, alloc, req, active), true);
     }
 }
 
@@ -418,6 +554,14 @@ pub struct Experiment {
     /// Migrations under way: (completion time, sequence, vm, target host).
     pending: Vec<(f64, u64, usize, usize)>,
     seq: u64,
+    /// Hosts with no VMs, no load and full storage, by type (G4, G5).
+    pristine: [std::collections::BTreeSet<usize>; 2],
+    /// All other hosts.
+    active: std::collections::BTreeSet<usize>,
+    is_pristine: Vec<bool>,
+    /// Hosts whose VMs the optimisation under way created or destroyed.
+    touched: Vec<bool>,
+    tracking: bool,
 }
 
 impl Experiment {
@@ -446,10 +590,16 @@ impl Experiment {
                     storage: HOST_STORAGE,
                     util_mips: 0.0,
                     prev_util_mips: 0.0,
-                    states: Vec::new(),
+                    power_now: if t == 0 { g4[0] } else { g5[0] },
+                    alloc_cache: 0.0,
+                    req_cache: 0.0,
+                    ram_free_cache: HOST_RAM,
+                    bw_free_cache: HOST_BW,
+                    states: StateStream::default(),
                 }
             })
             .collect();
+        let n_hosts = hosts.len();
         let n = traces.len();
         let per_type = n.div_ceil(4).max(1);
         let vms = traces
@@ -465,10 +615,11 @@ impl Experiment {
                     in_migration: false,
                     being_instantiated: true,
                     prev_time: 0.0,
+                    req: 0.0,
                     submitted: false,
                     power_prev_time: 0.0,
                     history: VecDeque::new(),
-                    states: Vec::new(),
+                    states: StateStream::default(),
                     removed: false,
                 }
             })
@@ -484,6 +635,14 @@ impl Experiment {
             migrations: 0,
             pending: Vec::new(),
             seq: 0,
+            pristine: [
+                (0..n_hosts).filter(|h| h % 2 == 0).collect(),
+                (0..n_hosts).filter(|h| h % 2 == 1).collect(),
+            ],
+            active: std::collections::BTreeSet::new(),
+            is_pristine: vec![true; n_hosts],
+            touched: vec![false; n_hosts],
+            tracking: false,
         }
     }
 
@@ -493,13 +652,21 @@ impl Experiment {
         let host = &self.hosts[h];
         let v = &self.vms[vm];
         let req = v.requested();
-        let ram_have = host.ram_free()
+        if !(host.sched.pe >= req && host.sched.available >= req) {
+            return false;
+        }
+        let (ram, bw) = (v.requested_ram(), v.requested_bw());
+        if ram == 0.0 && bw == 0.0 {
+            return true;
+        }
+        let ram_have = host.ram_free_cache
             + host
                 .ram_used
                 .iter()
                 .find(|e| e.0 == vm)
                 .map_or(0.0, |e| e.1);
-        let bw_have = host.bw_free() + host.bw_used.iter().find(|e| e.0 == vm).map_or(0.0, |e| e.1);
+        let bw_have =
+            host.bw_free_cache + host.bw_used.iter().find(|e| e.0 == vm).map_or(0.0, |e| e.1);
         host.sched.pe >= req
             && host.sched.available >= req
             && ram_have >= v.requested_ram().min(HOST_RAM)
@@ -539,6 +706,10 @@ impl Experiment {
         host.storage -= VM_SIZE;
         host.vms.push(vm);
         self.vms[vm].host = Some(h);
+        if self.tracking {
+            self.touched[h] = true;
+        }
+        self.touch(h);
         true
     }
 
@@ -551,9 +722,13 @@ impl Experiment {
     }
 
     fn vm_destroy(&mut self, h: usize, vm: usize) {
+        if self.tracking {
+            self.touched[h] = true;
+        }
         self.vm_deallocate(h, vm);
         self.hosts[h].vms.retain(|&v| v != vm);
         self.vms[vm].host = None;
+        self.touch(h);
     }
 
     fn vm_destroy_all(&mut self, h: usize) {
@@ -566,6 +741,7 @@ impl Experiment {
             host.storage += VM_SIZE;
             self.vms[v].host = None;
         }
+        self.touch(h);
     }
 
     fn reallocate_migrating_in(&mut self, h: usize) {
@@ -582,6 +758,7 @@ impl Experiment {
             self.hosts[h].sched.allocate(vm, req, mig);
             self.hosts[h].storage -= VM_SIZE;
         }
+        self.touch(h);
     }
 
     fn add_migrating_in(&mut self, h: usize, vm: usize) {
@@ -610,16 +787,23 @@ impl Experiment {
         host.vms.retain(|&v| v != vm);
         host.sched.migrating_in.retain(|&v| v != vm);
         self.vms[vm].in_migration = false;
+        self.touch(h);
     }
 
     /// `HostDynamicWorkload.updateVmsProcessing` with `PowerVm.updateVmProcessing`.
     fn update_host(&mut self, h: usize, t: f64) {
+        let grid = (t - 0.1) % INTERVAL == 0.0;
+        self.update_host_at(h, t, grid);
+    }
+
+    /// `update_host` with the grid test (`(t − 0.1) % interval == 0`) done once by the caller.
+    fn update_host_at(&mut self, h: usize, t: f64, grid: bool) {
         // Each VM's cloudlet scheduler moves to t; the VM history grows at grid times.
         for i in 0..self.hosts[h].vms.len() {
             let vm = self.hosts[h].vms[i];
             let v = &mut self.vms[vm];
-            v.prev_time = t;
-            if t > v.power_prev_time && (t - 0.1) % INTERVAL == 0.0 {
+            v.set_prev_time(t);
+            if t > v.power_prev_time && grid {
                 let u = v.util(t);
                 if t != 0.0 || u != 0.0 {
                     v.history.push_front(u);
@@ -631,38 +815,57 @@ impl Experiment {
         let host = &mut self.hosts[h];
         host.prev_util_mips = host.util_mips;
         host.util_mips = 0.0;
-        host.sched.deallocate_all();
-        let vms = host.vms.clone();
-        for &vm in &vms {
-            let (req, mig) = (self.vms[vm].requested(), self.vms[vm].in_migration);
-            self.hosts[h].sched.allocate(vm, req, mig);
-        }
+        let vms = std::mem::take(&mut host.vms);
+        let entries: Vec<(usize, f64, bool)> = vms
+            .iter()
+            .map(|&vm| (vm, self.vms[vm].requested(), self.vms[vm].in_migration))
+            .collect();
+        self.hosts[h].sched.allocate_all(&entries);
+        // allocate_all leaves one allocation per entry, in entry order.
+        debug_assert_eq!(self.hosts[h].sched.allocated.len(), entries.len());
         let mut total_req = 0.0;
-        for &vm in &vms {
-            let req = self.vms[vm].requested();
-            let mut alloc = self.hosts[h].sched.allocated_for(vm);
-            if !self.hosts[h].migrating_in.contains(&vm) {
-                let mig = self.vms[vm].in_migration;
-                self.vms[vm].add_state(t, alloc, req, mig);
+        let mut alloc_mips = 0.0;
+        for (i, &(vm, req, mig)) in entries.iter().enumerate() {
+            let host = &self.hosts[h];
+            let a = host.sched.allocated[i].1;
+            let mut util = a;
+            if host.migrating_in.contains(&vm) {
+                alloc_mips += a * 0.9 / 0.1;
+            } else {
+                self.vms[vm].add_state(t, a, req, mig);
                 if mig {
-                    alloc /= 0.9;
+                    util /= 0.9;
                 }
             }
-            self.hosts[h].util_mips += alloc;
+            alloc_mips += a;
+            self.hosts[h].util_mips += util;
             total_req += req;
         }
         let host = &mut self.hosts[h];
+        host.vms = vms;
         let active = host.util_mips > 0.0;
         let u = host.util_mips;
         host.add_state(t, u, total_req, active);
+        self.touch_known(h, alloc_mips, total_req);
     }
 
     /// `PowerDatacenter.updateCloudetProcessingWithoutSchedulingFutureEventsForce`.
     fn update_all(&mut self) {
         let t = self.clock;
         let dt = t - self.last_process;
+        let grid = (t - 0.1) % INTERVAL == 0.0;
         for h in 0..self.hosts.len() {
-            self.update_host(h, t);
+            // An empty host already recorded as inactive would only record another inactive
+            // entry at zero load: nothing any metric or the energy can see.
+            let host = &self.hosts[h];
+            if host.vms.is_empty()
+                && host.util_mips == 0.0
+                && host.prev_util_mips == 0.0
+                && host.states.last_flag() == Some(false)
+            {
+                continue;
+            }
+            self.update_host_at(h, t, grid);
         }
         if dt > 0.0 {
             for host in &self.hosts {
@@ -702,20 +905,21 @@ impl Experiment {
 
     // --- The allocation policy ---------------------------------------------------------------
 
-    fn host_requested_util(&self, h: usize) -> f64 {
-        let req: f64 = self.hosts[h]
-            .vms
-            .iter()
-            .map(|&v| self.vms[v].requested())
-            .sum();
+    /// Requested utilisation of `h`, with `extra` counted as if created there (appended last,
+    /// as `vmCreate` appends, so that sums add in CloudSim's order).
+    fn host_requested_util(&self, h: usize, extra: Option<usize>) -> f64 {
+        let mut req = self.hosts[h].req_cache;
+        if let Some(v) = extra {
+            req += self.vms[v].requested();
+        }
         req / self.hosts[h].total
     }
 
     /// The host's CPU history for IQR, MAD and LR (`PowerHostUtilizationHistory`).
-    fn host_history(&self, h: usize) -> Vec<f64> {
+    fn host_history(&self, h: usize, extra: Option<usize>) -> Vec<f64> {
         let mut hist = [0.0; HISTORY_LENGTH];
         let total = self.hosts[h].total;
-        for &v in &self.hosts[h].vms {
+        for &v in self.hosts[h].vms.iter().chain(extra.as_ref()) {
             for (i, u) in self.vms[v].history.iter().enumerate() {
                 hist[i] += u * self.vms[v].mips / total;
             }
@@ -728,17 +932,23 @@ impl Experiment {
     }
 
     fn over_utilized(&self, h: usize) -> bool {
+        self.over_utilized_with(h, None)
+    }
+
+    /// The detector's verdict on `h`, with `extra` placed there tentatively.
+    fn over_utilized_with(&self, h: usize, extra: Option<usize>) -> bool {
         let Policy::Migration(det, _) = self.policy else {
             return false;
         };
-        let u = self.host_requested_util(h);
-        let thr = |t: f64| u > t;
-        // CloudSim's fallback for the adaptive detectors: a static threshold of 0.7.
+        let u = self.host_requested_util(h, extra);
+        // CloudSim's fallback for the adaptive detectors: a static threshold of 0.7
+        // (`examples/power/RunnerAbstract`).
         let fallback = || u > 0.7;
         match det {
-            Detector::Thr(t) => thr(t),
+            Detector::Thr(t) => u > t,
             Detector::Iqr(s) | Detector::Mad(s) => {
-                let hist = self.host_history(h);
+                let hist = self.host_history(h, extra);
+                // "12 has been suggested as a safe value" (MathUtil / the IQR and MAD policies).
                 if non_zero_beginning(&hist) < 12 {
                     return fallback();
                 }
@@ -750,7 +960,7 @@ impl Experiment {
                 u > 1.0 - s * spread
             }
             Detector::Lr(s) | Detector::Lrr(s) => {
-                let hist = self.host_history(h);
+                let hist = self.host_history(h, extra);
                 if hist.len() < 10 {
                     return fallback();
                 }
@@ -759,6 +969,7 @@ impl Experiment {
                 let max_ram = self.hosts[h]
                     .vms
                     .iter()
+                    .chain(extra.as_ref())
                     .map(|&v| self.vms[v].ram)
                     .fold(0.0, f64::max);
                 let intervals = (max_ram / (HOST_BW / 16_000.0) / INTERVAL).ceil();
@@ -767,17 +978,26 @@ impl Experiment {
         }
     }
 
-    fn over_utilized_after(&mut self, h: usize, vm: usize) -> bool {
-        let mut over = true;
-        if self.vm_create(h, vm) {
-            over = self.over_utilized(h);
-            self.vm_destroy(h, vm);
+    /// `isHostOverUtilizedAfterAllocation`: true if the VM could not even be created there.
+    fn over_utilized_after(&self, h: usize, vm: usize) -> bool {
+        let host = &self.hosts[h];
+        let v = &self.vms[vm];
+        if host.storage < VM_SIZE
+            || host.ram_free_cache < v.requested_ram().min(HOST_RAM)
+            || host.bw_free_cache < v.requested_bw().min(HOST_BW)
+        {
+            return true;
         }
-        over
+        self.over_utilized_with(h, Some(vm))
+    }
+
+    /// `getUtilizationOfCpuMips`, from the cache.
+    fn alloc_mips(&self, h: usize) -> f64 {
+        self.hosts[h].alloc_cache
     }
 
     /// `getUtilizationOfCpuMips`: allocated MIPS, a VM migrating in counted at full size.
-    fn alloc_mips(&self, h: usize) -> f64 {
+    fn alloc_mips_slow(&self, h: usize) -> f64 {
         let host = &self.hosts[h];
         let mut m = 0.0;
         for &v in &host.vms {
@@ -790,26 +1010,86 @@ impl Experiment {
         m
     }
 
-    /// PABFD's host choice (`findHostForVm`).
-    fn find_host(&mut self, vm: usize, excluded: &[bool]) -> Option<usize> {
-        let mut min_power = f64::MAX;
-        let mut best = None;
-        for (h, &skip) in excluded.iter().enumerate() {
-            if skip || !self.is_suitable(h, vm) {
-                continue;
+    /// PABFD's evaluation of one host: the power increase, or `None` if it cannot take `vm`.
+    fn power_diff(&self, h: usize, vm: usize) -> Option<f64> {
+        if !self.is_suitable(h, vm) {
+            return None;
+        }
+        let alloc = self.alloc_mips(h);
+        if alloc != 0.0 && self.over_utilized_after(h, vm) {
+            return None;
+        }
+        let after = (alloc + self.vms[vm].requested()) / self.hosts[h].total;
+        let host = &self.hosts[h];
+        Some(host.power_at(after) - host.power_now)
+    }
+
+    /// PABFD's host choice (`findHostForVm`): the least power increase, the lowest id on ties.
+    ///
+    /// Empty hosts of one type all score the same, so only the lowest-numbered one of each type
+    /// is evaluated; the others could never win the tie. When `pristine_allowed` is false every
+    /// empty host is excluded (the underload phase excludes switched-off hosts).
+    fn find_host(&self, vm: usize, excluded: &[bool], pristine_allowed: bool) -> Option<usize> {
+        let mut best: Option<(f64, usize)> = None;
+        let mut consider = |h: usize, this: &Self| {
+            if excluded[h] {
+                return;
             }
-            if self.alloc_mips(h) != 0.0 && self.over_utilized_after(h, vm) {
-                continue;
+            if let Some(d) = this.power_diff(h, vm) {
+                let better = match best {
+                    None => true,
+                    Some((bd, bh)) => d < bd || (d == bd && h < bh),
+                };
+                if better {
+                    best = Some((d, h));
+                }
             }
-            let after = (self.alloc_mips(h) + self.vms[vm].requested()) / self.hosts[h].total;
-            let host = &self.hosts[h];
-            let diff = host.power_at(after) - host.power_at(host.utilization());
-            if diff < min_power {
-                min_power = diff;
-                best = Some(h);
+        };
+        for &h in &self.active {
+            consider(h, self);
+        }
+        if pristine_allowed {
+            for set in &self.pristine {
+                if let Some(&h) = set.iter().find(|&&h| !excluded[h]) {
+                    consider(h, self);
+                }
             }
         }
-        best
+        best.map(|b| b.1)
+    }
+
+    /// Keeps `h`'s caches and index in step after its VMs, allocations or utilisation changed.
+    fn touch(&mut self, h: usize) {
+        let alloc = self.alloc_mips_slow(h);
+        let req: f64 = self.hosts[h]
+            .vms
+            .iter()
+            .map(|&v| self.vms[v].requested())
+            .sum();
+        self.touch_known(h, alloc, req);
+    }
+
+    /// `touch` with the allocated and requested sums already at hand.
+    fn touch_known(&mut self, h: usize, alloc: f64, req: f64) {
+        let host = &mut self.hosts[h];
+        host.alloc_cache = alloc;
+        host.req_cache = req;
+        host.ram_free_cache = host.ram_free();
+        host.bw_free_cache = host.bw_free();
+        host.power_now = host.power_at(host.utilization());
+        let pristine = host.vms.is_empty() && host.util_mips == 0.0 && host.storage == HOST_STORAGE;
+        if pristine == self.is_pristine[h] {
+            return;
+        }
+        self.is_pristine[h] = pristine;
+        let ty = h % 2;
+        if pristine {
+            self.active.remove(&h);
+            self.pristine[ty].insert(h);
+        } else {
+            self.pristine[ty].remove(&h);
+            self.active.insert(h);
+        }
     }
 
     fn first_fit(&self, vm: usize) -> Option<usize> {
@@ -836,10 +1116,14 @@ impl Experiment {
     fn sort_by_cpu(&self, vms: &mut [usize]) {
         let t = self.clock;
         vms.sort_by(|&a, &b| {
-            let (ua, ub) = (
-                self.vms[a].util(t) * self.vms[a].mips,
-                self.vms[b].util(t) * self.vms[b].mips,
-            );
+            let key = |v: &Vm| {
+                if v.prev_time == t && !v.being_instantiated {
+                    v.req
+                } else {
+                    v.util(t) * v.mips
+                }
+            };
+            let (ua, ub) = (key(&self.vms[a]), key(&self.vms[b]));
             ub.total_cmp(&ua)
         });
     }
@@ -853,7 +1137,7 @@ impl Experiment {
         self.sort_by_cpu(&mut vms);
         let mut map = Vec::new();
         for vm in vms {
-            match self.find_host(vm, excluded) {
+            match self.find_host(vm, excluded, !all_or_nothing) {
                 Some(h) => {
                     self.vm_create(h, vm);
                     map.push((vm, h));
@@ -874,6 +1158,7 @@ impl Experiment {
     /// `optimizeAllocation`: overloaded hosts shed VMs, then underloaded hosts are emptied.
     fn optimize(&mut self, sel: Selector) -> Vec<(usize, usize)> {
         let n = self.hosts.len();
+        self.tracking = true;
         let over: Vec<usize> = (0..n).filter(|&h| self.over_utilized(h)).collect();
         // saveAllocation(): VMs on their hosts, except those migrating in.
         let saved: Vec<(usize, usize)> = (0..n)
@@ -912,20 +1197,30 @@ impl Experiment {
             ex_under[h] = true;
             ex_place[h] = true;
         }
-        loop {
-            if ex_under.iter().all(|&e| e) {
-                break;
-            }
-            let mut min_u = 1.0;
-            let mut under = None;
-            for (h, &skip) in ex_under.iter().enumerate() {
-                if skip {
-                    continue;
-                }
+        // Candidates in the order CloudSim's repeated minimum search would pick them: least
+        // measured utilisation first, lowest id on ties. Measured utilisation does not change
+        // during the optimisation, and a host only leaves the candidates by being excluded.
+        let mut order: Vec<usize> = (0..n)
+            .filter(|&h| {
                 let u = self.hosts[h].utilization();
-                if u > 0.0 && u < min_u && !self.all_out_or_any_in(h) {
-                    min_u = u;
+                !ex_under[h] && u > 0.0 && u < 1.0
+            })
+            .collect();
+        order.sort_by(|&a, &b| {
+            self.hosts[a]
+                .utilization()
+                .total_cmp(&self.hosts[b].utilization())
+                .then(a.cmp(&b))
+        });
+        let mut cursor = 0;
+        loop {
+            let mut under = None;
+            while cursor < order.len() {
+                let h = order[cursor];
+                cursor += 1;
+                if !ex_under[h] && !self.all_out_or_any_in(h) {
                     under = Some(h);
+                    break;
                 }
             }
             let Some(h) = under else { break };
@@ -947,14 +1242,44 @@ impl Experiment {
             map.extend(placed);
         }
 
-        // restoreAllocation().
+        // restoreAllocation(): every host is emptied and refilled, its VMs migrating in first.
+        // A host the optimisation never touched gets the same allocations back, so only its
+        // VM order and its RAM and bandwidth books (refilled at zero demand) change.
+        self.tracking = false;
         for h in 0..n {
-            self.vm_destroy_all(h);
-            self.reallocate_migrating_in(h);
+            if self.touched[h] {
+                self.vm_destroy_all(h);
+                self.reallocate_migrating_in(h);
+            } else {
+                let host = &mut self.hosts[h];
+                let ins = host.migrating_in.clone();
+                let rest: Vec<usize> = host
+                    .vms
+                    .iter()
+                    .copied()
+                    .filter(|v| !ins.contains(v))
+                    .collect();
+                host.vms = ins;
+                host.vms.extend(rest);
+                for e in host.ram_used.iter_mut() {
+                    e.1 = 0.0;
+                }
+                for e in host.bw_used.iter_mut() {
+                    e.1 = 0.0;
+                }
+                self.touch(h);
+            }
         }
         for (h, vm) in saved {
-            let ok = self.vm_create(h, vm);
-            debug_assert!(ok, "restoring the allocation cannot fail");
+            if self.touched[h] {
+                let ok = self.vm_create(h, vm);
+                debug_assert!(ok, "restoring the allocation cannot fail");
+            } else {
+                self.vms[vm].host = Some(h);
+            }
+        }
+        for t in self.touched.iter_mut() {
+            *t = false;
         }
         map
     }
@@ -992,7 +1317,7 @@ impl Experiment {
             let host = match self.policy {
                 Policy::Migration(..) => {
                     let none = vec![false; self.hosts.len()];
-                    self.find_host(vm, &none)
+                    self.find_host(vm, &none, true)
                 }
                 _ => self.first_fit(vm),
             };
@@ -1001,12 +1326,19 @@ impl Experiment {
                 self.live.push(vm);
             }
             self.vms[vm].being_instantiated = false;
-            self.vms[vm].prev_time = 0.0;
+            if let Some(h) = self.vms[vm].host {
+                self.touch(h);
+            }
         }
         // Cloudlets arrive with the broker's acknowledgement, 0.1 s later.
         self.clock = SUBMIT_AT;
         for v in &mut self.vms {
             v.submitted = true;
+            // Demand is still read at the scheduler's last update, t = 0, until the first update.
+            v.req = v.util(v.prev_time) * v.mips;
+        }
+        for h in 0..self.hosts.len() {
+            self.touch(h);
         }
         self.last_process = SUBMIT_AT;
         let mut next_grid = SUBMIT_AT + INTERVAL;
@@ -1055,55 +1387,22 @@ impl Experiment {
         self.results()
     }
 
-    fn results(&self) -> Results {
-        // SLA time per active host.
-        let (mut viol, mut total) = (0.0, 0.0);
-        let mut shutdowns = 0;
-        for h in &self.hosts {
-            let mut prev: Option<(f64, f64, f64, bool)> = None;
-            let mut was_active = true;
-            for &e in &h.states {
-                if let Some((pt, pa, pr, pact)) = prev
-                    && pact
-                {
-                    let dt = e.0 - pt;
-                    total += dt;
-                    if pa < pr {
-                        viol += dt;
-                    }
-                }
-                if was_active && !e.3 {
-                    shutdowns += 1;
-                }
-                was_active = e.3;
-                prev = Some(e);
-            }
+    fn results(&mut self) -> Results {
+        let (mut active, mut viol, mut shutdowns) = (0.0, 0.0, 0);
+        for h in &mut self.hosts {
+            h.states.finalize(true);
+            active += h.states.a;
+            viol += h.states.b;
+            shutdowns += h.states.count;
         }
-        let slatah = if total > 0.0 { viol / total } else { 0.0 };
-        // Performance degradation due to migration, and migration durations.
-        let (mut req_total, mut under_mig) = (0.0, 0.0);
-        let mut mig_periods = Vec::new();
-        for v in &self.vms {
-            let mut prev: Option<(f64, f64, f64, bool)> = None;
-            let mut mig_start: Option<f64> = None;
-            for &e in &v.states {
-                if let Some((pt, pa, pr, pm)) = prev {
-                    let dt = e.0 - pt;
-                    req_total += pr * dt;
-                    if pa < pr && pm {
-                        under_mig += (pr - pa) * dt;
-                    }
-                }
-                match (mig_start, e.3) {
-                    (None, true) => mig_start = Some(e.0),
-                    (Some(s), false) => {
-                        mig_periods.push(e.0 - s);
-                        mig_start = None;
-                    }
-                    _ => {}
-                }
-                prev = Some(e);
-            }
+        let slatah = if active > 0.0 { viol / active } else { 0.0 };
+        let (mut req_total, mut under_mig, mut periods, mut n) = (0.0, 0.0, 0.0, 0);
+        for v in &mut self.vms {
+            v.states.finalize(false);
+            req_total += v.states.a;
+            under_mig += v.states.b;
+            periods += v.states.periods;
+            n += v.states.count;
         }
         let pdm = if req_total > 0.0 {
             under_mig / req_total
@@ -1120,11 +1419,7 @@ impl Experiment {
             slav,
             esv: energy_kwh * slav,
             host_shutdowns: shutdowns,
-            mean_migration_time_s: if mig_periods.is_empty() {
-                f64::NAN
-            } else {
-                mig_periods.iter().sum::<f64>() / mig_periods.len() as f64
-            },
+            mean_migration_time_s: if n == 0 { f64::NAN } else { periods / n as f64 },
             vms_removed: self.vms.iter().filter(|v| v.removed).count(),
         }
     }
@@ -1234,4 +1529,3 @@ mod tests {
         assert_eq!(g4.power_at(1.0), 117.0);
     }
 }
-
