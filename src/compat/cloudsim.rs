@@ -121,18 +121,25 @@ pub struct Results {
 // ------------------------------------------------------------------------------------------
 // Statistics as `util/MathUtil` computes them.
 
+/// The k-th smallest value (0-based), by selection rather than a full sort.
+fn kth(s: &mut [f64], k: usize) -> f64 {
+    *s.select_nth_unstable_by(k, f64::total_cmp).1
+}
+
 /// commons-math `Percentile(50)`: the mean of the two middle values for even n.
 fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
+    let n = v.len();
     if n == 0 {
         return 0.0;
     }
+    let mut s = v.to_vec();
     if n % 2 == 1 {
-        s[n / 2]
+        kth(&mut s, n / 2)
     } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
+        let hi = kth(&mut s, n / 2);
+        // After selection, everything left of n/2 is ≤ it: the lower middle is their maximum.
+        let lo = s[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo + hi) / 2.0
     }
 }
 
@@ -145,11 +152,20 @@ fn mad(v: &[f64]) -> f64 {
 /// `MathUtil.iqr`: q1 = x[round(0.25(n+1)) − 1], q3 = x[round(0.75(n+1)) − 1] on sorted x.
 fn iqr(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
     let n = s.len() as f64;
-    let q1 = ((0.25 * (n + 1.0)).round() as usize).saturating_sub(1);
-    let q3 = ((0.75 * (n + 1.0)).round() as usize).saturating_sub(1);
-    s[q3.min(s.len() - 1)] - s[q1.min(s.len() - 1)]
+    let q1 = ((0.25 * (n + 1.0)).round() as usize)
+        .saturating_sub(1)
+        .min(s.len() - 1);
+    let q3 = ((0.75 * (n + 1.0)).round() as usize)
+        .saturating_sub(1)
+        .min(s.len() - 1);
+    if q1 >= q3 {
+        return 0.0;
+    }
+    let hi = kth(&mut s, q3);
+    // After selecting q3, the q1-th smallest lies among the q3 values left of it.
+    let lo = kth(&mut s[..q3], q1);
+    hi - lo
 }
 
 /// Leading non-zero values (`MathUtil.countNonZeroBeginning`).
@@ -284,11 +300,14 @@ impl Vm {
         if !self.submitted {
             return 0.0;
         }
-        if t % INTERVAL == 0.0 {
+        // `t % interval == 0` exactly when floor(t / interval) · interval == t.
+        let q = t / INTERVAL;
+        let k = q.floor();
+        if k * INTERVAL == t {
             return self.trace[(t as i64 / INTERVAL as i64) as usize];
         }
-        let i1 = (t / INTERVAL).floor() as usize;
-        let i2 = (t / INTERVAL).ceil() as usize;
+        let i1 = k as usize;
+        let i2 = q.ceil() as usize;
         let (u1, u2) = (self.trace[i1.min(288)], self.trace[i2.min(288)]);
         if i2 == i1 {
             return u1;
@@ -343,7 +362,29 @@ struct Sched {
     migrating_in: Vec<usize>,
     /// CloudSim never forgets a VM that migrated out (until it comes back), so this set grows
     /// through the day; membership is all that is asked of it.
-    migrating_out: std::collections::BTreeSet<usize>,
+    migrating_out: BitSet,
+}
+
+/// A set of VM indices as bits.
+#[derive(Default, Clone)]
+struct BitSet(Vec<u64>);
+
+impl BitSet {
+    fn insert(&mut self, i: usize) {
+        let w = i / 64;
+        if self.0.len() <= w {
+            self.0.resize(w + 1, 0);
+        }
+        self.0[w] |= 1 << (i % 64);
+    }
+    fn remove(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w &= !(1 << (i % 64));
+        }
+    }
+    fn contains(&self, i: &usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
 }
 
 impl Sched {
@@ -412,7 +453,7 @@ impl Sched {
                 self.migrating_out.insert(vm);
             }
         } else {
-            self.migrating_out.remove(&vm);
+            self.migrating_out.remove(vm);
         }
         self.allocate_uid(vm, req);
     }
@@ -442,7 +483,7 @@ impl Sched {
                     self.migrating_out.insert(vm);
                 }
             } else {
-                self.migrating_out.remove(&vm);
+                self.migrating_out.remove(vm);
             }
             self.requested.push((vm, req));
             if overflow {
@@ -504,6 +545,7 @@ struct Host {
     req_cache: f64,
     ram_free_cache: f64,
     bw_free_cache: f64,
+    history_cache: [f64; HISTORY_LENGTH],
     /// The host's state history, summarised.
     states: StateStream,
 }
@@ -562,6 +604,8 @@ pub struct Experiment {
     /// Hosts whose VMs the optimisation under way created or destroyed.
     touched: Vec<bool>,
     tracking: bool,
+    /// Whether the detector reads host histories (IQR, MAD, LR, LRR).
+    uses_history: bool,
 }
 
 impl Experiment {
@@ -595,6 +639,7 @@ impl Experiment {
                     req_cache: 0.0,
                     ram_free_cache: HOST_RAM,
                     bw_free_cache: HOST_BW,
+                    history_cache: [0.0; HISTORY_LENGTH],
                     states: StateStream::default(),
                 }
             })
@@ -643,6 +688,13 @@ impl Experiment {
             is_pristine: vec![true; n_hosts],
             touched: vec![false; n_hosts],
             tracking: false,
+            uses_history: matches!(
+                policy,
+                Policy::Migration(
+                    Detector::Iqr(_) | Detector::Mad(_) | Detector::Lr(_) | Detector::Lrr(_),
+                    _
+                )
+            ),
         }
     }
 
@@ -915,11 +967,24 @@ impl Experiment {
         req / self.hosts[h].total
     }
 
-    /// The host's CPU history for IQR, MAD and LR (`PowerHostUtilizationHistory`).
-    fn host_history(&self, h: usize, extra: Option<usize>) -> Vec<f64> {
+    /// Σ over the host's VMs, in list order, of their histories scaled to the host.
+    fn history_sum(&self, h: usize) -> [f64; HISTORY_LENGTH] {
         let mut hist = [0.0; HISTORY_LENGTH];
         let total = self.hosts[h].total;
-        for &v in self.hosts[h].vms.iter().chain(extra.as_ref()) {
+        for &v in &self.hosts[h].vms {
+            for (i, u) in self.vms[v].history.iter().enumerate() {
+                hist[i] += u * self.vms[v].mips / total;
+            }
+        }
+        hist
+    }
+
+    /// The host's CPU history for IQR, MAD and LR (`PowerHostUtilizationHistory`), with `extra`
+    /// added last as if created there.
+    fn host_history(&self, h: usize, extra: Option<usize>) -> Vec<f64> {
+        let mut hist = self.hosts[h].history_cache;
+        let total = self.hosts[h].total;
+        if let Some(v) = extra {
             for (i, u) in self.vms[v].history.iter().enumerate() {
                 hist[i] += u * self.vms[v].mips / total;
             }
@@ -1071,6 +1136,9 @@ impl Experiment {
 
     /// `touch` with the allocated and requested sums already at hand.
     fn touch_known(&mut self, h: usize, alloc: f64, req: f64) {
+        if self.uses_history {
+            self.hosts[h].history_cache = self.history_sum(h);
+        }
         let host = &mut self.hosts[h];
         host.alloc_cache = alloc;
         host.req_cache = req;
