@@ -171,3 +171,24 @@ fn a_trace_drives_one_vm_per_file_and_leaves_none_out() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn the_shipped_synthetic_day_is_what_the_generator_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = migsim(
+        dir.path(),
+        &[
+            "trace", "generate", "--kind", "mixed", "--vms", "40", "--seed", "7", "--out", "day",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/synthetic-day");
+    let mut n = 0;
+    for e in fs::read_dir(&shipped).unwrap() {
+        let e = e.unwrap();
+        let fresh = fs::read(dir.path().join("day").join(e.file_name())).unwrap();
+        assert_eq!(fs::read(e.path()).unwrap(), fresh, "{:?}", e.file_name());
+        n += 1;
+    }
+    assert_eq!(n, 40);
+}

@@ -4,6 +4,7 @@
 //! Exit codes are a contract for scripts and CI: 0 success, 1 the run failed (for example an
 //! output could not be written), 2 bad input (arguments, scenario files).
 
+pub mod check;
 pub mod migrate;
 pub mod reproduce;
 pub mod trace;
@@ -51,6 +52,11 @@ pub enum Command {
         after_help = "Examples:\n  migsim reproduce clark2005\n  migsim reproduce qemu --data ../shared/validation/qemu"
     )]
     Reproduce(reproduce::ReproduceArgs),
+    /// Run a suite of scenarios and compare their metrics with a baseline.
+    #[command(
+        after_help = "Examples:\n  migsim check scenarios/regression\n  migsim check scenarios/regression --junit check.xml --markdown check.md\n  migsim check scenarios/regression --update-baseline\n\nExits 0 when every metric holds, 1 when any moved beyond its tolerance or a\nscenario failed, 2 on bad input."
+    )]
+    Check(check::CheckArgs),
     /// Generate or summarise workload traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
@@ -100,6 +106,8 @@ pub struct ValidateArgs {
 pub enum Failure {
     BadInput(String),
     Failed(String),
+    /// `migsim check` found regressions (already reported).
+    Regressed,
 }
 
 impl From<ScenarioError> for Failure {
@@ -126,6 +134,7 @@ pub fn main() -> i32 {
         Command::Migrate(a) => migrate::migrate(&a),
         Command::Reproduce(a) => reproduce::reproduce(&a),
         Command::Trace(t) => trace::run(&t),
+        Command::Check(a) => check::run(&a),
     };
     match result {
         Ok(()) => EXIT_OK,
@@ -137,6 +146,7 @@ pub fn main() -> i32 {
             eprintln!("migsim: run failed: {m}");
             EXIT_FAILED
         }
+        Err(Failure::Regressed) => EXIT_FAILED,
     }
 }
 
