@@ -57,6 +57,7 @@ fn scenario_text(
     overcommit: f64,
     groups: &[VmGroupGen],
     seed: u64,
+    policy: &str,
 ) -> String {
     let mut s = format!(
         r#"
@@ -94,6 +95,9 @@ initial = "round-robin"
 cpu_overcommit = {overcommit}
 [workload]
 step = "7min"
+[policy]
+name = "{policy}"
+interval = "10min"
 [outputs]
 sample_interval = "13min"
 "#,
@@ -127,6 +131,19 @@ sample_interval = "13min"
     s
 }
 
+/// One policy of each family, so that the invariants are checked while VMs move and hosts
+/// sleep and wake.
+const POLICIES: &[&str] = &[
+    "none",
+    "thr-mmt-0.8",
+    "iqr-mc-1.5",
+    "mad-mu-2.5",
+    "lr-rs-1.2",
+    "lrr-mmt-1.2",
+    "ulm",
+    "spread",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -139,8 +156,9 @@ proptest! {
         overcommit in 1.0f64..3.0,
         groups in proptest::collection::vec(vm_group(), 1..4),
         seed in 0u64..i64::MAX as u64,
+        policy in prop::sample::select(POLICIES),
     ) {
-        let text = scenario_text(hosts_on, hosts_off, tree, overcommit, &groups, seed);
+        let text = scenario_text(hosts_on, hosts_off, tree, overcommit, &groups, seed, policy);
         let loaded = load_str("prop.toml", &text, None, &[]).expect("generated scenario parses");
         let mut sim = match Simulation::build(&loaded) {
             Ok(s) => s,
@@ -162,6 +180,12 @@ proptest! {
         }
         let summary = sim.finish_run(&mut rec).unwrap();
         prop_assert_eq!(summary.vm_states_at_end.values().sum::<usize>(), n_vms);
+        for r in &sim.migs.records {
+            prop_assert!(
+                r.downtime_ms <= r.total_time_s * 1e3 * (1.0 + 1e-9) + 1e-9,
+                "{} downtime {} ms > total {} s", r.vm, r.downtime_ms, r.total_time_s
+            );
+        }
         prop_assert!(summary.energy_kwh >= 0.0);
         prop_assert!((0.0..=1.0).contains(&summary.cpu_unmet_fraction));
         prop_assert!((0.0..=1.0).contains(&summary.overload_time_fraction));

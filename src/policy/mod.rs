@@ -1,19 +1,38 @@
 //! Consolidation policies: they look at the cluster and return decisions.
 //!
 //! A policy never changes the model itself. It returns [`Decision`]s and the simulation carries
-//! them out with real durations (a host takes its boot time to come up), so that a policy cannot
-//! teleport VMs or switch hosts on instantly by accident.
+//! them out with real durations (a migration takes its pre-copy rounds, a host its boot time),
+//! so that a policy cannot teleport VMs or switch hosts on instantly by accident.
+//!
+//! Policies compose from small parts where the literature does: Beloglazov & Buyya's overload
+//! detector × VM selector × placer ([`beloglazov`]). Whole policies that do not fit that shape
+//! are one file each ([`ulm`], [`spread`]). Adding a policy is one file and one line in
+//! [`build`].
+
+pub mod beloglazov;
+pub mod spread;
+pub mod ulm;
+
+use std::collections::VecDeque;
 
 use crate::engine::SimTime;
 use crate::model::host::{HostId, Hosts};
 use crate::model::power::PowerTarget;
-use crate::model::vm::Vms;
+use crate::model::vm::{VmId, Vms};
 use crate::scenario::PolicySpec;
 
 /// What a policy asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    SetPower { host: HostId, target: PowerTarget },
+    SetPower {
+        host: HostId,
+        target: PowerTarget,
+    },
+    /// Live-migrate `vm` to `to`, with the scenario's migration settings.
+    Migrate {
+        vm: VmId,
+        to: HostId,
+    },
 }
 
 /// A read-only view of the cluster at the time of a policy tick.
@@ -21,7 +40,43 @@ pub struct ClusterView<'a> {
     pub now: SimTime,
     pub hosts: &'a Hosts,
     pub vms: &'a Vms,
+    pub host_vms: &'a [Vec<VmId>],
+    /// Whether each VM is being migrated now (it cannot be moved again).
+    pub migrating: &'a [bool],
+    /// RAM reserved on each host for VMs arriving.
+    pub reserved: &'a [u64],
+    /// Each VM's requested MIPS at past ticks, oldest first (at most 30).
+    pub vm_history: &'a [VecDeque<f64>],
+    /// Each host's requested utilisation at past ticks, oldest first (at most 30).
+    pub host_history: &'a [VecDeque<f64>],
 }
+
+impl ClusterView<'_> {
+    /// MIPS the VM asks for now, whatever it gets.
+    pub fn vm_requested(&self, v: VmId) -> f64 {
+        let i = v.idx();
+        if self.vms.state[i].runs() {
+            self.vms.util[i] * self.vms.vcpus[i] as f64 * self.vms.vcpu_mips[i]
+        } else {
+            0.0
+        }
+    }
+
+    /// Whether a policy may move `v` now: it runs (a VM not yet started or already stopped
+    /// has nothing to migrate) and is not already on the move.
+    pub fn movable(&self, v: VmId) -> bool {
+        self.vms.state[v.idx()].runs() && !self.migrating[v.idx()]
+    }
+
+    /// Requested utilisation of host `h` now.
+    pub fn host_requested(&self, h: usize) -> f64 {
+        let d: f64 = self.host_vms[h].iter().map(|&v| self.vm_requested(v)).sum();
+        d / self.hosts.cpu_capacity[h]
+    }
+}
+
+/// Ticks of history kept for the detectors (CloudSim `PowerVm.HISTORY_LENGTH`).
+pub const HISTORY: usize = 30;
 
 pub trait Policy {
     /// The registry name, as written in scenario files and reports.
@@ -42,11 +97,64 @@ impl Policy for NonePolicy {
     }
 }
 
-/// The names [`build`] knows.
-pub const NAMES: &[&str] = &["none"];
+/// Whole policies by name; Beloglazov combinations are `DETECTOR-SELECTOR-PARAMETER`
+/// (`thr-mmt-0.8`, `lr-mc-1.2`, …) with detector thr|iqr|mad|lr|lrr and selector mmt|mc|mu|rs.
+pub const NAMES: &[&str] = &["none", "ulm", "spread"];
+
+fn parse_beloglazov(name: &str) -> Option<(beloglazov::Detector, beloglazov::Selector)> {
+    use beloglazov::{Detector, Selector};
+    let mut it = name.split('-');
+    let (d, s, p) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() {
+        return None;
+    }
+    let p: f64 = p.parse().ok().filter(|p: &f64| p.is_finite() && *p > 0.0)?;
+    let det = match d {
+        "thr" => Detector::Thr(p),
+        "iqr" => Detector::Iqr(p),
+        "mad" => Detector::Mad(p),
+        "lr" => Detector::Lr(p),
+        "lrr" => Detector::Lrr(p),
+        _ => return None,
+    };
+    let sel = match s {
+        "mmt" => Selector::Mmt,
+        "mc" => Selector::Mc,
+        "mu" => Selector::Mu,
+        "rs" => Selector::Rs,
+        _ => return None,
+    };
+    Some((det, sel))
+}
+
+/// Whether `name` is a policy [`build`] knows.
+pub fn known(name: &str) -> bool {
+    NAMES.contains(&name) || parse_beloglazov(name).is_some()
+}
 
 /// The registry: a policy by its scenario name (checked by scenario validation).
-pub fn build(spec: &PolicySpec) -> Box<dyn Policy> {
-    debug_assert!(NAMES.contains(&spec.name.as_str()), "validated policy name");
-    Box::new(NonePolicy)
+pub fn build(spec: &PolicySpec, seed: u64) -> Box<dyn Policy> {
+    match spec.name.as_str() {
+        "ulm" => Box::new(ulm::Ulm::new(spec)),
+        "spread" => Box::new(spread::Spread::new(spec)),
+        "none" => Box::new(NonePolicy),
+        name => {
+            let (d, s) = parse_beloglazov(name).expect("validated policy name");
+            // Leak the name once per run so reports can borrow it as 'static.
+            let static_name: &'static str = Box::leak(name.to_string().into_boxed_str());
+            Box::new(beloglazov::Beloglazov::new(static_name, d, s, seed))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse() {
+        assert!(known("none") && known("ulm") && known("spread"));
+        assert!(known("thr-mmt-0.8") && known("lrr-rs-1.2") && known("mad-mc-2.5"));
+        assert!(!known("thr-xx-0.8") && !known("thr-mmt") && !known("thr-mmt--1"));
+    }
 }

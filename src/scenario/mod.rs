@@ -413,6 +413,13 @@ pub struct PolicySpec {
     /// How often the policy looks at the cluster.
     #[serde(default = "default_step")]
     pub interval: Duration,
+    /// `ulm`: the utilisation a host must stay above (default 0.75); `spread`: the gap between
+    /// the busiest and idlest host that triggers a move (default 0.2).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// `ulm`: consecutive ticks above the threshold that make a host overworked (default 3).
+    #[serde(default)]
+    pub samples: Option<u32>,
 }
 
 impl Default for PolicySpec {
@@ -420,6 +427,8 @@ impl Default for PolicySpec {
         PolicySpec {
             name: none_policy(),
             interval: default_step(),
+            threshold: None,
+            samples: None,
         }
     }
 }

@@ -299,15 +299,19 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
                 "CloudSim compatibility replays a [trace] (PlanetLab)".into(),
             );
         }
-    } else if !crate::policy::NAMES.contains(&s.policy.name.as_str()) {
+    } else if !crate::policy::known(&s.policy.name) {
         return bad(
             "policy.name",
             format!(
-                "unknown policy {:?}; known: {}",
+                "unknown policy {:?}; known: {}, or DETECTOR-SELECTOR-PARAMETER with detector \
+                 thr|iqr|mad|lr|lrr and selector mmt|mc|mu|rs (e.g. thr-mmt-0.8)",
                 s.policy.name,
                 crate::policy::NAMES.join(", ")
             ),
         );
+    }
+    if s.policy.threshold.is_some_and(|t| !(t > 0.0 && t <= 1.0)) {
+        return bad("policy.threshold", "must be in (0, 1]".into());
     }
     if s.migration.max_concurrent_per_host == 0 {
         return bad(

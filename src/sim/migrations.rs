@@ -109,6 +109,16 @@ impl Migrations {
             .position(|a| a.as_ref().is_some_and(|a| a.vm == vm))
     }
 
+    /// VMs being migrated now.
+    pub fn migrating_vms(&self) -> impl Iterator<Item = VmId> + '_ {
+        self.active.iter().flatten().map(|a| a.vm)
+    }
+
+    /// VMs whose migration waits for a free slot.
+    pub fn waiting_vms(&self) -> impl Iterator<Item = VmId> + '_ {
+        self.waiting.iter().map(|r| r.vm)
+    }
+
     pub fn waiting_len(&self) -> usize {
         self.waiting.len()
     }

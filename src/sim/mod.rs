@@ -124,6 +124,8 @@ pub struct Simulation {
     trace_idx: Vec<u32>,
     /// MIPS·s of demand unmet while VMs were migrating (the PDM numerator).
     migration_shortfall: f64,
+    vm_history: Vec<std::collections::VecDeque<f64>>,
+    host_history: Vec<std::collections::VecDeque<f64>>,
 }
 
 fn host_type_from(spec: &HostTypeSpec) -> HostType {
@@ -428,7 +430,7 @@ impl Simulation {
         let n_hosts = hosts.len();
         Ok(Simulation {
             horizon: sc.horizon.time(),
-            policy: policy::build(&sc.policy),
+            policy: policy::build(&sc.policy, sc.seed),
             scenario: sc,
             hosts,
             vms,
@@ -447,6 +449,8 @@ impl Simulation {
             trace,
             trace_idx,
             migration_shortfall: 0.0,
+            vm_history: vec![std::collections::VecDeque::new(); n_vms],
+            host_history: vec![std::collections::VecDeque::new(); n_hosts],
             requests,
             traffic_samples: Vec::new(),
             link_capacity,
@@ -659,11 +663,27 @@ impl Simulation {
                 self.queue.schedule(next, Event::Sample);
             }
             Event::PolicyTick => {
+                self.record_history();
+                let migrating: Vec<bool> = {
+                    let mut m = vec![false; self.vms.len()];
+                    for v in self.migs.migrating_vms() {
+                        m[v.idx()] = true;
+                    }
+                    for r in self.migs.waiting_vms() {
+                        m[r.idx()] = true;
+                    }
+                    m
+                };
                 let decisions = {
                     let view = ClusterView {
                         now: t,
                         hosts: &self.hosts,
                         vms: &self.vms,
+                        host_vms: &self.host_vms,
+                        migrating: &migrating,
+                        reserved: &self.migs.reserved,
+                        vm_history: &self.vm_history,
+                        host_history: &self.host_history,
                     };
                     self.policy.decide(&view)
                 };
@@ -795,6 +815,49 @@ impl Simulation {
     fn apply(&mut self, t: SimTime, d: Decision, rec: &mut dyn Recorder) -> io::Result<()> {
         match d {
             Decision::SetPower { host, target } => self.request_power(t, host, target, rec),
+            Decision::Migrate { vm, to } => {
+                if rec.wants_events() {
+                    rec.event(
+                        t,
+                        "migrate",
+                        &self.vms.name[vm.idx()],
+                        &format!(
+                            "to {} (policy {})",
+                            self.hosts.name[to.idx()],
+                            self.policy.name()
+                        ),
+                    )?;
+                }
+                self.request_migration(t, Request { vm, to, at: t });
+                Ok(())
+            }
+        }
+    }
+
+    /// Appends this tick's VM demands and host utilisations to the policy's history.
+    fn record_history(&mut self) {
+        for i in 0..self.vms.len() {
+            let d = if self.vms.state[i].runs() {
+                self.vms.util[i] * self.vms.vcpus[i] as f64 * self.vms.vcpu_mips[i]
+            } else {
+                0.0
+            };
+            let h = &mut self.vm_history[i];
+            h.push_back(d);
+            if h.len() > policy::HISTORY {
+                h.pop_front();
+            }
+        }
+        for h in 0..self.hosts.len() {
+            let d: f64 = self.host_vms[h]
+                .iter()
+                .map(|v| self.vm_history[v.idx()].back().copied().unwrap_or(0.0))
+                .sum();
+            let hist = &mut self.host_history[h];
+            hist.push_back(d / self.hosts.cpu_capacity[h]);
+            if hist.len() > policy::HISTORY {
+                hist.pop_front();
+            }
         }
     }
 

@@ -1,0 +1,596 @@
+//! Beloglazov & Buyya's dynamic consolidation (CCPE 2012, §6), composed from an overload
+//! detector, a VM selector and the power-aware best-fit-decreasing placer (PABFD).
+//!
+//! Unlike `compat::cloudsim`, this is the algorithm as the paper describes it, carried out by
+//! migsim's faithful models. Migrations take their real pre-copy time and downtime, hosts sleep
+//! and wake with their transition times, and LR and LRR are the paper's locally weighted
+//! regressions (eqs. 26–33), not CloudSim's ordinary least squares.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::{ClusterView, Decision, Policy};
+use crate::model::host::HostId;
+use crate::model::power::{PowerState, PowerTarget};
+use crate::model::vm::VmId;
+
+/// Samples of history IQR and MAD need: "12 has been suggested as a safe value" (CloudSim
+/// `PowerVmAllocationPolicyMigrationInterQuartileRange`; Beloglazov's thesis §4.4).
+pub const MIN_HISTORY_SPREAD: usize = 12;
+/// Samples LR and LRR fit: the last 10 (CloudSim `PowerVmAllocationPolicyMigrationLocalRegression`).
+pub const REGRESSION_WINDOW: usize = 10;
+/// The static threshold the adaptive detectors fall back on without enough history
+/// (CloudSim `examples/power/RunnerAbstract`: 0.7).
+pub const FALLBACK_THRESHOLD: f64 = 0.7;
+
+/// Overload detection (CCPE 2012 §6.1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Detector {
+    /// Static threshold: overloaded iff u > t.
+    Thr(f64),
+    /// Threshold 1 − s·IQR(history) (eq. 24).
+    Iqr(f64),
+    /// Threshold 1 − s·MAD(history) (eq. 23).
+    Mad(f64),
+    /// Local regression: s · predicted u ≥ 1 (eqs. 26–30).
+    Lr(f64),
+    /// Robust local regression with bisquare re-weighting (eqs. 31–33).
+    Lrr(f64),
+}
+
+/// VM selection (CCPE 2012 §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selector {
+    /// Minimum migration time: the least RAM (eq. 34 with equal bandwidth).
+    Mmt,
+    /// Maximum correlation with the other VMs' load (eqs. 35–38).
+    Mc,
+    /// Minimum utilisation.
+    Mu,
+    /// Random selection, from a seeded stream.
+    Rs,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = (sorted.len() - 1) as f64 * q;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// Weighted least squares of y on x: (intercept, slope).
+fn wls(x: &[f64], y: &[f64], w: &[f64]) -> (f64, f64) {
+    let sw: f64 = w.iter().sum();
+    if sw <= 0.0 {
+        return (y.iter().sum::<f64>() / y.len() as f64, 0.0);
+    }
+    let mx = x.iter().zip(w).map(|(x, w)| x * w).sum::<f64>() / sw;
+    let my = y.iter().zip(w).map(|(y, w)| y * w).sum::<f64>() / sw;
+    let mut sxy = 0.0;
+    let mut sxx = 0.0;
+    for i in 0..x.len() {
+        sxy += w[i] * (x[i] - mx) * (y[i] - my);
+        sxx += w[i] * (x[i] - mx) * (x[i] - mx);
+    }
+    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    (my - b * mx, b)
+}
+
+impl Detector {
+    /// `u`: requested utilisation now; `history`: oldest first.
+    pub fn overloaded(&self, u: f64, history: &[f64]) -> bool {
+        match *self {
+            Detector::Thr(t) => u > t,
+            Detector::Iqr(s) | Detector::Mad(s) => {
+                if history.len() < MIN_HISTORY_SPREAD {
+                    return u > FALLBACK_THRESHOLD;
+                }
+                let spread = if matches!(self, Detector::Iqr(_)) {
+                    let mut v = history.to_vec();
+                    v.sort_by(f64::total_cmp);
+                    quantile(&v, 0.75) - quantile(&v, 0.25)
+                } else {
+                    let m = median(history);
+                    let dev: Vec<f64> = history.iter().map(|x| (x - m).abs()).collect();
+                    median(&dev)
+                };
+                u > 1.0 - s * spread
+            }
+            Detector::Lr(s) | Detector::Lrr(s) => {
+                if history.len() < REGRESSION_WINDOW {
+                    return u > FALLBACK_THRESHOLD;
+                }
+                let y = &history[history.len() - REGRESSION_WINDOW..];
+                let n = y.len();
+                let x: Vec<f64> = (1..=n).map(|i| i as f64).collect();
+                // Tricube weights by distance from the newest point (eq. 27).
+                let span = x[n - 1] - x[0];
+                let w: Vec<f64> = x
+                    .iter()
+                    .map(|xi| {
+                        let d = ((x[n - 1] - xi) / span).min(1.0);
+                        (1.0 - d * d * d).powi(3)
+                    })
+                    .collect();
+                let (mut a, mut b) = wls(&x, y, &w);
+                if matches!(self, Detector::Lrr(_)) {
+                    // Bisquare robustness weights from the residuals (eqs. 31–33).
+                    let r: Vec<f64> = (0..n).map(|i| y[i] - (a + b * x[i])).collect();
+                    let s6 = 6.0 * median(&r.iter().map(|v| v.abs()).collect::<Vec<_>>());
+                    let w2: Vec<f64> = (0..n)
+                        .map(|i| {
+                            let q = if s6 > 0.0 { (r[i] / s6).min(1.0) } else { 0.0 };
+                            w[i] * (1.0 - q * q).powi(2)
+                        })
+                        .collect();
+                    (a, b) = wls(&x, y, &w2);
+                }
+                // Predict the next observation (the paper's condition: one step ahead).
+                s * (a + b * (n as f64 + 1.0)) >= 1.0
+            }
+        }
+    }
+}
+
+/// The tentative state of the cluster while a policy plans: loads and RAM with the moves so far.
+struct Plan<'a> {
+    view: &'a ClusterView<'a>,
+    /// MIPS demand per host.
+    demand: Vec<f64>,
+    /// RAM committed per host (used + reserved + planned).
+    ram: Vec<u64>,
+    /// VMs per host, tentatively.
+    vms: Vec<Vec<VmId>>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(view: &'a ClusterView<'a>) -> Plan<'a> {
+        let n = view.hosts.len();
+        let mut demand = vec![0.0; n];
+        for (h, d) in demand.iter_mut().enumerate() {
+            *d = view.host_vms[h]
+                .iter()
+                .map(|v| view.vms.demand[v.idx()].max(view.vm_requested(*v)))
+                .sum();
+        }
+        Plan {
+            view,
+            demand,
+            ram: (0..n)
+                .map(|h| view.hosts.ram_used[h].0 + view.reserved[h])
+                .collect(),
+            vms: view.host_vms.to_vec(),
+        }
+    }
+
+    fn util(&self, h: usize) -> f64 {
+        self.demand[h] / self.view.hosts.cpu_capacity[h]
+    }
+
+    /// The host's history as the sum of its (tentative) VMs' histories, oldest first.
+    fn history(&self, h: usize, extra: Option<VmId>) -> Vec<f64> {
+        let len = self.vms[h]
+            .iter()
+            .chain(extra.as_ref())
+            .map(|v| self.view.vm_history[v.idx()].len())
+            .min()
+            .unwrap_or(0);
+        let cap = self.view.hosts.cpu_capacity[h];
+        let mut out = vec![0.0; len];
+        for v in self.vms[h].iter().chain(extra.as_ref()) {
+            let hist = &self.view.vm_history[v.idx()];
+            let skip = hist.len() - len;
+            for (i, mips) in hist.iter().skip(skip).enumerate() {
+                out[i] += mips / cap;
+            }
+        }
+        out
+    }
+
+    fn overloaded(&self, det: &Detector, h: usize, extra: Option<VmId>) -> bool {
+        let add = extra.map_or(0.0, |v| self.view.vm_requested(v));
+        let u = (self.demand[h] + add) / self.view.hosts.cpu_capacity[h];
+        det.overloaded(u, &self.history(h, extra))
+    }
+
+    fn remove(&mut self, h: usize, v: VmId) {
+        self.demand[h] -= self.view.vm_requested(v);
+        self.ram[h] -= self.view.vms.ram[v.idx()].0;
+        self.vms[h].retain(|&x| x != v);
+    }
+
+    fn add(&mut self, h: usize, v: VmId) {
+        self.demand[h] += self.view.vm_requested(v);
+        self.ram[h] += self.view.vms.ram[v.idx()].0;
+        self.vms[h].push(v);
+    }
+
+    /// PABFD (CCPE 2012 Alg. 2): the On host, not excluded, with room and not overloaded after,
+    /// whose power rises least; lowest id on ties. Empty hosts of one type score alike, so only
+    /// the first of each type is tried.
+    fn best_host(&self, det: &Detector, v: VmId, excluded: &[bool]) -> Option<usize> {
+        let hosts = self.view.hosts;
+        let need = self.view.vm_requested(v);
+        let mut best: Option<(f64, usize)> = None;
+        let mut empty_seen = vec![false; hosts.types.len()];
+        for (h, &ex) in excluded.iter().enumerate().take(hosts.len()) {
+            if ex || hosts.state[h] != PowerState::On {
+                continue;
+            }
+            let empty = self.vms[h].is_empty() && self.view.reserved[h] == 0;
+            let ty = hosts.host_type[h] as usize;
+            if empty {
+                if empty_seen[ty] {
+                    continue;
+                }
+                empty_seen[ty] = true;
+            }
+            let t = &hosts.types[ty];
+            if self.ram[h] + self.view.vms.ram[v.idx()].0 > t.ram.0 {
+                continue;
+            }
+            let cap = hosts.cpu_capacity[h];
+            if self.demand[h] + need > cap {
+                continue;
+            }
+            if !empty && self.overloaded(det, h, Some(v)) {
+                continue;
+            }
+            let before = t.power.watts(self.demand[h] / cap);
+            let after = t.power.watts((self.demand[h] + need) / cap);
+            let diff = after - before;
+            if best.is_none_or(|(d, _)| diff < d) {
+                best = Some((diff, h));
+            }
+        }
+        best.map(|b| b.1)
+    }
+}
+
+/// The composed policy.
+pub struct Beloglazov {
+    name: &'static str,
+    detector: Detector,
+    selector: Selector,
+    rng: ChaCha8Rng,
+}
+
+impl Beloglazov {
+    pub fn new(
+        name: &'static str,
+        detector: Detector,
+        selector: Selector,
+        seed: u64,
+    ) -> Beloglazov {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        // The policy's own stream: random selection does not disturb the workload's.
+        rng.set_stream(2);
+        Beloglazov {
+            name,
+            detector,
+            selector,
+            rng,
+        }
+    }
+
+    fn select(&mut self, plan: &Plan<'_>, h: usize) -> Option<VmId> {
+        let view = plan.view;
+        let cands: Vec<VmId> = plan.vms[h]
+            .iter()
+            .copied()
+            .filter(|&v| view.movable(v))
+            .collect();
+        if cands.is_empty() {
+            return None;
+        }
+        Some(match self.selector {
+            Selector::Mmt => *cands
+                .iter()
+                .min_by_key(|v| (view.vms.ram[v.idx()].0, v.0))
+                .expect("non-empty"),
+            Selector::Mu => *cands
+                .iter()
+                .min_by(|a, b| {
+                    view.vm_requested(**a)
+                        .total_cmp(&view.vm_requested(**b))
+                        .then(a.0.cmp(&b.0))
+                })
+                .expect("non-empty"),
+            Selector::Rs => cands[self.rng.random_range(0..cands.len())],
+            Selector::Mc => max_correlation(view, &cands),
+        })
+    }
+}
+
+/// The VM whose load the others' loads explain best: the largest R² of a least-squares fit of
+/// its history on theirs (CCPE 2012 eqs. 35–38). Falls back to the first VM when histories are
+/// too short to fit.
+fn max_correlation(view: &ClusterView<'_>, cands: &[VmId]) -> VmId {
+    let len = cands
+        .iter()
+        .map(|v| view.vm_history[v.idx()].len())
+        .min()
+        .unwrap_or(0);
+    let k = cands.len();
+    if k < 2 || len < k + 1 {
+        return cands[0];
+    }
+    let series: Vec<Vec<f64>> = cands
+        .iter()
+        .map(|v| {
+            let h = &view.vm_history[v.idx()];
+            h.iter().skip(h.len() - len).copied().collect()
+        })
+        .collect();
+    let mut best = (f64::NEG_INFINITY, cands[0]);
+    for (j, &v) in cands.iter().enumerate() {
+        let y = &series[j];
+        // Design matrix: intercept and the other VMs' loads.
+        let cols: Vec<&Vec<f64>> = series
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != j)
+            .map(|(_, s)| s)
+            .collect();
+        let p = cols.len() + 1;
+        let mut xtx = vec![vec![0.0; p]; p];
+        let mut xty = vec![0.0; p];
+        for t in 0..len {
+            let row: Vec<f64> = std::iter::once(1.0)
+                .chain(cols.iter().map(|c| c[t]))
+                .collect();
+            for a in 0..p {
+                xty[a] += row[a] * y[t];
+                for b in 0..p {
+                    xtx[a][b] += row[a] * row[b];
+                }
+            }
+        }
+        let Some(beta) = solve(xtx, xty) else {
+            continue;
+        };
+        let mean = y.iter().sum::<f64>() / len as f64;
+        let (mut ss_res, mut ss_tot) = (0.0, 0.0);
+        for t in 0..len {
+            let fit = beta[0]
+                + cols
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| beta[i + 1] * c[t])
+                    .sum::<f64>();
+            ss_res += (y[t] - fit).powi(2);
+            ss_tot += (y[t] - mean).powi(2);
+        }
+        let r2 = if ss_tot > 0.0 {
+            1.0 - ss_res / ss_tot
+        } else {
+            0.0
+        };
+        if r2 > best.0 {
+            best = (r2, v);
+        }
+    }
+    best.1
+}
+
+/// Gaussian elimination with partial pivoting; `None` if singular.
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    for c in 0..n {
+        let p = (c..n).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))?;
+        if a[p][c].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(c, p);
+        b.swap(c, p);
+        let (top, rest) = a.split_at_mut(c + 1);
+        let pivot = &top[c];
+        for (off, row) in rest.iter_mut().enumerate() {
+            let f = row[c] / pivot[c];
+            for (x, &p) in row[c..n].iter_mut().zip(&pivot[c..n]) {
+                *x -= f * p;
+            }
+            b[c + 1 + off] -= f * b[c];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for r in (0..n).rev() {
+        let s: f64 = (r + 1..n).map(|k| a[r][k] * x[k]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    Some(x)
+}
+
+impl Policy for Beloglazov {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn decide(&mut self, view: &ClusterView<'_>) -> Vec<Decision> {
+        let hosts = view.hosts;
+        let n = hosts.len();
+        let det = self.detector;
+        let mut plan = Plan::new(view);
+        let mut out = Vec::new();
+        let on = |h: usize| hosts.state[h] == PowerState::On;
+
+        // Overload phase (Alg. 1, lines 1–7).
+        let over: Vec<usize> = (0..n)
+            .filter(|&h| on(h) && plan.overloaded(&det, h, None))
+            .collect();
+        let mut to_move = Vec::new();
+        for &h in &over {
+            while let Some(v) = self.select(&plan, h) {
+                plan.remove(h, v);
+                to_move.push((v, h));
+                if !plan.overloaded(&det, h, None) {
+                    break;
+                }
+            }
+        }
+        let mut excluded = vec![false; n];
+        for &h in &over {
+            excluded[h] = true;
+        }
+        // Place the largest first (best fit decreasing).
+        to_move.sort_by(|a, b| {
+            view.vm_requested(b.0)
+                .total_cmp(&view.vm_requested(a.0))
+                .then(a.0.0.cmp(&b.0.0))
+        });
+        let mut targets = vec![false; n];
+        let mut wake = false;
+        for (v, src) in to_move {
+            match plan.best_host(&det, v, &excluded) {
+                Some(t) => {
+                    plan.add(t, v);
+                    targets[t] = true;
+                    out.push(Decision::Migrate {
+                        vm: v,
+                        to: HostId(t as u32),
+                    });
+                }
+                None => {
+                    // No active host can take it: it stays, and a sleeping host is woken for the
+                    // next round.
+                    plan.add(src, v);
+                    wake = true;
+                }
+            }
+        }
+        if wake
+            && let Some(h) =
+                (0..n).find(|&h| matches!(hosts.state[h], PowerState::Sleep | PowerState::Off))
+        {
+            out.push(Decision::SetPower {
+                host: HostId(h as u32),
+                target: PowerTarget::On,
+            });
+        }
+
+        // Underload phase (§6.4): the least-loaded hosts are emptied if all their VMs fit
+        // elsewhere without overloading anyone.
+        let mut order: Vec<usize> = (0..n)
+            .filter(|&h| on(h) && !excluded[h] && !targets[h] && !plan.vms[h].is_empty())
+            .collect();
+        order.sort_by(|&a, &b| plan.util(a).total_cmp(&plan.util(b)).then(a.cmp(&b)));
+        // Hosts already empty are about to sleep: consolidating onto them would only move the
+        // load around (CloudSim switches such hosts off in the same step).
+        let mut sources = excluded.clone();
+        for (h, s) in sources.iter_mut().enumerate() {
+            if view.host_vms[h].is_empty() && view.reserved[h] == 0 && !targets[h] {
+                *s = true;
+            }
+        }
+        for h in order {
+            if targets[h] || plan.vms[h].iter().any(|&v| !view.movable(v)) {
+                continue;
+            }
+            sources[h] = true;
+            let mut vms = plan.vms[h].clone();
+            vms.sort_by(|a, b| {
+                view.vm_requested(*b)
+                    .total_cmp(&view.vm_requested(*a))
+                    .then(a.0.cmp(&b.0))
+            });
+            let mut moves = Vec::new();
+            let mut ok = true;
+            for &v in &vms {
+                let mut ex = sources.clone();
+                ex[h] = true;
+                match plan.best_host(&det, v, &ex) {
+                    Some(t) => {
+                        plan.remove(h, v);
+                        plan.add(t, v);
+                        moves.push((v, t));
+                    }
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if !ok {
+                for &(v, t) in moves.iter().rev() {
+                    plan.remove(t, v);
+                    plan.add(h, v);
+                }
+                sources[h] = false;
+                continue;
+            }
+            for (v, t) in moves {
+                targets[t] = true;
+                out.push(Decision::Migrate {
+                    vm: v,
+                    to: HostId(t as u32),
+                });
+            }
+        }
+
+        // Hosts left with nothing to run sleep (and wake when needed).
+        for (h, &tgt) in targets.iter().enumerate().take(n) {
+            if on(h) && view.host_vms[h].is_empty() && view.reserved[h] == 0 && !tgt {
+                out.push(Decision::SetPower {
+                    host: HostId(h as u32),
+                    target: PowerTarget::Sleep,
+                });
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_threshold_and_fallbacks() {
+        assert!(Detector::Thr(0.8).overloaded(0.81, &[]));
+        assert!(!Detector::Thr(0.8).overloaded(0.8, &[]));
+        // Too little history: the adaptive detectors use 0.7.
+        assert!(Detector::Iqr(1.5).overloaded(0.75, &[0.5; 5]));
+        assert!(!Detector::Lr(1.2).overloaded(0.65, &[0.5; 5]));
+    }
+
+    #[test]
+    fn a_steady_history_leaves_a_high_threshold() {
+        let flat = vec![0.5; 20];
+        // IQR and MAD of a flat history are 0: the threshold is 1.
+        assert!(!Detector::Iqr(1.5).overloaded(0.95, &flat));
+        assert!(!Detector::Mad(2.5).overloaded(0.95, &flat));
+        let noisy: Vec<f64> = (0..20)
+            .map(|i| if i % 2 == 0 { 0.2 } else { 0.6 })
+            .collect();
+        assert!(Detector::Mad(2.5).overloaded(0.6, &noisy));
+    }
+
+    #[test]
+    fn regression_predicts_a_rising_load() {
+        let rising: Vec<f64> = (0..12).map(|i| 0.4 + 0.05 * i as f64).collect();
+        // The next point is about 1.0; with s = 1.2 that is overloaded.
+        assert!(Detector::Lr(1.2).overloaded(0.9, &rising));
+        assert!(Detector::Lrr(1.2).overloaded(0.9, &rising));
+        let falling: Vec<f64> = (0..12).map(|i| 0.9 - 0.05 * i as f64).collect();
+        assert!(!Detector::Lr(1.2).overloaded(0.35, &falling));
+    }
+
+    #[test]
+    fn least_squares_solves_a_known_system() {
+        let x = solve(vec![vec![2.0, 1.0], vec![1.0, 3.0]], vec![3.0, 5.0]).unwrap();
+        assert!((x[0] - 0.8).abs() < 1e-12 && (x[1] - 1.4).abs() < 1e-12);
+        assert!(solve(vec![vec![1.0, 2.0], vec![2.0, 4.0]], vec![1.0, 2.0]).is_none());
+    }
+}
