@@ -5,6 +5,7 @@
 //! output could not be written), 2 bad input (arguments, scenario files).
 
 pub mod check;
+pub mod compare;
 pub mod migrate;
 pub mod reproduce;
 pub mod trace;
@@ -57,6 +58,11 @@ pub enum Command {
         after_help = "Examples:\n  migsim check scenarios/regression\n  migsim check scenarios/regression --junit check.xml --markdown check.md\n  migsim check scenarios/regression --update-baseline\n\nExits 0 when every metric holds, 1 when any moved beyond its tolerance or a\nscenario failed, 2 on bad input."
     )]
     Check(check::CheckArgs),
+    /// Replay one scenario under several consolidation policies, side by side.
+    #[command(
+        after_help = "Examples:\n  migsim compare scenarios/whatif/day.toml\n  migsim compare scenarios/whatif/day.toml -p none,thr-mmt-0.8,lr-mmt-1.2 --csv day.csv\n  migsim compare --set horizon=6h --markdown quickstart.md\n\nPolicies: none, ulm, spread, and <detector>-<selector>-<parameter> with detector\nthr|iqr|mad|lr|lrr and selector mmt|mc|mu|rs (Beloglazov & Buyya, CCPE 2012).\nEnergy saved is measured against `none` when it is in the list, else the first policy."
+    )]
+    Compare(compare::CompareArgs),
     /// Generate or summarise workload traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
@@ -135,6 +141,7 @@ pub fn main() -> i32 {
         Command::Reproduce(a) => reproduce::reproduce(&a),
         Command::Trace(t) => trace::run(&t),
         Command::Check(a) => check::run(&a),
+        Command::Compare(a) => compare::run(&a),
     };
     match result {
         Ok(()) => EXIT_OK,

@@ -295,7 +295,9 @@ pub fn summary_text(s: &Summary, out_dir: Option<&Path>) -> String {
     ));
     t.push_str(&format!(
         "  migrations    {} ({} failed), {:.3} s total downtime\n",
-        s.migrations, s.failed_migrations, s.total_downtime_s
+        s.migrations,
+        s.failed_migrations,
+        s.total_downtime_s + 0.0
     ));
     if let Some(d) = out_dir {
         t.push_str(&format!("  results in    {}\n", d.display()));

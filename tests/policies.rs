@@ -1,0 +1,275 @@
+//! Consolidation policies in the faithful engine: each does what its paper says on clusters
+//! small enough to reason about by hand, and together they save energy on a day of load.
+
+mod common;
+
+use common::{migsim, scenarios, stderr, stdout};
+use migsim::metrics::Summary;
+use migsim::report::NullRecorder;
+use migsim::scenario::{load_file, load_str};
+use migsim::sim::Simulation;
+
+/// `hosts` hosts of 4 × 1000 MIPS and 8 GiB; `vms` VMs of `vcpus` × 1000 MIPS at a constant
+/// `util`, placed by `placement`.
+fn cluster(hosts: u32, vms: u32, vcpus: u32, util: f64, placement: &str, policy: &str) -> String {
+    format!(
+        r#"
+name = "policy-cluster"
+seed = 5
+horizon = "2h"
+[[host_type]]
+name = "quad"
+cores = 4
+core_mips = 1000
+ram = "8GiB"
+nic = "1Gbit/s"
+power = {{ preset = "hp-ml110-g5" }}
+[[hosts]]
+type = "quad"
+count = {hosts}
+[[vms]]
+name = "vm-{{i}}"
+count = {vms}
+vcpus = {vcpus}
+vcpu_mips = 1000
+ram = "1GiB"
+cpu = {{ model = "constant", util = {util} }}
+dirty = {{ rate = "4MiB/s", wws = "64MiB" }}
+[placement]
+initial = "{placement}"
+[policy]
+{policy}
+interval = "5min"
+"#
+    )
+}
+
+struct Outcome {
+    summary: Summary,
+    /// (start time, VM, source, destination) of each migration, in order.
+    moves: Vec<(f64, String, String, String)>,
+    active_at_end: usize,
+}
+
+fn run(text: &str) -> Outcome {
+    let loaded = load_str("policy.toml", text, None, &[]).expect("scenario parses");
+    let mut sim = Simulation::build(&loaded).expect("scenario builds");
+    let summary = sim.run(&mut NullRecorder, &mut |_| {}).expect("runs");
+    sim.check_invariants().expect("invariants hold at the end");
+    let moves = sim
+        .migs
+        .records
+        .iter()
+        .map(|r| {
+            (
+                r.start_s,
+                r.vm.clone(),
+                r.source.clone(),
+                r.destination.clone(),
+            )
+        })
+        .collect();
+    let active_at_end = (0..sim.hosts.len())
+        .filter(|&h| !sim.host_vms[h].is_empty())
+        .count();
+    Outcome {
+        summary,
+        moves,
+        active_at_end,
+    }
+}
+
+#[test]
+fn an_overloaded_host_sheds_one_vm_and_the_cluster_settles() {
+    // Two 2-vCPU VMs at 90 % on one quad host: 0.9 utilisation, above THR's 0.8 and ULM's 0.75.
+    for policy in [
+        "name = \"thr-mmt-0.8\"",
+        "name = \"ulm\"",
+        "name = \"spread\"",
+    ] {
+        let o = run(&cluster(2, 2, 2, 0.9, "first-fit", policy));
+        assert_eq!(
+            o.moves.len(),
+            1,
+            "{policy}: one move balances the pair, and nothing moves back: {:?}",
+            o.moves
+        );
+        assert_eq!(o.moves[0].2, "quad-0", "{policy}");
+        assert_eq!(o.moves[0].3, "quad-1", "{policy}");
+        assert_eq!(o.summary.failed_migrations, 0);
+    }
+}
+
+#[test]
+fn ulm_waits_for_sustained_load() {
+    // Three samples at a 5-minute interval: not before the third look at the cluster.
+    let o = run(&cluster(2, 2, 2, 0.9, "first-fit", "name = \"ulm\""));
+    assert!(o.moves[0].0 >= 600.0, "moved at {} s", o.moves[0].0);
+    let o = run(&cluster(
+        2,
+        2,
+        2,
+        0.9,
+        "first-fit",
+        "name = \"ulm\"\nsamples = 1",
+    ));
+    assert_eq!(o.moves[0].0, 300.0, "one sample is enough when asked");
+    // A threshold above the load: nothing is overworked.
+    let o = run(&cluster(
+        2,
+        2,
+        2,
+        0.9,
+        "first-fit",
+        "name = \"ulm\"\nthreshold = 0.95",
+    ));
+    assert!(o.moves.is_empty(), "{:?}", o.moves);
+}
+
+#[test]
+fn spread_leaves_a_balanced_cluster_alone() {
+    let o = run(&cluster(
+        2,
+        2,
+        2,
+        0.9,
+        "first-fit",
+        "name = \"spread\"\nthreshold = 1.0",
+    ));
+    assert!(o.moves.is_empty(), "{:?}", o.moves);
+    let o = run(&cluster(2, 2, 2, 0.9, "round-robin", "name = \"spread\""));
+    assert!(o.moves.is_empty(), "{:?}", o.moves);
+}
+
+#[test]
+fn underloaded_hosts_are_emptied_and_put_to_sleep() {
+    // Three 1-vCPU VMs at 80 % spread over three quad hosts: 0.2 each. Packed, 0.6 on one.
+    for det in [
+        "thr-mmt-0.8",
+        "iqr-mmt-1.5",
+        "mad-mu-2.5",
+        "lr-mc-1.2",
+        "lrr-rs-1.2",
+    ] {
+        let o = run(&cluster(
+            3,
+            3,
+            1,
+            0.8,
+            "round-robin",
+            &format!("name = \"{det}\""),
+        ));
+        assert_eq!(o.active_at_end, 1, "{det}: {:?}", o.moves);
+        assert_eq!(o.moves.len(), 2, "{det}: {:?}", o.moves);
+        assert_eq!(o.summary.host_shutdowns, 2, "{det}");
+        let none = run(&cluster(3, 3, 1, 0.8, "round-robin", "name = \"none\""));
+        assert!(
+            o.summary.energy_kwh < 0.6 * none.summary.energy_kwh,
+            "{det}: {} vs {} kWh",
+            o.summary.energy_kwh,
+            none.summary.energy_kwh
+        );
+    }
+}
+
+#[test]
+fn pending_vms_are_not_migrated() {
+    // A VM that starts in an hour holds its place but cannot be moved before it runs.
+    let mut text = cluster(3, 3, 1, 0.8, "round-robin", "name = \"thr-mmt-0.8\"");
+    text.push_str(
+        "[[vms]]\nname = \"late-{i}\"\ncount = 2\nvcpus = 1\nvcpu_mips = 1000\nram = \"1GiB\"\ncpu = { model = \"constant\", util = 0.1 }\nstart = \"1h\"\n",
+    );
+    let o = run(&text);
+    assert_eq!(o.summary.failed_migrations, 0, "{:?}", o.moves);
+    for (t, vm, ..) in &o.moves {
+        if vm.starts_with("late") {
+            assert!(*t >= 3600.0, "{vm} moved at {t} s before it started");
+        }
+    }
+}
+
+/// The what-if day: 40 trace-driven VMs on 24 hosts. Every Beloglazov detector packs them
+/// onto about a third of the hosts; `none` keeps all 24 on.
+#[test]
+fn consolidation_saves_energy_over_a_day_of_traces() {
+    let path = scenarios().join("whatif/day.toml");
+    let summary = |p: &str| {
+        let l = load_file(&path, &[format!("policy.name={p}")]).unwrap();
+        let mut sim = Simulation::build(&l).unwrap();
+        let s = sim.run(&mut NullRecorder, &mut |_| {}).unwrap();
+        assert_eq!(s.vm_states_at_end.values().sum::<usize>(), 40, "{p}");
+        s
+    };
+    let none = summary("none");
+    assert_eq!(none.migrations, 0);
+    assert!((none.mean_active_hosts - 24.0).abs() < 1e-9);
+    for p in [
+        "thr-mmt-0.8",
+        "iqr-mmt-1.5",
+        "mad-mmt-2.5",
+        "lr-mmt-1.2",
+        "lrr-mmt-1.2",
+    ] {
+        let s = summary(p);
+        let saved = 1.0 - s.energy_kwh / none.energy_kwh;
+        assert!((0.4..0.8).contains(&saved), "{p}: saved {saved}");
+        assert!(s.migrations > 0 && s.failed_migrations == 0, "{p}");
+        assert!(s.mean_active_hosts < 12.0, "{p}: {}", s.mean_active_hosts);
+        // Consolidation costs a little SLA, not a lot.
+        assert!(s.cpu_unmet_fraction < 0.01, "{p}: {}", s.cpu_unmet_fraction);
+    }
+}
+
+#[test]
+fn compare_prints_policies_side_by_side_whatever_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenarios().join("whatif/day.toml");
+    let sc = sc.to_str().unwrap();
+    let mut outputs = Vec::new();
+    for jobs in ["1", "2"] {
+        let csv = dir.path().join(format!("c{jobs}.csv"));
+        let o = migsim(
+            dir.path(),
+            &[
+                "compare",
+                sc,
+                "-p",
+                "none,thr-mmt-0.8,ulm",
+                "--jobs",
+                jobs,
+                "--csv",
+                csv.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains("energy saved is against none"), "{text}");
+        outputs.push((text, std::fs::read_to_string(&csv).unwrap()));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let csv = &outputs[0].1;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines[0].starts_with("policy,energy_kwh,energy_saved_pct"));
+    assert!(lines[1].starts_with("none,"));
+    assert!(lines[2].starts_with("thr-mmt-0.8,"));
+}
+
+#[test]
+fn compare_rejects_an_unknown_policy_before_running_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("c.csv");
+    let o = migsim(
+        dir.path(),
+        &[
+            "compare",
+            "-p",
+            "none,thr-xyz-0.8",
+            "--csv",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("policy.name"), "{}", stderr(&o));
+    assert!(!csv.exists());
+}
