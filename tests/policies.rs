@@ -273,3 +273,66 @@ fn compare_rejects_an_unknown_policy_before_running_anything() {
     assert!(stderr(&o).contains("policy.name"), "{}", stderr(&o));
     assert!(!csv.exists());
 }
+
+#[test]
+fn a_run_reports_energy_saved_against_static_placement_and_migration_energy() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenarios().join("whatif/day.toml");
+    let sc = sc.to_str().unwrap();
+    let read = |out: &str| -> serde_json::Value {
+        let p = dir.path().join(out).join("summary.json");
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let o = migsim(dir.path(), &["run", sc, "--out", "none"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let none = read("none");
+    assert_eq!(none["energy_saved_kwh"], 0.0);
+    assert_eq!(none["baseline_energy_kwh"], none["energy_kwh"]);
+    assert_eq!(none["migration_energy_kwh"], 0.0);
+
+    let o = migsim(
+        dir.path(),
+        &[
+            "run",
+            sc,
+            "--out",
+            "thr",
+            "--set",
+            "policy.name=thr-mmt-0.8",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("against static placement"),
+        "{}",
+        stdout(&o)
+    );
+    let thr = read("thr");
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
+    assert_eq!(f(&thr, "baseline_energy_kwh"), f(&none, "energy_kwh"));
+    let saved = f(&none, "energy_kwh") - f(&thr, "energy_kwh");
+    assert!((f(&thr, "energy_saved_kwh") - saved).abs() < 1e-9);
+    assert!((f(&thr, "energy_saved_pct") - 100.0 * saved / f(&none, "energy_kwh")).abs() < 1e-9);
+    // Liu et al. (HPDC 2011): 0.512 J per MB moved plus 20.165 J per migration.
+    let mut rdr = csv::Reader::from_path(dir.path().join("thr/migrations.csv")).unwrap();
+    let col = rdr
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "transferred_bytes")
+        .unwrap();
+    let joules: f64 = rdr
+        .records()
+        .map(|r| {
+            let b: f64 = r.unwrap()[col].parse().unwrap();
+            0.512 * b / 1_048_576.0 + 20.165
+        })
+        .sum();
+    assert!(joules > 0.0);
+    let kwh = f(&thr, "migration_energy_kwh");
+    assert!(
+        (kwh - joules / 3.6e6).abs() < 1e-9 * kwh,
+        "{kwh} vs {}",
+        joules / 3.6e6
+    );
+}

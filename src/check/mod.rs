@@ -252,8 +252,11 @@ pub fn run_job(job: &Job) -> Result<Summary, String> {
         return crate::compat::cloudsim::run_scenario(&loaded).map_err(|e| e.to_string());
     }
     let mut sim = Simulation::build(&loaded).map_err(|e| e.to_string())?;
-    sim.run(&mut NullRecorder, &mut |_| {})
-        .map_err(|e| e.to_string())
+    let mut s = sim
+        .run(&mut NullRecorder, &mut |_| {})
+        .map_err(|e| e.to_string())?;
+    crate::sim::attach_baseline(&mut s, &loaded)?;
+    Ok(s)
 }
 
 /// The outcome of one run.

@@ -106,6 +106,10 @@ fn compare(a: &CompareArgs) -> Result<(), Failure> {
         rows.push(r.map_err(|e| Failure::Failed(format!("policy {p}: {e}")))?);
     }
     let table = Table::new(&rows);
+    let ref_kwh = rows[table.reference].energy_kwh;
+    for s in &mut rows {
+        s.set_baseline(ref_kwh);
+    }
     if a.json {
         let json =
             serde_json::to_string_pretty(&rows).map_err(|e| Failure::Failed(e.to_string()))?;
@@ -157,6 +161,7 @@ impl Table {
             "migrations",
             "failed",
             "moved_gib",
+            "migration_energy_kwh",
             "total_downtime_s",
             "mean_migration_s",
             "cpu_unmet_pct",
@@ -180,6 +185,7 @@ impl Table {
                     s.migrations.to_string(),
                     (s.failed_migrations + s.cancelled_migrations).to_string(),
                     format!("{:.2}", s.migrated_bytes as f64 / (1u64 << 30) as f64),
+                    format!("{:.4}", s.migration_energy_kwh),
                     format!("{:.3}", s.total_downtime_s + 0.0),
                     format!("{:.2}", s.mean_migration_time_s + 0.0),
                     format!("{:.3}", 100.0 * s.cpu_unmet_fraction + 0.0),

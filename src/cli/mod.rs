@@ -207,12 +207,13 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
             b.set_position((frac * 1000.0) as u64);
         }
     };
-    let summary = sim
+    let mut summary = sim
         .run(&mut rec, &mut progress)
         .map_err(|e| io_err("writing results", e))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    crate::sim::attach_baseline(&mut summary, &loaded).map_err(Failure::Failed)?;
 
     let resolved = toml::to_string(sc).map_err(|e| Failure::Failed(e.to_string()))?;
     write_atomic(&dir.join("scenario.toml"), resolved.as_bytes())

@@ -1547,6 +1547,11 @@ pub fn run_scenario(
         slav: r.slav,
         esv: r.esv,
         traffic_delivered_fraction: 1.0,
+        // CloudSim counts no bytes, so there is nothing for Liu's model to weigh.
+        migration_energy_kwh: 0.0,
+        baseline_energy_kwh: None,
+        energy_saved_kwh: None,
+        energy_saved_pct: None,
         vm_states_at_end: {
             let mut m = crate::metrics::vm_state_counts(&crate::model::vm::Vms::default());
             m.insert("active".into(), trace.vms.len() - r.vms_removed);

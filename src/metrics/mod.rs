@@ -51,9 +51,37 @@ pub struct Summary {
     pub esv: f64,
     /// Bytes the VMs' own traffic delivered / bytes it asked to send.
     pub traffic_delivered_fraction: f64,
+    /// Energy of the migrations themselves by Liu et al.'s linear model (HPDC 2011):
+    /// Σ (α · MB moved + β) over every migration that started. It is an estimate beside
+    /// `energy_kwh`, not part of it: host power already integrates the CPU that migrations use.
+    pub migration_energy_kwh: f64,
+    /// The same scenario under the `none` policy (static placement): what consolidation is
+    /// measured against. Absent in CloudSim compatibility runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_energy_kwh: Option<f64>,
+    /// `baseline_energy_kwh − energy_kwh`: negative when the policy costs energy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_saved_kwh: Option<f64>,
+    /// `energy_saved_kwh` as a percentage of the baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_saved_pct: Option<f64>,
     pub vm_states_at_end: BTreeMap<String, usize>,
     pub events: u64,
     pub migsim_version: String,
+}
+
+impl Summary {
+    /// Fills the energy-saved fields against `baseline_kwh`, the energy of the `none` run.
+    pub fn set_baseline(&mut self, baseline_kwh: f64) {
+        let saved = baseline_kwh - self.energy_kwh;
+        self.baseline_energy_kwh = Some(baseline_kwh);
+        self.energy_saved_kwh = Some(saved);
+        self.energy_saved_pct = Some(if baseline_kwh > 0.0 {
+            100.0 * saved / baseline_kwh
+        } else {
+            0.0
+        });
+    }
 }
 
 /// One row of `timeline.csv`.

@@ -299,6 +299,15 @@ pub fn summary_text(s: &Summary, out_dir: Option<&Path>) -> String {
         s.failed_migrations,
         s.total_downtime_s + 0.0
     ));
+    if let (Some(saved), Some(pct)) = (s.energy_saved_kwh, s.energy_saved_pct)
+        && s.policy != "none"
+    {
+        t.push_str(&format!(
+            "  saved         {:.3} kWh ({:.1} %) against static placement (policy none)\n",
+            saved + 0.0,
+            pct + 0.0
+        ));
+    }
     if let Some(d) = out_dir {
         t.push_str(&format!("  results in    {}\n", d.display()));
     }

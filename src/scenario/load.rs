@@ -121,7 +121,7 @@ fn walk_value(v: &Spanned<DeValue<'_>>, path: &str, spans: &mut Spans) {
 }
 
 /// Everything known about where each path of the assembled table came from.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Origins {
     /// path → origin; later writers replace earlier ones.
     values: BTreeMap<String, Origin>,
@@ -478,6 +478,7 @@ fn deserialize(table: Table, origins: &Origins) -> Result<Scenario, ScenarioErro
 }
 
 /// A loaded scenario and where each of its fields came from, for later semantic checks.
+#[derive(Clone)]
 pub struct Loaded {
     pub scenario: Scenario,
     origins: Origins,

@@ -1250,11 +1250,43 @@ impl Simulation {
             } else {
                 1.0
             },
+            migration_energy_kwh: {
+                let m = &self.scenario.migration;
+                recs.iter()
+                    .map(|r| {
+                        m.energy_j_per_mb * r.transferred_bytes / (1u64 << 20) as f64
+                            + m.energy_j_fixed
+                    })
+                    .sum::<f64>()
+                    / 3.6e6
+                    + 0.0
+            },
+            baseline_energy_kwh: None,
+            energy_saved_kwh: None,
+            energy_saved_pct: None,
             vm_states_at_end: vm_state_counts(&self.vms),
             events: self.queue.processed(),
             migsim_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
+}
+
+/// Fills `summary`'s energy-saved fields against the same scenario under the `none` policy
+/// (same hosts, VMs, traces, seed and scripted migrations; only the policy differs). A run
+/// that already is `none` is its own baseline and costs nothing more.
+pub fn attach_baseline(summary: &mut Summary, loaded: &Loaded) -> Result<(), String> {
+    if loaded.scenario.policy.name == "none" {
+        summary.set_baseline(summary.energy_kwh);
+        return Ok(());
+    }
+    let mut none = loaded.clone();
+    none.scenario.policy.name = "none".into();
+    let mut sim = Simulation::build(&none).map_err(|e| e.to_string())?;
+    let base = sim
+        .run(&mut crate::report::NullRecorder, &mut |_| {})
+        .map_err(|e| format!("baseline run: {e}"))?;
+    summary.set_baseline(base.energy_kwh);
+    Ok(())
 }
 
 /// Places every VM on a host at build time. Returns each host's VM list, or the VM group that
