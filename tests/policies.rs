@@ -336,3 +336,72 @@ fn a_run_reports_energy_saved_against_static_placement_and_migration_energy() {
         joules / 3.6e6
     );
 }
+
+/// The CloudSim setup in the faithful engine: the four uncounted trace groups split the
+/// trace's VMs as CloudSim assigns its VM types (VM i of type i / ceil(n/4)).
+#[test]
+fn cloudsim_vm_types_split_the_trace_in_quarters() {
+    let path = scenarios().join("regression/cloudsim-day.toml");
+    let l = load_file(&path, &["compat.cloudsim=false".to_string()]).unwrap();
+    let sim = Simulation::build(&l).unwrap();
+    assert_eq!(sim.vms.len(), 40);
+    let mips: Vec<f64> = sim.vms.vcpu_mips.clone();
+    for (i, m) in mips.iter().enumerate() {
+        let want = [2500.0, 2000.0, 1000.0, 500.0][i / 10];
+        assert_eq!(*m, want, "VM {i}");
+    }
+    // An uneven split: 37 trace VMs over three uncounted groups after a counted one of 2.
+    let text = format!(
+        r#"
+name = "split"
+horizon = "1h"
+[trace]
+format = "planetlab"
+path = "{}"
+[[host_type]]
+name = "h"
+cores = 64
+core_mips = 2500
+ram = "256GiB"
+nic = "1Gbit/s"
+power = {{ preset = "hp-ml110-g5" }}
+[[hosts]]
+type = "h"
+count = 2
+[[vms]]
+name = "a-{{i}}"
+vcpus = 1
+vcpu_mips = 1
+ram = "1GiB"
+cpu = {{ model = "trace" }}
+[[vms]]
+name = "b-{{i}}"
+count = 3
+vcpus = 1
+vcpu_mips = 2
+ram = "1GiB"
+cpu = {{ model = "trace" }}
+[[vms]]
+name = "c-{{i}}"
+vcpus = 1
+vcpu_mips = 3
+ram = "1GiB"
+cpu = {{ model = "trace" }}
+[[vms]]
+name = "d-{{i}}"
+vcpus = 1
+vcpu_mips = 4
+ram = "1GiB"
+cpu = {{ model = "trace" }}
+"#,
+        scenarios().join("../traces/synthetic-day").display()
+    );
+    let l = load_str("split.toml", &text, None, &[]).unwrap();
+    let sim = Simulation::build(&l).unwrap();
+    let count = |m: f64| sim.vms.vcpu_mips.iter().filter(|&&x| x == m).count();
+    // 40 − 3 counted = 37 shared by three groups: 13, 13, 11.
+    assert_eq!(
+        (count(1.0), count(2.0), count(3.0), count(4.0)),
+        (13, 3, 13, 11)
+    );
+}

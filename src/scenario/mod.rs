@@ -174,7 +174,8 @@ pub struct HostGroupSpec {
 pub struct VmGroupSpec {
     /// Name pattern; `{i}` is the index within the group.
     pub name: String,
-    /// How many VMs; for a trace-driven group, 0 or absent means one per trace VM left.
+    /// How many VMs. Trace-driven groups with 0 or no count share the trace VMs that counted
+    /// groups leave: ceil(rest / k) each, in order, the last taking the remainder.
     #[serde(default)]
     pub count: u32,
     pub vcpus: u32,

@@ -276,10 +276,40 @@ impl Simulation {
         let mut vms = Vms::default();
         let mut seen = std::collections::BTreeMap::new();
         let mut trace_idx: Vec<u32> = Vec::new();
+        // Trace groups with `count = 0` share the trace VMs the counted groups leave, in order:
+        // ceil(rest / k) each and the last takes what remains. With four such groups this is
+        // CloudSim's assignment of VM i to type i / ceil(n / 4) (`PlanetLabHelper.createVmList`).
+        let is_trace_group = |v: &crate::scenario::VmGroupSpec| v.cpu.model == CpuModelKind::Trace;
+        let counted: usize = sc
+            .vms
+            .iter()
+            .filter(|v| is_trace_group(v))
+            .map(|v| v.count as usize)
+            .sum();
+        let sharing = sc
+            .vms
+            .iter()
+            .filter(|v| is_trace_group(v) && v.count == 0)
+            .count();
+        let rest = trace_vms.saturating_sub(counted);
+        let share = if sharing > 0 {
+            rest.div_ceil(sharing)
+        } else {
+            0
+        };
+        let mut shared_so_far = 0usize;
+        let mut sharing_seen = 0usize;
         for (g, v) in sc.vms.iter().enumerate() {
-            let is_trace = v.cpu.model == CpuModelKind::Trace;
+            let is_trace = is_trace_group(v);
             let count = if is_trace && v.count == 0 {
-                (trace_vms - next_trace.min(trace_vms)) as u32
+                sharing_seen += 1;
+                let n = if sharing_seen == sharing {
+                    rest - shared_so_far.min(rest)
+                } else {
+                    share.min(rest - shared_so_far.min(rest))
+                };
+                shared_so_far += n;
+                n as u32
             } else {
                 v.count
             };
