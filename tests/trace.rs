@@ -192,3 +192,74 @@ fn the_shipped_synthetic_day_is_what_the_generator_writes() {
     }
     assert_eq!(n, 40);
 }
+
+/// An Azure-format trace drives a run: VMs start and stop at their vmtable lifetimes and
+/// follow their average CPU readings; none is dropped.
+#[test]
+fn an_azure_trace_starts_and_stops_its_vms() {
+    use migsim::report::NullRecorder;
+    use migsim::scenario::load_str;
+    use migsim::sim::Simulation;
+
+    let dir = tempfile::tempdir().unwrap();
+    let az = dir.path().join("azure");
+    fs::create_dir(&az).unwrap();
+    // vmA lives all day; vmB from 1 h to 2 h.
+    fs::write(
+        az.join("vmtable.csv"),
+        "vmA,s,d,0,86400,90,40,80,Interactive,2,4\nvmB,s,d,3600,7200,90,40,80,Interactive,2,4\n",
+    )
+    .unwrap();
+    let mut readings = String::new();
+    for k in 0..288 {
+        readings.push_str(&format!("{},vmA,0,100,50\n", k * 300));
+    }
+    for k in 12..24 {
+        readings.push_str(&format!("{},vmB,0,100,25\n", k * 300));
+    }
+    fs::write(az.join("vm_cpu_readings-file-1-of-1.csv"), readings).unwrap();
+    let text = format!(
+        r#"
+name = "azure"
+horizon = "3h"
+[trace]
+format = "azure"
+path = "{}"
+[[host_type]]
+name = "h"
+cores = 4
+core_mips = 1000
+ram = "16GiB"
+nic = "1Gbit/s"
+power = {{ preset = "hp-ml110-g5" }}
+[[hosts]]
+type = "h"
+count = 1
+[[vms]]
+name = "vm-{{i}}"
+vcpus = 2
+vcpu_mips = 1000
+ram = "2GiB"
+cpu = {{ model = "trace" }}
+[outputs]
+sample_interval = "30min"
+"#,
+        az.display()
+    );
+    let l = load_str("azure.toml", &text, None, &[]).unwrap();
+    let mut sim = Simulation::build(&l).unwrap();
+    let s = sim.run(&mut NullRecorder, &mut |_| {}).unwrap();
+    assert_eq!(s.vms, 2);
+    let running: Vec<(f64, u32, f64)> = sim
+        .timeline()
+        .iter()
+        .map(|r| (r.time_s, r.running_vms, r.cpu_demand_mips))
+        .collect();
+    for &(t, n, demand) in &running {
+        let b_alive = (3600.0..7200.0).contains(&t);
+        assert_eq!(n, 1 + b_alive as u32, "at {t} s: {running:?}");
+        // vmA asks 50 % of 2000 MIPS; vmB 25 % of 2000 while it lives.
+        let want = 1000.0 + if b_alive { 500.0 } else { 0.0 };
+        assert!((demand - want).abs() < 1e-6, "at {t} s: {demand} MIPS");
+    }
+}

@@ -54,7 +54,7 @@ pub struct StatsArgs {
 
 fn format_of(s: &str) -> Result<Format, Failure> {
     Format::parse(s)
-        .ok_or_else(|| Failure::BadInput(format!("--format: {s:?} is not planetlab or csv")))
+        .ok_or_else(|| Failure::BadInput(format!("--format: {s:?} is not {}", Format::NAMES)))
 }
 
 pub fn run(cmd: &TraceCommand) -> Result<(), Failure> {
@@ -105,6 +105,11 @@ fn generate_cmd(a: &GenerateArgs) -> Result<(), Failure> {
             }
         }
         Format::Csv => trace::csv_long::write(&a.out, &t).map_err(io)?,
+        f => {
+            return Err(Failure::BadInput(format!(
+                "--format: generate writes planetlab or csv, not {f:?}"
+            )));
+        }
     }
     println!("wrote {} VMs to {}", t.vms.len(), a.out.display());
     Ok(())
@@ -117,6 +122,7 @@ fn stats_cmd(a: &StatsArgs) -> Result<(), Failure> {
         let s = match format {
             Format::PlanetLab => stats::planetlab_day(p),
             Format::Csv => trace::csv_long::read(p).map(|t| stats::of_vms(&t.vms, false)),
+            f => trace::read(f, p).map(|t| stats::of_vms(&t.vms, false)),
         }
         .map_err(|e| Failure::BadInput(e.to_string()))?;
         let name = p

@@ -239,7 +239,7 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
     {
         return bad(
             "trace.format",
-            format!("{:?} is not planetlab or csv", t.format),
+            format!("{:?} is not {}", t.format, crate::trace::Format::NAMES),
         );
     }
     if s.network.rack_size == 0 {

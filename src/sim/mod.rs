@@ -345,11 +345,20 @@ impl Simulation {
                 dirty,
                 traffic: v.traffic,
             });
-            let start = v.start.map(|d| d.time()).unwrap_or(SimTime::ZERO);
-            let stop = v.lifetime.map(|d| start + d.time());
+            let group_start = v.start.map(|d| d.time()).unwrap_or(SimTime::ZERO);
+            let group_stop = v.lifetime.map(|d| group_start + d.time());
             for i in 0..count {
+                let (mut start, mut stop) = (group_start, group_stop);
                 trace_idx.push(if is_trace {
                     next_trace += 1;
+                    // A trace that records lifetimes (Azure) starts and stops its VMs, within
+                    // the group's own window.
+                    if let Some((created, deleted)) =
+                        trace.as_ref().and_then(|t| t.vms[next_trace - 1].lifetime)
+                    {
+                        start = start.max(created);
+                        stop = Some(stop.map_or(deleted, |s| s.min(deleted)).max(start));
+                    }
                     (next_trace - 1) as u32
                 } else {
                     u32::MAX

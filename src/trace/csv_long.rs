@@ -119,6 +119,7 @@ pub fn read(path: &Path) -> Result<Trace, TraceError> {
                 cpu: Vec::new(),
                 memory: r.memory.map(|_| Vec::new()),
                 dirty_rate: r.dirty_rate.map(|_| Vec::new()),
+                lifetime: None,
             });
             vms.len() - 1
         });

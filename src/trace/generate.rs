@@ -131,6 +131,7 @@ pub fn generate(s: &Spec) -> Trace {
                 cpu: cpu.iter().map(|&c| c as f32).collect(),
                 memory: None,
                 dirty_rate: None,
+                lifetime: None,
             }
         })
         .collect();

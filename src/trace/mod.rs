@@ -6,6 +6,8 @@
 //! value is an error that names the file, the line and the field, never a silently skipped
 //! row.
 
+pub mod azure;
+pub mod bitbrains;
 pub mod csv_long;
 pub mod generate;
 pub mod planetlab;
@@ -68,6 +70,9 @@ pub struct VmTrace {
     pub memory: Option<Vec<f32>>,
     /// Dirty-page rate, bytes/s, if the format has it.
     pub dirty_rate: Option<Vec<f32>>,
+    /// When the VM was created and deleted, relative to the trace's start, if the format
+    /// records it (Azure's `vmtable`). A trace-driven VM starts and stops at these times.
+    pub lifetime: Option<(SimTime, SimTime)>,
 }
 
 impl VmTrace {
@@ -107,13 +112,22 @@ pub enum Format {
     PlanetLab,
     /// `time,vm,cpu[,memory][,dirty_rate]`, one row per VM and sample, in time order.
     Csv,
+    /// Bitbrains GWA-T-12: a folder of per-VM `;`-separated CSV files with CPU and memory.
+    Bitbrains,
+    /// Azure Public Dataset V1/V2: `vmtable.csv` and `vm_cpu_readings*.csv` in one folder.
+    Azure,
 }
 
 impl Format {
+    /// The names `parse` accepts, for error messages.
+    pub const NAMES: &'static str = "planetlab, csv, bitbrains or azure";
+
     pub fn parse(s: &str) -> Option<Format> {
         match s {
             "planetlab" => Some(Format::PlanetLab),
             "csv" => Some(Format::Csv),
+            "bitbrains" => Some(Format::Bitbrains),
+            "azure" => Some(Format::Azure),
             _ => None,
         }
     }
@@ -130,6 +144,8 @@ pub fn read(format: Format, path: &std::path::Path) -> Result<Trace, TraceError>
     match format {
         Format::PlanetLab => planetlab::read_dir(path, None),
         Format::Csv => csv_long::read(path),
+        Format::Bitbrains => bitbrains::read_dir(path),
+        Format::Azure => azure::read_dir(path),
     }
 }
 

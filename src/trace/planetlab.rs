@@ -135,6 +135,7 @@ pub fn vm_trace(path: &Path) -> Result<VmTrace, TraceError> {
         cpu,
         memory: None,
         dirty_rate: None,
+        lifetime: None,
     })
 }
 
