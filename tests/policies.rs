@@ -405,3 +405,30 @@ cpu = {{ model = "trace" }}
         (13, 3, 13, 11)
     );
 }
+
+#[test]
+fn offhours_packs_at_night_and_wakes_everyone_for_the_office_day() {
+    // Four quad hosts, four 1-vCPU VMs at 40 %: 0.1 each spread out, 0.4 on one host packed.
+    let mut text = cluster(4, 4, 1, 0.4, "round-robin", "name = \"offhours\"");
+    text = text.replace("horizon = \"2h\"", "horizon = \"24h\"");
+    text.push_str("[outputs]\nsample_interval = \"1h\"\n");
+    let loaded = load_str("offhours.toml", &text, None, &[]).unwrap();
+    let mut sim = Simulation::build(&loaded).unwrap();
+    let s = sim.run(&mut NullRecorder, &mut |_| {}).unwrap();
+    sim.check_invariants().unwrap();
+    let at = |h: f64| {
+        sim.timeline()
+            .iter()
+            .find(|r| r.time_s == h * 3600.0)
+            .map(|r| (r.active_hosts, r.hosts_on))
+            .unwrap()
+    };
+    assert_eq!(at(4.0), (1, 1), "packed onto one host at 04:00");
+    assert_eq!(at(12.0).1, 4, "every host on at noon");
+    assert!(at(12.0).0 >= 2, "load spread back at noon: {:?}", at(12.0));
+    assert_eq!(at(22.0), (1, 1), "packed again at 22:00");
+    assert_eq!(s.failed_migrations, 0);
+    let none = run(&cluster(4, 4, 1, 0.4, "round-robin", "name = \"none\"")
+        .replace("horizon = \"2h\"", "horizon = \"24h\""));
+    assert!(s.energy_kwh < none.summary.energy_kwh);
+}

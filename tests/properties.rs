@@ -142,6 +142,7 @@ const POLICIES: &[&str] = &[
     "lrr-mmt-1.2",
     "ulm",
     "spread",
+    "offhours",
 ];
 
 proptest! {

@@ -16,7 +16,7 @@ use crate::sim::Simulation;
 
 /// The policies compared when none are named: the static baseline, one of each Beloglazov
 /// detector with the MMT selector at the thresholds of CCPE 2012 Table 3's best runs, and the
-/// two simple schedulers.
+/// simple schedulers and the off-hours power-down.
 pub const DEFAULT_POLICIES: &[&str] = &[
     "none",
     "thr-mmt-0.8",
@@ -26,6 +26,7 @@ pub const DEFAULT_POLICIES: &[&str] = &[
     "lrr-mmt-1.2",
     "ulm",
     "spread",
+    "offhours",
 ];
 
 #[derive(clap::Args, Debug)]
@@ -33,7 +34,7 @@ pub struct CompareArgs {
     /// Scenario file (default: the built-in quickstart).
     pub scenario: Option<PathBuf>,
     /// A policy to run (repeat, or give a comma-separated list); default: none, the five
-    /// Beloglazov detectors with MMT, ulm and spread.
+    /// Beloglazov detectors with MMT, ulm, spread and offhours.
     #[arg(long = "policy", short = 'p', value_delimiter = ',')]
     pub policies: Vec<String>,
     /// Override a scenario value for every run, e.g. `horizon=6h` (repeatable).

@@ -60,7 +60,7 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Replay one scenario under several consolidation policies, side by side.
     #[command(
-        after_help = "Examples:\n  migsim compare scenarios/whatif/day.toml\n  migsim compare scenarios/whatif/day.toml -p none,thr-mmt-0.8,lr-mmt-1.2 --csv day.csv\n  migsim compare --set horizon=6h --markdown quickstart.md\n\nPolicies: none, ulm, spread, and <detector>-<selector>-<parameter> with detector\nthr|iqr|mad|lr|lrr and selector mmt|mc|mu|rs (Beloglazov & Buyya, CCPE 2012).\nEnergy saved is measured against `none` when it is in the list, else the first policy."
+        after_help = "Examples:\n  migsim compare scenarios/whatif/day.toml\n  migsim compare scenarios/whatif/day.toml -p none,thr-mmt-0.8,lr-mmt-1.2 --csv day.csv\n  migsim compare --set horizon=6h --markdown quickstart.md\n\nPolicies: none, ulm, spread, offhours, and <detector>-<selector>-<parameter> with detector\nthr|iqr|mad|lr|lrr and selector mmt|mc|mu|rs (Beloglazov & Buyya, CCPE 2012).\nEnergy saved is measured against `none` when it is in the list, else the first policy."
     )]
     Compare(compare::CompareArgs),
     /// Generate or summarise workload traces.

@@ -6,10 +6,11 @@
 //!
 //! Policies compose from small parts where the literature does: Beloglazov & Buyya's overload
 //! detector × VM selector × placer ([`beloglazov`]). Whole policies that do not fit that shape
-//! are one file each ([`ulm`], [`spread`]). Adding a policy is one file and one line in
+//! are one file each ([`ulm`], [`spread`], [`offhours`]). Adding a policy is one file and one line in
 //! [`build`].
 
 pub mod beloglazov;
+pub mod offhours;
 pub mod spread;
 pub mod ulm;
 
@@ -99,7 +100,7 @@ impl Policy for NonePolicy {
 
 /// Whole policies by name; Beloglazov combinations are `DETECTOR-SELECTOR-PARAMETER`
 /// (`thr-mmt-0.8`, `lr-mc-1.2`, …) with detector thr|iqr|mad|lr|lrr and selector mmt|mc|mu|rs.
-pub const NAMES: &[&str] = &["none", "ulm", "spread"];
+pub const NAMES: &[&str] = &["none", "ulm", "spread", "offhours"];
 
 fn parse_beloglazov(name: &str) -> Option<(beloglazov::Detector, beloglazov::Selector)> {
     use beloglazov::{Detector, Selector};
@@ -137,6 +138,7 @@ pub fn build(spec: &PolicySpec, seed: u64) -> Box<dyn Policy> {
     match spec.name.as_str() {
         "ulm" => Box::new(ulm::Ulm::new(spec)),
         "spread" => Box::new(spread::Spread::new(spec)),
+        "offhours" => Box::new(offhours::OffHours::new(spec, seed)),
         "none" => Box::new(NonePolicy),
         name => {
             let (d, s) = parse_beloglazov(name).expect("validated policy name");

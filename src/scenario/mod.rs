@@ -421,6 +421,11 @@ pub struct PolicySpec {
     /// `ulm`: consecutive ticks above the threshold that make a host overworked (default 3).
     #[serde(default)]
     pub samples: Option<u32>,
+    /// `offhours`: when office hours begin and end, as times of day (default 8h and 18h).
+    #[serde(default)]
+    pub office_start: Option<Duration>,
+    #[serde(default)]
+    pub office_end: Option<Duration>,
 }
 
 impl Default for PolicySpec {
@@ -430,6 +435,8 @@ impl Default for PolicySpec {
             interval: default_step(),
             threshold: None,
             samples: None,
+            office_start: None,
+            office_end: None,
         }
     }
 }
