@@ -432,3 +432,88 @@ fn offhours_packs_at_night_and_wakes_everyone_for_the_office_day() {
         .replace("horizon = \"2h\"", "horizon = \"24h\""));
     assert!(s.energy_kwh < none.summary.energy_kwh);
 }
+
+fn maintenance_cluster(policy: &str, lead: &str) -> String {
+    let mut text = cluster(3, 3, 1, 0.2, "round-robin", policy);
+    text = text.replace("horizon = \"2h\"", "horizon = \"3h\"");
+    text.push_str(&format!(
+        "[[maintenance]]\nhosts = [\"quad-0\"]\nat = \"1h\"\nduration = \"30min\"\nlead = \"{lead}\"\n[outputs]\nsample_interval = \"15min\"\nhosts_csv = false\n"
+    ));
+    text
+}
+
+#[test]
+fn maintenance_drains_a_host_keeps_it_off_and_brings_it_back() {
+    for policy in [
+        "name = \"none\"",
+        "name = \"thr-mmt-0.8\"",
+        "name = \"spread\"",
+    ] {
+        let loaded = load_str(
+            "maint.toml",
+            &maintenance_cluster(policy, "30min"),
+            None,
+            &[],
+        )
+        .unwrap();
+        let mut sim = Simulation::build(&loaded).unwrap();
+        let s = sim.run(&mut NullRecorder, &mut |_| {}).unwrap();
+        sim.check_invariants().unwrap();
+        assert_eq!(s.maintenance_missed, 0, "{policy}");
+        let recs = &sim.migs.records;
+        let drained: Vec<_> = recs.iter().filter(|r| r.source == "quad-0").collect();
+        // THR-MMT may have emptied the host by consolidation before draining starts.
+        assert!(!drained.is_empty() || policy.contains("thr"), "{policy}");
+        for r in &drained {
+            if r.start_s >= 1800.0 {
+                assert!(r.start_s < 3600.0, "{policy}: drained late {}", r.start_s);
+            }
+        }
+        // Nothing is moved onto the host while it is out of service.
+        for r in recs.iter().filter(|r| r.destination == "quad-0") {
+            assert!(
+                r.start_s < 1800.0 || r.start_s >= 5400.0,
+                "{policy}: {} moved onto quad-0 at {} s",
+                r.vm,
+                r.start_s
+            );
+        }
+        // During the window the cluster has at most two hosts on.
+        let during = sim.timeline().iter().find(|r| r.time_s == 4500.0).unwrap();
+        assert!(during.hosts_on <= 2, "{policy}: {during:?}");
+    }
+    // With `none`, the host comes back after the window and stays on.
+    let loaded = load_str(
+        "maint.toml",
+        &maintenance_cluster("name = \"none\"", "30min"),
+        None,
+        &[],
+    )
+    .unwrap();
+    let mut sim = Simulation::build(&loaded).unwrap();
+    sim.run(&mut NullRecorder, &mut |_| {}).unwrap();
+    let last = sim.timeline().last().unwrap();
+    assert_eq!(last.hosts_on, 3, "{last:?}");
+}
+
+#[test]
+fn maintenance_without_lead_time_is_reported_missed() {
+    let loaded = load_str(
+        "maint.toml",
+        &maintenance_cluster("name = \"none\"", "0s"),
+        None,
+        &[],
+    )
+    .unwrap();
+    let mut sim = Simulation::build(&loaded).unwrap();
+    let s = sim.run(&mut NullRecorder, &mut |_| {}).unwrap();
+    // Draining starts when the window opens: the VM is still there at that moment.
+    assert_eq!(s.maintenance_missed, 1);
+    let bad =
+        maintenance_cluster("name = \"none\"", "30min").replace("[\"quad-0\"]", "[\"quad-9\"]");
+    let e = load_str("maint.toml", &bad, None, &[])
+        .and_then(|l| Simulation::build(&l).map(|_| ()))
+        .unwrap_err();
+    assert!(e.to_string().contains("maintenance[0].hosts"), "{e}");
+    assert!(e.to_string().contains("quad-9"), "{e}");
+}

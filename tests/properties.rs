@@ -98,6 +98,11 @@ step = "7min"
 [policy]
 name = "{policy}"
 interval = "10min"
+# Every run also drains its first host for a maintenance window.
+[[maintenance]]
+hosts = ["small-0"]
+at = "1h"
+duration = "40min"
 [outputs]
 sample_interval = "13min"
 "#,

@@ -1549,6 +1549,7 @@ pub fn run_scenario(
         traffic_delivered_fraction: 1.0,
         // CloudSim counts no bytes, so there is nothing for Liu's model to weigh.
         migration_energy_kwh: 0.0,
+        maintenance_missed: 0,
         baseline_energy_kwh: None,
         energy_saved_kwh: None,
         energy_saved_pct: None,

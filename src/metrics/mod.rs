@@ -51,6 +51,8 @@ pub struct Summary {
     pub esv: f64,
     /// Bytes the VMs' own traffic delivered / bytes it asked to send.
     pub traffic_delivered_fraction: f64,
+    /// Hosts that still held VMs when their maintenance window opened.
+    pub maintenance_missed: u32,
     /// Energy of the migrations themselves by Liu et al.'s linear model (HPDC 2011):
     /// Σ (α · MB moved + β) over every migration that started. It is an estimate beside
     /// `energy_kwh`, not part of it: host power already integrates the CPU that migrations use.

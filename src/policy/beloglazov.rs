@@ -226,7 +226,7 @@ impl<'a> Plan<'a> {
         let mut best: Option<(f64, usize)> = None;
         let mut empty_seen = vec![false; hosts.types.len()];
         for (h, &ex) in excluded.iter().enumerate().take(hosts.len()) {
-            if ex || hosts.state[h] != PowerState::On {
+            if ex || hosts.state[h] != PowerState::On || !self.view.available(h) {
                 continue;
             }
             let empty = self.vms[h].is_empty() && self.view.reserved[h] == 0;
@@ -471,8 +471,9 @@ impl Policy for Beloglazov {
             }
         }
         if wake
-            && let Some(h) =
-                (0..n).find(|&h| matches!(hosts.state[h], PowerState::Sleep | PowerState::Off))
+            && let Some(h) = (0..n).find(|&h| {
+                view.available(h) && matches!(hosts.state[h], PowerState::Sleep | PowerState::Off)
+            })
         {
             out.push(Decision::SetPower {
                 host: HostId(h as u32),

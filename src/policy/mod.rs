@@ -10,6 +10,7 @@
 //! [`build`].
 
 pub mod beloglazov;
+pub mod maintenance;
 pub mod offhours;
 pub mod spread;
 pub mod ulm;
@@ -50,6 +51,9 @@ pub struct ClusterView<'a> {
     pub vm_history: &'a [VecDeque<f64>],
     /// Each host's requested utilisation at past ticks, oldest first (at most 30).
     pub host_history: &'a [VecDeque<f64>],
+    /// Hosts out of service for maintenance: no policy may place VMs on them or change their
+    /// power state (the simulation refuses such decisions).
+    pub unavailable: &'a [bool],
 }
 
 impl ClusterView<'_> {
@@ -67,6 +71,11 @@ impl ClusterView<'_> {
     /// has nothing to migrate) and is not already on the move.
     pub fn movable(&self, v: VmId) -> bool {
         self.vms.state[v.idx()].runs() && !self.migrating[v.idx()]
+    }
+
+    /// Whether a policy may place VMs on, or switch, host `h`.
+    pub fn available(&self, h: usize) -> bool {
+        !self.unavailable[h]
     }
 
     /// Requested utilisation of host `h` now.

@@ -72,7 +72,9 @@ impl Policy for OffHours {
         }
         let hosts = view.hosts;
         let mut out: Vec<Decision> = (0..hosts.len())
-            .filter(|&h| matches!(hosts.state[h], PowerState::Sleep | PowerState::Off))
+            .filter(|&h| {
+                view.available(h) && matches!(hosts.state[h], PowerState::Sleep | PowerState::Off)
+            })
             .map(|h| Decision::SetPower {
                 host: HostId(h as u32),
                 target: PowerTarget::On,

@@ -36,7 +36,7 @@ impl Policy for Spread {
     fn decide(&mut self, view: &ClusterView<'_>) -> Vec<Decision> {
         let hosts = view.hosts;
         let on: Vec<usize> = (0..hosts.len())
-            .filter(|&h| hosts.state[h] == PowerState::On)
+            .filter(|&h| hosts.state[h] == PowerState::On && view.available(h))
             .collect();
         if on.len() < 2 {
             return Vec::new();

@@ -72,7 +72,7 @@ impl Policy for Ulm {
                 // The least-loaded other host that stays under the threshold with it.
                 let mut best: Option<usize> = None;
                 for t in 0..n {
-                    if t == h || hosts.state[t] != PowerState::On {
+                    if t == h || hosts.state[t] != PowerState::On || !view.available(t) {
                         continue;
                     }
                     let cap = hosts.cpu_capacity[t];

@@ -61,6 +61,10 @@ pub struct Scenario {
     /// Migrations to carry out at given times, whatever the policy decides.
     #[serde(default, rename = "migrate", skip_serializing_if = "Vec::is_empty")]
     pub migrate: Vec<MigrateSpec>,
+    /// Maintenance windows: named hosts are drained before `at`, kept empty and off for
+    /// `duration`, then switched back on, whatever the policy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintenance: Vec<MaintenanceSpec>,
     #[serde(default)]
     pub outputs: OutputsSpec,
 }
@@ -92,6 +96,24 @@ pub struct FaultSpec {
     pub at: Duration,
     #[serde(default)]
     pub duration: Option<Duration>,
+}
+
+/// A maintenance window: `[[maintenance]] hosts = ["r640-3"], at = "2h", duration = "1h"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceSpec {
+    pub hosts: Vec<String>,
+    /// When the window opens: the hosts should be empty and off by then.
+    pub at: Duration,
+    pub duration: Duration,
+    /// How long before `at` draining starts (default 30 min, an operator's choice, not a
+    /// measured figure).
+    #[serde(default = "default_lead")]
+    pub lead: Duration,
+}
+
+fn default_lead() -> Duration {
+    Duration::secs(1800)
 }
 
 /// One scheduled migration: `[[migrate]] vm = "web-3", to = "r640-5", at = "10h"`.

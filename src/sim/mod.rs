@@ -107,6 +107,13 @@ pub struct Simulation {
     horizon: SimTime,
     rng_workload: ChaCha8Rng,
     policy: Box<dyn Policy>,
+    /// Maintenance windows, resolved, and per window whether its hosts were checked at `at`
+    /// and brought back at the end.
+    maintenance: Vec<policy::maintenance::Window>,
+    maintenance_checked: Vec<bool>,
+    maintenance_restored: Vec<bool>,
+    /// Hosts that still held VMs when their window opened.
+    maintenance_missed: u32,
     vm_flow: Vec<Option<FlowId>>,
     vm_last: Vec<SimTime>,
     traffic_demand: f64,
@@ -441,6 +448,34 @@ impl Simulation {
                 ));
             }
         }
+        let mut maintenance = Vec::new();
+        for (i, m) in sc.maintenance.iter().enumerate() {
+            let field = format!("maintenance[{i}].hosts");
+            if m.hosts.is_empty() {
+                return Err(loaded.field_error(&field, "name at least one host"));
+            }
+            let mut hs = Vec::new();
+            for name in &m.hosts {
+                let h =
+                    hosts.name.iter().position(|n| n == name).ok_or_else(|| {
+                        loaded.field_error(&field, format!("no host named {name:?}"))
+                    })?;
+                hs.push(h);
+            }
+            if m.duration.time() == SimTime::ZERO {
+                return Err(loaded.field_error(
+                    &format!("maintenance[{i}].duration"),
+                    "a window must last longer than 0 s",
+                ));
+            }
+            let at = m.at.time();
+            maintenance.push(policy::maintenance::Window {
+                hosts: hs,
+                drain: SimTime::from_nanos(at.as_nanos().saturating_sub(m.lead.time().as_nanos())),
+                at,
+                end: at + m.duration.time(),
+            });
+        }
         let link_capacity: Vec<f64> = net.links.iter().map(|l| l.capacity).collect();
         let mut requests = Vec::new();
         for (i, m) in sc.migrate.iter().enumerate() {
@@ -470,6 +505,10 @@ impl Simulation {
         Ok(Simulation {
             horizon: sc.horizon.time(),
             policy: policy::build(&sc.policy, sc.seed),
+            maintenance_checked: vec![false; maintenance.len()],
+            maintenance_restored: vec![false; maintenance.len()],
+            maintenance,
+            maintenance_missed: 0,
             scenario: sc,
             hosts,
             vms,
@@ -703,17 +742,20 @@ impl Simulation {
             }
             Event::PolicyTick => {
                 self.record_history();
-                let migrating: Vec<bool> = {
-                    let mut m = vec![false; self.vms.len()];
-                    for v in self.migs.migrating_vms() {
-                        m[v.idx()] = true;
+                let unavailable =
+                    policy::maintenance::unavailable(&self.maintenance, self.hosts.len(), t);
+                self.maintenance_tick(t, rec)?;
+                if unavailable.iter().any(|&u| u) {
+                    let migrating = self.migrating_flags();
+                    let view = self.view(t, &migrating, &unavailable);
+                    let decisions = policy::maintenance::drain(&view, &unavailable);
+                    for d in decisions {
+                        self.apply(t, d, rec)?;
                     }
-                    for r in self.migs.waiting_vms() {
-                        m[r.idx()] = true;
-                    }
-                    m
-                };
+                }
+                let migrating = self.migrating_flags();
                 let decisions = {
+                    // Built field by field: the policy is borrowed mutably beside the view.
                     let view = ClusterView {
                         now: t,
                         hosts: &self.hosts,
@@ -723,10 +765,27 @@ impl Simulation {
                         reserved: &self.migs.reserved,
                         vm_history: &self.vm_history,
                         host_history: &self.host_history,
+                        unavailable: &unavailable,
                     };
                     self.policy.decide(&view)
                 };
                 for d in decisions {
+                    let host = match d {
+                        Decision::SetPower { host, .. } => host,
+                        Decision::Migrate { to, .. } => to,
+                    };
+                    if unavailable[host.idx()] {
+                        // Maintenance overrides the policy.
+                        if rec.wants_events() {
+                            rec.event(
+                                t,
+                                "refused",
+                                &self.hosts.name[host.idx()],
+                                "in maintenance",
+                            )?;
+                        }
+                        continue;
+                    }
                     self.apply(t, d, rec)?;
                 }
                 let next = t + self.scenario.policy.interval.time();
@@ -871,6 +930,62 @@ impl Simulation {
                 Ok(())
             }
         }
+    }
+
+    /// Which VMs are being migrated or wait to be.
+    fn migrating_flags(&self) -> Vec<bool> {
+        let mut m = vec![false; self.vms.len()];
+        for v in self.migs.migrating_vms() {
+            m[v.idx()] = true;
+        }
+        for r in self.migs.waiting_vms() {
+            m[r.idx()] = true;
+        }
+        m
+    }
+
+    fn view<'a>(
+        &'a self,
+        t: SimTime,
+        migrating: &'a [bool],
+        unavailable: &'a [bool],
+    ) -> ClusterView<'a> {
+        ClusterView {
+            now: t,
+            hosts: &self.hosts,
+            vms: &self.vms,
+            host_vms: &self.host_vms,
+            migrating,
+            reserved: &self.migs.reserved,
+            vm_history: &self.vm_history,
+            host_history: &self.host_history,
+            unavailable,
+        }
+    }
+
+    /// Counts hosts still busy when their window opens, and switches hosts back on when it
+    /// closes.
+    fn maintenance_tick(&mut self, t: SimTime, rec: &mut dyn Recorder) -> io::Result<()> {
+        for w in 0..self.maintenance.len() {
+            let win = &self.maintenance[w];
+            if !self.maintenance_checked[w] && t >= win.at {
+                self.maintenance_checked[w] = true;
+                let busy = win
+                    .hosts
+                    .iter()
+                    .filter(|&&h| !self.host_vms[h].is_empty())
+                    .count();
+                self.maintenance_missed += busy as u32;
+            }
+            if !self.maintenance_restored[w] && t >= win.end {
+                self.maintenance_restored[w] = true;
+                let back: Vec<usize> = win.hosts.clone();
+                for h in back {
+                    self.request_power(t, HostId(h as u32), PowerTarget::On, rec)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Appends this tick's VM demands and host utilisations to the policy's history.
@@ -1289,6 +1404,7 @@ impl Simulation {
             } else {
                 1.0
             },
+            maintenance_missed: self.maintenance_missed,
             migration_energy_kwh: {
                 let m = &self.scenario.migration;
                 recs.iter()
