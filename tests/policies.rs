@@ -517,3 +517,59 @@ fn maintenance_without_lead_time_is_reported_missed() {
     assert!(e.to_string().contains("maintenance[0].hosts"), "{e}");
     assert!(e.to_string().contains("quad-9"), "{e}");
 }
+
+fn failure_cluster(hosts: u32, extra: &str) -> Outcome {
+    let mut text = cluster(hosts, 3, 1, 0.2, "round-robin", "name = \"none\"");
+    text.push_str(extra);
+    run(&text)
+}
+
+#[test]
+fn a_failed_hosts_vms_restart_elsewhere_after_the_delay() {
+    let o = failure_cluster(
+        3,
+        "[[host_failure]]\nhost = \"quad-0\"\nat = \"1h\"\nrepair = \"30min\"\n",
+    );
+    let s = &o.summary;
+    assert_eq!(s.host_failures, 1);
+    assert_eq!(s.ha_restarts, 1, "vm-0 lived on quad-0");
+    assert!(
+        (s.ha_downtime_s - 120.0).abs() < 1e-9,
+        "{}",
+        s.ha_downtime_s
+    );
+    assert_eq!(s.vms_down_at_end, 0);
+    assert_eq!(s.vm_states_at_end["active"], 3);
+
+    // The restart delay is the scenario's.
+    let o = failure_cluster(
+        3,
+        "[[host_failure]]\nhost = \"quad-0\"\nat = \"1h\"\nrestart_delay = \"45s\"\n",
+    );
+    assert!((o.summary.ha_downtime_s - 45.0).abs() < 1e-9);
+
+    // Nowhere to go: one host, it fails for good, its VMs stay down.
+    let o = failure_cluster(1, "[[host_failure]]\nhost = \"quad-0\"\nat = \"1h\"\n");
+    assert_eq!(o.summary.vms_down_at_end, 3);
+    assert_eq!(o.summary.ha_restarts, 0);
+    assert_eq!(o.summary.vm_states_at_end["inactive"], 3);
+}
+
+#[test]
+fn a_migration_to_a_failing_host_fails_and_leaves_the_vm_running_on_its_source() {
+    let o = failure_cluster(
+        3,
+        "[[migrate]]\nvm = \"vm-0\"\nto = \"quad-1\"\nat = \"30min\"\n\
+         [[host_failure]]\nhost = \"quad-1\"\nat = \"1802s\"\n",
+    );
+    let r = o
+        .moves
+        .iter()
+        .find(|m| m.1 == "vm-0")
+        .expect("the migration is recorded");
+    assert_eq!(r.2, "quad-0");
+    assert_eq!(o.summary.failed_migrations, 1);
+    // vm-0 never went down: only vm-1, which lived on quad-1, restarted.
+    assert_eq!(o.summary.ha_restarts, 1);
+    assert_eq!(o.summary.vm_states_at_end["active"], 3);
+}

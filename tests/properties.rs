@@ -103,6 +103,11 @@ interval = "10min"
 hosts = ["small-0"]
 at = "1h"
 duration = "40min"
+# … and loses it to a failure, then repairs it.
+[[host_failure]]
+host = "small-0"
+at = "20min"
+repair = "30min"
 [outputs]
 sample_interval = "13min"
 "#,

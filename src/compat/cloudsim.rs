@@ -1550,6 +1550,10 @@ pub fn run_scenario(
         // CloudSim counts no bytes, so there is nothing for Liu's model to weigh.
         migration_energy_kwh: 0.0,
         maintenance_missed: 0,
+        host_failures: 0,
+        ha_restarts: 0,
+        ha_downtime_s: 0.0,
+        vms_down_at_end: 0,
         baseline_energy_kwh: None,
         energy_saved_kwh: None,
         energy_saved_pct: None,

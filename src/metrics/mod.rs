@@ -53,6 +53,14 @@ pub struct Summary {
     pub traffic_delivered_fraction: f64,
     /// Hosts that still held VMs when their maintenance window opened.
     pub maintenance_missed: u32,
+    /// `[[host_failure]]`s that happened.
+    pub host_failures: u32,
+    /// VMs restarted on another host after their host failed.
+    pub ha_restarts: u32,
+    /// Σ time those VMs were down, from the failure to their restart.
+    pub ha_downtime_s: f64,
+    /// VMs of failed hosts still waiting for a host at the end of the run.
+    pub vms_down_at_end: u32,
     /// Energy of the migrations themselves by Liu et al.'s linear model (HPDC 2011):
     /// Σ (α · MB moved + β) over every migration that started. It is an estimate beside
     /// `energy_kwh`, not part of it: host power already integrates the CPU that migrations use.

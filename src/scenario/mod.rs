@@ -65,6 +65,14 @@ pub struct Scenario {
     /// `duration`, then switched back on, whatever the policy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub maintenance: Vec<MaintenanceSpec>,
+    /// Host failures: `[[host_failure]] host = "r640-2", at = "6h", repair = "2h"`. The host's
+    /// VMs restart elsewhere after `restart_delay`.
+    #[serde(
+        default,
+        rename = "host_failure",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub host_failures: Vec<HostFailureSpec>,
     #[serde(default)]
     pub outputs: OutputsSpec,
 }
@@ -114,6 +122,25 @@ pub struct MaintenanceSpec {
 
 fn default_lead() -> Duration {
     Duration::secs(1800)
+}
+
+/// A host that fails at `at` and, with `repair`, comes back that much later.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostFailureSpec {
+    pub host: String,
+    pub at: Duration,
+    #[serde(default)]
+    pub repair: Option<Duration>,
+    /// From the failure to the VMs running again elsewhere: detection plus a guest boot.
+    /// Default 2 min, an assumption (HA detection takes seconds to tens of seconds and a
+    /// Linux guest boots in tens of seconds); set it from the operator's own measurements.
+    #[serde(default = "default_restart_delay")]
+    pub restart_delay: Duration,
+}
+
+fn default_restart_delay() -> Duration {
+    Duration::secs(120)
 }
 
 /// One scheduled migration: `[[migrate]] vm = "web-3", to = "r640-5", at = "10h"`.

@@ -64,12 +64,12 @@ pub(super) struct Active {
     alg: Box<dyn Algorithm>,
     flow: Option<FlowId>,
     seg_start: SimTime,
-    seg_phase: Phase,
+    pub(super) seg_phase: Phase,
     seg_factor: f64,
     /// Bumped whenever the transfer under way changes, to recognise stale check events.
     generation: u64,
     paused_at: Option<SimTime>,
-    on_destination: bool,
+    pub(super) on_destination: bool,
     bytes: f64,
     max_throttle: f64,
     /// An action held back while the guest suspends.
@@ -207,7 +207,7 @@ impl Simulation {
         }
     }
 
-    fn new_record(&self, req: &Request, start: SimTime) -> MigrationRecord {
+    pub(super) fn new_record(&self, req: &Request, start: SimTime) -> MigrationRecord {
         let src = self.vms.host[req.vm.idx()];
         MigrationRecord {
             vm: self.vms.name[req.vm.idx()].clone(),

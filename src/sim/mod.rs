@@ -6,6 +6,7 @@
 //! and VM starts and stops change states. The engine only orders events; this module gives them
 //! meaning.
 
+mod ha;
 mod migrations;
 
 use std::io;
@@ -57,6 +58,12 @@ pub enum Event {
     },
     /// A scheduled migration (`[[migrate]]`) is due.
     MigrationRequest(usize),
+    /// `[[host_failure]]` number `n` happens.
+    HostFail(usize),
+    /// The host of `[[host_failure]]` number `n` is repaired.
+    HostRepair(usize),
+    /// VMs of failed hosts try to restart.
+    HaRestart,
     /// A QEMU loop iteration of the migration in `slot` is due.
     MigrationCheck {
         slot: usize,
@@ -114,6 +121,9 @@ pub struct Simulation {
     maintenance_restored: Vec<bool>,
     /// Hosts that still held VMs when their window opened.
     maintenance_missed: u32,
+    /// `[[host_failure]]` hosts, resolved.
+    failure_hosts: Vec<HostId>,
+    ha: ha::Ha,
     vm_flow: Vec<Option<FlowId>>,
     vm_last: Vec<SimTime>,
     traffic_demand: f64,
@@ -476,6 +486,20 @@ impl Simulation {
                 end: at + m.duration.time(),
             });
         }
+        let mut failure_hosts = Vec::new();
+        for (i, f) in sc.host_failures.iter().enumerate() {
+            let h = hosts
+                .name
+                .iter()
+                .position(|n| *n == f.host)
+                .ok_or_else(|| {
+                    loaded.field_error(
+                        &format!("host_failure[{i}].host"),
+                        format!("no host named {:?}", f.host),
+                    )
+                })?;
+            failure_hosts.push(HostId(h as u32));
+        }
         let link_capacity: Vec<f64> = net.links.iter().map(|l| l.capacity).collect();
         let mut requests = Vec::new();
         for (i, m) in sc.migrate.iter().enumerate() {
@@ -509,6 +533,11 @@ impl Simulation {
             maintenance_restored: vec![false; maintenance.len()],
             maintenance,
             maintenance_missed: 0,
+            ha: ha::Ha {
+                failed: vec![false; n_hosts],
+                ..Default::default()
+            },
+            failure_hosts,
             scenario: sc,
             hosts,
             vms,
@@ -603,6 +632,15 @@ impl Simulation {
         for (i, r) in self.requests.iter().enumerate() {
             if r.at < self.horizon {
                 self.queue.schedule(r.at, Event::MigrationRequest(i));
+            }
+        }
+        for (i, f) in self.scenario.host_failures.iter().enumerate() {
+            let at = f.at.time();
+            if at < self.horizon {
+                self.queue.schedule(at, Event::HostFail(i));
+                if let Some(r) = f.repair {
+                    self.queue.schedule(at + r.time(), Event::HostRepair(i));
+                }
             }
         }
         if self.scenario.outputs.traffic_interval.is_some() {
@@ -742,8 +780,11 @@ impl Simulation {
             }
             Event::PolicyTick => {
                 self.record_history();
-                let unavailable =
+                let mut unavailable =
                     policy::maintenance::unavailable(&self.maintenance, self.hosts.len(), t);
+                for (u, &f) in unavailable.iter_mut().zip(&self.ha.failed) {
+                    *u |= f;
+                }
                 self.maintenance_tick(t, rec)?;
                 if unavailable.iter().any(|&u| u) {
                     let migrating = self.migrating_flags();
@@ -815,6 +856,22 @@ impl Simulation {
                 if self.hosts.transition_gen[host.idx()] == generation {
                     self.power_settled(t, host, rec)?;
                 }
+            }
+            Event::HostFail(i) => {
+                let delay = self.scenario.host_failures[i].restart_delay.time();
+                self.host_fail(t, self.failure_hosts[i], delay, rec)?;
+            }
+            Event::HostRepair(i) => self.host_repair(t, self.failure_hosts[i], rec)?,
+            Event::HaRestart => {
+                // Retry at the shortest restart delay of the scenario.
+                let delay = self
+                    .scenario
+                    .host_failures
+                    .iter()
+                    .map(|f| f.restart_delay.time())
+                    .min()
+                    .unwrap_or(SimTime::from_secs(120));
+                self.ha_restart(t, delay, rec)?;
             }
             Event::LinkFault { fault, up } => {
                 let name = self.scenario.faults[fault].link.clone();
@@ -1023,6 +1080,10 @@ impl Simulation {
         target: PowerTarget,
         rec: &mut dyn Recorder,
     ) -> io::Result<()> {
+        if self.ha.failed[h.idx()] {
+            // A failed host stays dark until it is repaired.
+            return Ok(());
+        }
         let from = self.hosts.state[h.idx()];
         let states = self.hosts.host_type(h).states.clone();
         let Some((via, dur, to)) = transition(from, target, &states) else {
@@ -1405,6 +1466,10 @@ impl Simulation {
                 1.0
             },
             maintenance_missed: self.maintenance_missed,
+            host_failures: self.ha.failures,
+            ha_restarts: self.ha.restarts,
+            ha_downtime_s: self.ha.downtime_s,
+            vms_down_at_end: self.ha.queue.len() as u32,
             migration_energy_kwh: {
                 let m = &self.scenario.migration;
                 recs.iter()
