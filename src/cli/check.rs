@@ -46,15 +46,7 @@ fn read_baseline(path: &std::path::Path) -> Result<Baseline, Failure> {
 }
 
 pub fn run(a: &CheckArgs) -> Result<(), Failure> {
-    if let Some(n) = a.jobs {
-        // A private pool: the figures are the same whatever its size.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()
-            .map_err(|e| Failure::Failed(e.to_string()))?;
-        return pool.install(|| run_suites(a));
-    }
-    run_suites(a)
+    super::with_jobs(a.jobs, || run_suites(a))
 }
 
 fn run_suites(a: &CheckArgs) -> Result<(), Failure> {

@@ -58,14 +58,7 @@ pub struct CompareArgs {
 }
 
 pub fn run(a: &CompareArgs) -> Result<(), Failure> {
-    if let Some(n) = a.jobs {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()
-            .map_err(|e| Failure::Failed(e.to_string()))?;
-        return pool.install(|| compare(a));
-    }
-    compare(a)
+    super::with_jobs(a.jobs, || compare(a))
 }
 
 fn compare(a: &CompareArgs) -> Result<(), Failure> {

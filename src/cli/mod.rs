@@ -157,6 +157,25 @@ pub fn main() -> i32 {
     }
 }
 
+/// Runs `f` on a private pool of `jobs` threads, or on the global pool. Results never depend
+/// on the thread count: every parallel step collects in input order.
+fn with_jobs<T>(
+    jobs: Option<usize>,
+    f: impl FnOnce() -> Result<T, Failure> + Send,
+) -> Result<T, Failure>
+where
+    T: Send,
+{
+    match jobs {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| Failure::Failed(e.to_string()))?
+            .install(f),
+        None => f(),
+    }
+}
+
 fn load(path: Option<&Path>, sets: &[String]) -> Result<scenario::load::Loaded, ScenarioError> {
     match path {
         Some(p) => scenario::load_file(p, sets),

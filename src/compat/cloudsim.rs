@@ -39,20 +39,10 @@ const VM_RAM: [f64; 4] = [870.0, 1740.0, 1740.0, 613.0];
 const VM_BW: f64 = 100_000.0;
 const VM_SIZE: f64 = 2500.0;
 
-/// Overload detection (`PowerVmAllocationPolicyMigration*`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Detector {
-    /// Static threshold: overloaded iff requested / capacity > t.
-    Thr(f64),
-    /// Inter-quartile range: threshold 1 − s·IQR(history).
-    Iqr(f64),
-    /// Median absolute deviation: threshold 1 − s·MAD(history).
-    Mad(f64),
-    /// Local regression (CloudSim's is ordinary least squares): s · prediction ≥ 1.
-    Lr(f64),
-    /// Robust local regression; identical to LR in CloudSim 3.0.1+.
-    Lrr(f64),
-}
+/// Overload detection (`PowerVmAllocationPolicyMigration*`): the faithful policies' detectors,
+/// applied by CloudSim's rules here (its LR is ordinary least squares and LRR is identical to
+/// it in CloudSim 3.0.1+).
+pub use crate::policy::beloglazov::Detector;
 
 /// VM selection (`PowerVmSelectionPolicy*`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,14 +77,7 @@ impl Policy {
             return None;
         }
         let p: f64 = p.parse().ok()?;
-        let det = match d {
-            "thr" => Detector::Thr(p),
-            "iqr" => Detector::Iqr(p),
-            "mad" => Detector::Mad(p),
-            "lr" => Detector::Lr(p),
-            "lrr" => Detector::Lrr(p),
-            _ => return None,
-        };
+        let det = Detector::parse(d, p)?;
         let sel = match sel {
             "mmt" => Selector::Mmt,
             "mu" => Selector::Mu,

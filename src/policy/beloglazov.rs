@@ -38,6 +38,20 @@ pub enum Detector {
     Lrr(f64),
 }
 
+impl Detector {
+    /// The detector named `thr`, `iqr`, `mad`, `lr` or `lrr`, with its parameter.
+    pub fn parse(name: &str, param: f64) -> Option<Detector> {
+        Some(match name {
+            "thr" => Detector::Thr(param),
+            "iqr" => Detector::Iqr(param),
+            "mad" => Detector::Mad(param),
+            "lr" => Detector::Lr(param),
+            "lrr" => Detector::Lrr(param),
+            _ => return None,
+        })
+    }
+}
+
 /// VM selection (CCPE 2012 §6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selector {

@@ -119,14 +119,7 @@ fn parse_beloglazov(name: &str) -> Option<(beloglazov::Detector, beloglazov::Sel
         return None;
     }
     let p: f64 = p.parse().ok().filter(|p: &f64| p.is_finite() && *p > 0.0)?;
-    let det = match d {
-        "thr" => Detector::Thr(p),
-        "iqr" => Detector::Iqr(p),
-        "mad" => Detector::Mad(p),
-        "lr" => Detector::Lr(p),
-        "lrr" => Detector::Lrr(p),
-        _ => return None,
-    };
+    let det = Detector::parse(d, p)?;
     let sel = match s {
         "mmt" => Selector::Mmt,
         "mc" => Selector::Mc,

@@ -204,6 +204,13 @@ impl Simulation {
 
     /// Moves a stopped VM's books from `from` to `to` (a restart, not a migration).
     fn rehome(&mut self, t: SimTime, v: VmId, from: HostId, to: HostId) {
+        self.move_books(t, v, from, to);
+        self.refresh_host(t, from);
+    }
+
+    /// Moves a VM's placement, count and memory from `from` to `to`: what a completed
+    /// migration and an HA restart both do.
+    pub(super) fn move_books(&mut self, t: SimTime, v: VmId, from: HostId, to: HostId) {
         let ram = self.vms.ram[v.idx()];
         self.accrue_vm(v, t);
         self.host_vms[from.idx()].retain(|&x| x != v);
@@ -213,6 +220,5 @@ impl Simulation {
         self.hosts.ram_used[from.idx()] = Bytes(self.hosts.ram_used[from.idx()].0 - ram.0);
         self.hosts.ram_used[to.idx()] = Bytes(self.hosts.ram_used[to.idx()].0 + ram.0);
         self.vms.host[v.idx()] = to;
-        self.refresh_host(t, from);
     }
 }

@@ -682,16 +682,8 @@ impl Simulation {
     fn move_vm(&mut self, now: SimTime, slot: usize) {
         let a = self.migs.active[slot].as_ref().expect("active migration");
         let (vm, src, dst) = (a.vm, a.src, a.dst);
-        let ram = self.vms.ram[vm.idx()];
-        self.accrue_vm(vm, now);
-        self.host_vms[src.idx()].retain(|&v| v != vm);
-        self.host_vms[dst.idx()].push(vm);
-        self.hosts.vm_count[src.idx()] -= 1;
-        self.hosts.vm_count[dst.idx()] += 1;
-        self.hosts.ram_used[src.idx()] = Bytes(self.hosts.ram_used[src.idx()].0 - ram.0);
-        self.hosts.ram_used[dst.idx()] = Bytes(self.hosts.ram_used[dst.idx()].0 + ram.0);
-        self.migs.reserved[dst.idx()] -= ram.0;
-        self.vms.host[vm.idx()] = dst;
+        self.move_books(now, vm, src, dst);
+        self.migs.reserved[dst.idx()] -= self.vms.ram[vm.idx()].0;
         self.migs.active[slot]
             .as_mut()
             .expect("active migration")
