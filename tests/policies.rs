@@ -253,6 +253,28 @@ fn compare_prints_policies_side_by_side_whatever_the_thread_count() {
     assert!(lines[0].starts_with("policy,energy_kwh,energy_saved_pct"));
     assert!(lines[1].starts_with("none,"));
     assert!(lines[2].starts_with("thr-mmt-0.8,"));
+
+    // --out writes comparison.csv and comparison.md; --policies is the same as --policy.
+    let out = dir.path().join("cmp");
+    let o = migsim(
+        dir.path(),
+        &[
+            "compare",
+            sc,
+            "--policies",
+            "none,thr-mmt-0.8,ulm",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        &std::fs::read_to_string(out.join("comparison.csv")).unwrap(),
+        csv
+    );
+    let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
+    assert!(md.starts_with("| policy | energy_kwh |"), "{md}");
+    assert_eq!(md.lines().count(), 5);
 }
 
 #[test]

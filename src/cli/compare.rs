@@ -35,7 +35,12 @@ pub struct CompareArgs {
     pub scenario: Option<PathBuf>,
     /// A policy to run (repeat, or give a comma-separated list); default: none, the five
     /// Beloglazov detectors with MMT, ulm, spread and offhours.
-    #[arg(long = "policy", short = 'p', value_delimiter = ',')]
+    #[arg(
+        long = "policy",
+        short = 'p',
+        visible_alias = "policies",
+        value_delimiter = ','
+    )]
     pub policies: Vec<String>,
     /// Override a scenario value for every run, e.g. `horizon=6h` (repeatable).
     #[arg(long)]
@@ -43,6 +48,9 @@ pub struct CompareArgs {
     /// Random seed for every run (default: the scenario's).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Write `comparison.csv` and `comparison.md` into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Write the table as CSV here.
     #[arg(long)]
     pub csv: Option<PathBuf>,
@@ -125,6 +133,12 @@ fn compare(a: &CompareArgs) -> Result<(), Failure> {
         write_atomic(p, body.as_bytes())
             .map_err(|e| Failure::Failed(format!("{}: {e}", p.display())))
     };
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
+        write(&dir.join("comparison.csv"), table.csv())?;
+        write(&dir.join("comparison.md"), table.markdown())?;
+    }
     if let Some(p) = &a.csv {
         write(p, table.csv())?;
     }
@@ -151,12 +165,16 @@ impl Table {
             "energy_kwh",
             "energy_saved_pct",
             "mean_active_hosts",
+            "peak_active_hosts",
             "host_shutdowns",
             "migrations",
             "failed",
             "moved_gib",
             "migration_energy_kwh",
             "total_downtime_s",
+            "downtime_p50_ms",
+            "downtime_p95_ms",
+            "downtime_max_ms",
             "mean_migration_s",
             "cpu_unmet_pct",
             "overload_time_pct",
@@ -175,12 +193,16 @@ impl Table {
                     format!("{:.3}", s.energy_kwh),
                     format!("{:.1}", saved + 0.0),
                     format!("{:.1}", s.mean_active_hosts),
+                    s.peak_active_hosts.to_string(),
                     s.host_shutdowns.to_string(),
                     s.migrations.to_string(),
                     (s.failed_migrations + s.cancelled_migrations).to_string(),
                     format!("{:.2}", s.migrated_bytes as f64 / (1u64 << 30) as f64),
                     format!("{:.4}", s.migration_energy_kwh),
                     format!("{:.3}", s.total_downtime_s + 0.0),
+                    format!("{:.1}", s.downtime_p50_ms),
+                    format!("{:.1}", s.downtime_p95_ms),
+                    format!("{:.1}", s.downtime_max_ms),
                     format!("{:.2}", s.mean_migration_time_s + 0.0),
                     format!("{:.3}", 100.0 * s.cpu_unmet_fraction + 0.0),
                     format!("{:.3}", 100.0 * s.overload_time_fraction + 0.0),

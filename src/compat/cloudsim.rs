@@ -1518,6 +1518,10 @@ pub fn run_scenario(
         cancelled_migrations: 0,
         migrated_bytes: 0,
         total_downtime_s: 0.0,
+        // CloudSim models no downtime.
+        downtime_p50_ms: 0.0,
+        downtime_p95_ms: 0.0,
+        downtime_max_ms: 0.0,
         mean_migration_time_s: if r.mean_migration_time_s.is_nan() {
             0.0
         } else {

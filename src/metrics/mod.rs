@@ -30,6 +30,11 @@ pub struct Summary {
     pub cancelled_migrations: u32,
     pub migrated_bytes: u64,
     pub total_downtime_s: f64,
+    /// Downtime of the migrations that completed: median, 95th percentile (nearest rank) and
+    /// maximum, ms.
+    pub downtime_p50_ms: f64,
+    pub downtime_p95_ms: f64,
+    pub downtime_max_ms: f64,
     /// Mean request-to-activation time of the migrations that completed.
     pub mean_migration_time_s: f64,
     /// Σ(demand − allocation) / Σ demand over all VMs and time: the share of asked-for CPU
@@ -78,6 +83,17 @@ pub struct Summary {
     pub vm_states_at_end: BTreeMap<String, usize>,
     pub events: u64,
     pub migsim_version: String,
+}
+
+/// The `q` quantile (0–1) of `v` by nearest rank; 0 for an empty sample.
+pub fn nearest_rank(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let rank = ((q * s.len() as f64).ceil() as usize).clamp(1, s.len());
+    s[rank - 1]
 }
 
 impl Summary {
@@ -147,4 +163,19 @@ pub fn vm_state_counts(vms: &Vms) -> BTreeMap<String, usize> {
         *m.get_mut(s.as_str()).expect("every state listed") += 1;
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=20).map(f64::from).rev().collect();
+        assert_eq!(nearest_rank(&v, 0.5), 10.0);
+        assert_eq!(nearest_rank(&v, 0.95), 19.0);
+        assert_eq!(nearest_rank(&v, 1.0), 20.0);
+        assert_eq!(nearest_rank(&[7.0], 0.5), 7.0);
+        assert_eq!(nearest_rank(&[], 0.95), 0.0);
+    }
 }

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
 use crate::engine::{EventQueue, SimTime};
-use crate::metrics::{Summary, TimelineRow, vm_state_counts};
+use crate::metrics::{self, Summary, TimelineRow, vm_state_counts};
 use crate::migration::Outcome;
 use crate::model::cpu::{share_factor, vm_demand};
 use crate::model::host::{HostId, HostType, Hosts};
@@ -1416,6 +1416,11 @@ impl Simulation {
             }
         }
         let recs = &self.migs.records;
+        let completed_downtimes: Vec<f64> = recs
+            .iter()
+            .filter(|r| r.outcome == Outcome::Completed)
+            .map(|r| r.downtime_ms)
+            .collect();
         Summary {
             scenario: self.scenario.name.clone(),
             seed: self.scenario.seed,
@@ -1440,6 +1445,9 @@ impl Simulation {
                 .count() as u32,
             migrated_bytes: recs.iter().map(|r| r.transferred_bytes).sum::<f64>() as u64,
             total_downtime_s: recs.iter().map(|r| r.downtime_ms).sum::<f64>() / 1e3,
+            downtime_p50_ms: metrics::nearest_rank(&completed_downtimes, 0.5),
+            downtime_p95_ms: metrics::nearest_rank(&completed_downtimes, 0.95),
+            downtime_max_ms: completed_downtimes.iter().copied().fold(0.0, f64::max),
             mean_migration_time_s: {
                 let done: Vec<f64> = recs
                     .iter()
