@@ -51,6 +51,10 @@ pub enum Selector {
     Mmt,
     /// Minimum utilisation.
     Mu,
+    /// Maximum correlation (`PowerVmSelectionPolicyMaximumCorrelation`): the VM whose history
+    /// the others' histories explain best (largest R² of an OLS fit with intercept), falling
+    /// back on MMT when the fit cannot be made, as `RunnerAbstract` configures it.
+    Mc,
 }
 
 /// The experiments of `examples/power/planetlab`.
@@ -81,6 +85,7 @@ impl Policy {
         let sel = match sel {
             "mmt" => Selector::Mmt,
             "mu" => Selector::Mu,
+            "mc" => Selector::Mc,
             _ => return None,
         };
         Some(Policy::Migration(det, sel))
@@ -103,6 +108,51 @@ pub struct Results {
 
 // ------------------------------------------------------------------------------------------
 // Statistics as `util/MathUtil` computes them.
+
+/// R² of `y` regressed on the columns `x` with an intercept, as Commons Math's
+/// `OLSMultipleLinearRegression.calculateRSquared` computes it: Householder QR of the design
+/// matrix, singular (`None`, where CloudSim throws) only when a diagonal of R is exactly 0.
+fn ols_r_squared(y: &[f64], x: &[&[f64]]) -> Option<f64> {
+    let (m, k) = (y.len(), x.len() + 1);
+    // Column-major design matrix: the intercept, then each predictor.
+    let mut a: Vec<Vec<f64>> = std::iter::once(vec![1.0; m])
+        .chain(x.iter().map(|c| c.to_vec()))
+        .collect();
+    let mut b = y.to_vec();
+    for j in 0..k {
+        let norm = a[j][j..].iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            return None;
+        }
+        let alpha = if a[j][j] > 0.0 { -norm } else { norm };
+        let mut v: Vec<f64> = a[j][j..].to_vec();
+        v[0] -= alpha;
+        let vv: f64 = v.iter().map(|t| t * t).sum();
+        if vv == 0.0 {
+            return None;
+        }
+        for col in a.iter_mut().skip(j) {
+            let dot: f64 = v.iter().zip(&col[j..]).map(|(p, q)| p * q).sum();
+            let f = 2.0 * dot / vv;
+            for (c, vi) in col[j..].iter_mut().zip(&v) {
+                *c -= f * vi;
+            }
+        }
+        let dot: f64 = v.iter().zip(&b[j..]).map(|(p, q)| p * q).sum();
+        let f = 2.0 * dot / vv;
+        for (c, vi) in b[j..].iter_mut().zip(&v) {
+            *c -= f * vi;
+        }
+        if a[j][j] == 0.0 {
+            return None;
+        }
+    }
+    // After the transform, the residual is the part of Qᵀy below the first k rows.
+    let ssr: f64 = b[k..].iter().map(|r| r * r).sum();
+    let mean = y.iter().sum::<f64>() / m as f64;
+    let sst: f64 = y.iter().map(|v| (v - mean) * (v - mean)).sum();
+    Some(1.0 - ssr / sst)
+}
 
 /// The k-th smallest value (0-based), by selection rather than a full sort.
 fn kth(s: &mut [f64], k: usize) -> f64 {
@@ -1148,6 +1198,11 @@ impl Experiment {
     }
 
     fn select_vm(&self, h: usize, sel: Selector) -> Option<usize> {
+        if sel == Selector::Mc {
+            return self
+                .max_correlation(h)
+                .or_else(|| self.select_vm(h, Selector::Mmt));
+        }
         let mut best: Option<(usize, f64)> = None;
         for &v in &self.hosts[h].vms {
             if self.vms[v].in_migration {
@@ -1156,12 +1211,51 @@ impl Experiment {
             let key = match sel {
                 Selector::Mmt => self.vms[v].ram,
                 Selector::Mu => self.vms[v].util(self.clock) * self.vms[v].mips / self.vms[v].mips,
+                Selector::Mc => unreachable!("handled above"),
             };
             if best.is_none_or(|(_, k)| key < k) {
                 best = Some((v, key));
             }
         }
         best.map(|b| b.0)
+    }
+
+    /// `PowerVmSelectionPolicyMaximumCorrelation.getVmToMigrate`, or `None` where CloudSim's
+    /// regression throws and it falls back: no history, fewer samples than VMs, or a singular
+    /// design matrix.
+    fn max_correlation(&self, h: usize) -> Option<usize> {
+        let vms: Vec<usize> = self.hosts[h]
+            .vms
+            .iter()
+            .copied()
+            .filter(|&v| !self.vms[v].in_migration)
+            .collect();
+        if vms.is_empty() {
+            return None;
+        }
+        let m = vms.iter().map(|&v| self.vms[v].history.len()).min()?;
+        // Commons Math: at least as many observations as predictors plus the intercept.
+        if m == 0 || vms.len() > m {
+            return None;
+        }
+        let rows: Vec<Vec<f64>> = vms
+            .iter()
+            .map(|&v| self.vms[v].history.iter().take(m).copied().collect())
+            .collect();
+        // `maxMetric` starts at Java's Double.MIN_VALUE; NaN never wins.
+        let (mut best, mut best_r2) = (0usize, f64::from_bits(1));
+        for i in 0..rows.len() {
+            let x: Vec<&[f64]> = (0..rows.len())
+                .filter(|&j| j != i)
+                .map(|j| rows[j].as_slice())
+                .collect();
+            let r2 = ols_r_squared(&rows[i], &x)?;
+            if r2 > best_r2 {
+                best_r2 = r2;
+                best = i;
+            }
+        }
+        Some(vms[best])
     }
 
     fn sort_by_cpu(&self, vms: &mut [usize]) {
@@ -1557,6 +1651,22 @@ pub fn run_scenario(
 
 #[cfg(test)]
 mod tests {
+    use super::ols_r_squared;
+
+    #[test]
+    fn r_squared_of_exact_noisy_and_singular_fits() {
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let y: Vec<f64> = x.iter().map(|v| 2.0 * v + 1.0).collect();
+        assert!((ols_r_squared(&y, &[&x]).unwrap() - 1.0).abs() < 1e-12);
+        // y = [1, 3, 2, 5, 4] on x: R² = r² = 0.64.
+        let y = [1.0, 3.0, 2.0, 5.0, 4.0];
+        assert!((ols_r_squared(&y, &[&x]).unwrap() - 0.64).abs() < 1e-12);
+        // No predictors: the intercept alone explains nothing.
+        assert!(ols_r_squared(&y, &[]).unwrap().abs() < 1e-12);
+        // An all-zero predictor makes the design matrix singular, where CloudSim throws.
+        assert_eq!(ols_r_squared(&y, &[&[0.0; 5]]), None);
+    }
+
     use super::*;
 
     #[test]
