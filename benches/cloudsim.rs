@@ -42,7 +42,15 @@ fn main() {
         trace.vms.len(),
         t0.elapsed().as_secs_f64()
     );
-    for name in ["thr-mmt-0.8", "iqr-mmt-1.5", "lr-mmt-1.2", "dvfs", "npa"] {
+    for name in [
+        "thr-mmt-0.8",
+        "iqr-mmt-1.5",
+        "lr-mmt-1.2",
+        "thr-mc-0.8",
+        "lr-mc-1.2",
+        "dvfs",
+        "npa",
+    ] {
         let mut best = f64::INFINITY;
         let mut r = None;
         for _ in 0..3 {
