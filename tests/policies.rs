@@ -595,3 +595,31 @@ fn a_migration_to_a_failing_host_fails_and_leaves_the_vm_running_on_its_source()
     assert_eq!(o.summary.ha_restarts, 1);
     assert_eq!(o.summary.vm_states_at_end["active"], 3);
 }
+
+#[test]
+fn random_failures_follow_the_mtbf_and_every_vm_comes_back() {
+    let o = failure_cluster(
+        3,
+        "[reliability]\nmtbf = \"1h\"\nrepair = \"10min\"\nrestart_delay = \"1min\"\n",
+    );
+    let s = &o.summary;
+    // Three hosts over two hours at a one-hour MTBF: a handful of failures, seeded.
+    assert!(s.host_failures >= 1, "{}", s.host_failures);
+    assert_eq!(
+        o.summary,
+        failure_cluster(
+            3,
+            "[reliability]\nmtbf = \"1h\"\nrepair = \"10min\"\nrestart_delay = \"1min\"\n",
+        )
+        .summary,
+        "same seed, same failures"
+    );
+    assert_eq!(s.vm_states_at_end.values().sum::<usize>(), 3);
+    assert!(s.ha_downtime_s >= 60.0 * s.ha_restarts as f64 - 1e-9);
+    let bad =
+        cluster(2, 2, 1, 0.2, "round-robin", "name = \"none\"") + "[reliability]\nmtbf = \"0s\"\n";
+    let e = load_str("r.toml", &bad, None, &[])
+        .and_then(|l| Simulation::build(&l).map(|_| ()))
+        .unwrap_err();
+    assert!(e.to_string().contains("reliability.mtbf"), "{e}");
+}

@@ -73,6 +73,10 @@ pub struct Scenario {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub host_failures: Vec<HostFailureSpec>,
+    /// Random host failures: every host fails after exponentially distributed times with mean
+    /// `mtbf`, seeded, on top of the `[[host_failure]]` list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reliability: Option<ReliabilitySpec>,
     #[serde(default)]
     pub outputs: OutputsSpec,
 }
@@ -135,6 +139,20 @@ pub struct HostFailureSpec {
     /// From the failure to the VMs running again elsewhere: detection plus a guest boot.
     /// Default 2 min, an assumption (HA detection takes seconds to tens of seconds and a
     /// Linux guest boots in tens of seconds); set it from the operator's own measurements.
+    #[serde(default = "default_restart_delay")]
+    pub restart_delay: Duration,
+}
+
+/// Failures drawn at random: `[reliability] mtbf = "8760h", repair = "4h"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReliabilitySpec {
+    /// Mean time between failures of one host. There is no default: field MTBFs vary by
+    /// orders of magnitude with hardware and age, so the operator states theirs.
+    pub mtbf: Duration,
+    /// Time to repair; without it a failed host stays down for the rest of the run.
+    #[serde(default)]
+    pub repair: Option<Duration>,
     #[serde(default = "default_restart_delay")]
     pub restart_delay: Duration,
 }

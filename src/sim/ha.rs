@@ -14,6 +14,59 @@ use crate::model::vm::{VmId, VmState};
 use crate::report::Recorder;
 use crate::units::Bytes;
 
+/// One host failure to happen, from `[[host_failure]]` or drawn from `[reliability]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub host: HostId,
+    pub at: SimTime,
+    pub repair: Option<SimTime>,
+    pub restart_delay: SimTime,
+}
+
+/// Draws each host's failures up to `horizon`: exponential times between failures with mean
+/// `mtbf` (a constant failure rate, the usual reliability model of servers in their useful
+/// life), each followed by `repair`, from the seed's stream for that host so that adding a
+/// host leaves the others' failures unchanged.
+pub fn draw_failures(
+    seed: u64,
+    hosts: usize,
+    horizon: SimTime,
+    mtbf: SimTime,
+    repair: Option<SimTime>,
+    restart_delay: SimTime,
+) -> Vec<Failure> {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Exp};
+    let exp = Exp::new(1.0 / mtbf.as_secs_f64().max(1e-9)).expect("positive rate");
+    let mut out = Vec::new();
+    for h in 0..hosts {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(STREAM_FAILURES + h as u64);
+        let mut t = 0.0;
+        loop {
+            t += exp.sample(&mut rng);
+            let at = SimTime::from_secs_f64_ceil(t);
+            if at >= horizon {
+                break;
+            }
+            out.push(Failure {
+                host: HostId(h as u32),
+                at,
+                repair,
+                restart_delay,
+            });
+            match repair {
+                Some(r) => t += r.as_secs_f64(),
+                None => break,
+            }
+        }
+    }
+    out
+}
+
+/// First of the per-host random streams of failures (the workload and policies use 1 and 2).
+const STREAM_FAILURES: u64 = 1 << 32;
+
 /// HA bookkeeping for a run.
 #[derive(Debug, Default)]
 pub struct Ha {
@@ -220,5 +273,34 @@ impl Simulation {
         self.hosts.ram_used[from.idx()] = Bytes(self.hosts.ram_used[from.idx()].0 - ram.0);
         self.hosts.ram_used[to.idx()] = Bytes(self.hosts.ram_used[to.idx()].0 + ram.0);
         self.vms.host[v.idx()] = to;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drawn_failures_are_seeded_per_host_and_average_the_mtbf() {
+        let day = SimTime::from_secs(86_400);
+        let mtbf = SimTime::from_secs(3_600);
+        let a = draw_failures(7, 200, day, mtbf, Some(SimTime::ZERO), SimTime::ZERO);
+        assert_eq!(
+            a,
+            draw_failures(7, 200, day, mtbf, Some(SimTime::ZERO), SimTime::ZERO)
+        );
+        // Host 0's failures do not depend on how many hosts there are.
+        let first: Vec<_> = a.iter().filter(|f| f.host == HostId(0)).cloned().collect();
+        let alone = draw_failures(7, 1, day, mtbf, Some(SimTime::ZERO), SimTime::ZERO);
+        assert_eq!(first, alone);
+        // 200 hosts × 24 expected failures each: the count is within 5 % of 4800.
+        let n = a.len() as f64;
+        assert!((n / 4800.0 - 1.0).abs() < 0.05, "{n} failures");
+        // Without repair a host fails at most once.
+        let once = draw_failures(7, 200, day, mtbf, None, SimTime::ZERO);
+        let mut hosts: Vec<u32> = once.iter().map(|f| f.host.0).collect();
+        hosts.dedup();
+        assert_eq!(hosts.len(), once.len());
+        assert!(once.iter().all(|f| f.at < day));
     }
 }

@@ -58,9 +58,9 @@ pub enum Event {
     },
     /// A scheduled migration (`[[migrate]]`) is due.
     MigrationRequest(usize),
-    /// `[[host_failure]]` number `n` happens.
+    /// Failure number `n` (timed or drawn) happens.
     HostFail(usize),
-    /// The host of `[[host_failure]]` number `n` is repaired.
+    /// The host of failure number `n` is repaired.
     HostRepair(usize),
     /// VMs of failed hosts try to restart.
     HaRestart,
@@ -122,7 +122,7 @@ pub struct Simulation {
     /// Hosts that still held VMs when their window opened.
     maintenance_missed: u32,
     /// `[[host_failure]]` hosts, resolved.
-    failure_hosts: Vec<HostId>,
+    failures: Vec<ha::Failure>,
     ha: ha::Ha,
     vm_flow: Vec<Option<FlowId>>,
     vm_last: Vec<SimTime>,
@@ -486,7 +486,7 @@ impl Simulation {
                 end: at + m.duration.time(),
             });
         }
-        let mut failure_hosts = Vec::new();
+        let mut failures = Vec::new();
         for (i, f) in sc.host_failures.iter().enumerate() {
             let h = hosts
                 .name
@@ -498,7 +498,25 @@ impl Simulation {
                         format!("no host named {:?}", f.host),
                     )
                 })?;
-            failure_hosts.push(HostId(h as u32));
+            failures.push(ha::Failure {
+                host: HostId(h as u32),
+                at: f.at.time(),
+                repair: f.repair.map(|r| r.time()),
+                restart_delay: f.restart_delay.time(),
+            });
+        }
+        if let Some(r) = &sc.reliability {
+            if r.mtbf.time() == SimTime::ZERO {
+                return Err(loaded.field_error("reliability.mtbf", "must be longer than 0 s"));
+            }
+            failures.extend(ha::draw_failures(
+                sc.seed,
+                hosts.len(),
+                sc.horizon.time(),
+                r.mtbf.time(),
+                r.repair.map(|d| d.time()),
+                r.restart_delay.time(),
+            ));
         }
         let link_capacity: Vec<f64> = net.links.iter().map(|l| l.capacity).collect();
         let mut requests = Vec::new();
@@ -537,7 +555,7 @@ impl Simulation {
                 failed: vec![false; n_hosts],
                 ..Default::default()
             },
-            failure_hosts,
+            failures,
             scenario: sc,
             hosts,
             vms,
@@ -634,12 +652,11 @@ impl Simulation {
                 self.queue.schedule(r.at, Event::MigrationRequest(i));
             }
         }
-        for (i, f) in self.scenario.host_failures.iter().enumerate() {
-            let at = f.at.time();
-            if at < self.horizon {
-                self.queue.schedule(at, Event::HostFail(i));
+        for (i, f) in self.failures.iter().enumerate() {
+            if f.at < self.horizon {
+                self.queue.schedule(f.at, Event::HostFail(i));
                 if let Some(r) = f.repair {
-                    self.queue.schedule(at + r.time(), Event::HostRepair(i));
+                    self.queue.schedule(f.at + r, Event::HostRepair(i));
                 }
             }
         }
@@ -858,17 +875,16 @@ impl Simulation {
                 }
             }
             Event::HostFail(i) => {
-                let delay = self.scenario.host_failures[i].restart_delay.time();
-                self.host_fail(t, self.failure_hosts[i], delay, rec)?;
+                let (host, delay) = (self.failures[i].host, self.failures[i].restart_delay);
+                self.host_fail(t, host, delay, rec)?;
             }
-            Event::HostRepair(i) => self.host_repair(t, self.failure_hosts[i], rec)?,
+            Event::HostRepair(i) => self.host_repair(t, self.failures[i].host, rec)?,
             Event::HaRestart => {
                 // Retry at the shortest restart delay of the scenario.
                 let delay = self
-                    .scenario
-                    .host_failures
+                    .failures
                     .iter()
-                    .map(|f| f.restart_delay.time())
+                    .map(|f| f.restart_delay)
                     .min()
                     .unwrap_or(SimTime::from_secs(120));
                 self.ha_restart(t, delay, rec)?;
