@@ -623,3 +623,48 @@ fn random_failures_follow_the_mtbf_and_every_vm_comes_back() {
         .unwrap_err();
     assert!(e.to_string().contains("reliability.mtbf"), "{e}");
 }
+
+#[test]
+fn compare_over_seeds_shows_means_and_keeps_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenarios().join("whatif/day.toml");
+    let sc = sc.to_str().unwrap();
+    let args = ["compare", sc, "-p", "none,thr-mmt-0.8", "--seeds", "2"];
+    let o = migsim(dir.path(), &[&args[..], &["--json"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let runs: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    let key: Vec<(String, u64)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["policy"].as_str().unwrap().to_string(),
+                r["seed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        key,
+        [
+            ("none", 1),
+            ("none", 2),
+            ("thr-mmt-0.8", 1),
+            ("thr-mmt-0.8", 2)
+        ]
+        .map(|(p, s)| (p.to_string(), s))
+    );
+    let csv = dir.path().join("c.csv");
+    let o = migsim(
+        dir.path(),
+        &[&args[..], &["--csv", csv.to_str().unwrap()]].concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("seeds 1..=2, means"), "{}", stdout(&o));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let thr: Vec<&str> = text.lines().nth(2).unwrap().split(',').collect();
+    let mean =
+        (runs[2]["energy_kwh"].as_f64().unwrap() + runs[3]["energy_kwh"].as_f64().unwrap()) / 2.0;
+    assert_eq!(thr[1], format!("{mean:.3}"));
+    let migs =
+        (runs[2]["migrations"].as_f64().unwrap() + runs[3]["migrations"].as_f64().unwrap()) / 2.0;
+    assert_eq!(thr[6], format!("{migs:.1}"));
+}

@@ -48,6 +48,9 @@ pub struct CompareArgs {
     /// Random seed for every run (default: the scenario's).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run each policy under this many seeds (the seed, seed + 1, …); the table shows means.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u64,
     /// Write `comparison.csv` and `comparison.md` into this folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -80,17 +83,23 @@ fn compare(a: &CompareArgs) -> Result<(), Failure> {
             return Err(Failure::BadInput(format!("--policy: {p:?} is given twice")));
         }
     }
-    let mut base = a.set.clone();
-    if let Some(seed) = a.seed {
-        base.push(format!("seed={seed}"));
+    if a.seeds == 0 {
+        return Err(Failure::BadInput("--seeds: must be at least 1".into()));
     }
+    let first_seed = match a.seed {
+        Some(s) => s,
+        None => load(a.scenario.as_deref(), &a.set)?.scenario.seed,
+    };
+    let seeds: Vec<u64> = (0..a.seeds).map(|k| first_seed.wrapping_add(k)).collect();
     // Load every variant first, so that a bad name or override fails before anything runs.
-    let mut loaded = Vec::with_capacity(policies.len());
+    let mut loaded = Vec::with_capacity(policies.len() * seeds.len());
     for p in &policies {
-        let mut sets = base.clone();
-        sets.push(format!("policy.name={p}"));
-        let l = load(a.scenario.as_deref(), &sets)?;
-        loaded.push(l);
+        for seed in &seeds {
+            let mut sets = a.set.clone();
+            sets.push(format!("seed={seed}"));
+            sets.push(format!("policy.name={p}"));
+            loaded.push(load(a.scenario.as_deref(), &sets)?);
+        }
     }
     let results: Vec<Result<Summary, String>> = loaded
         .par_iter()
@@ -103,29 +112,43 @@ fn compare(a: &CompareArgs) -> Result<(), Failure> {
                 .map_err(|e| e.to_string())
         })
         .collect();
-    let mut rows = Vec::with_capacity(results.len());
-    for (p, r) in policies.iter().zip(results) {
-        rows.push(r.map_err(|e| Failure::Failed(format!("policy {p}: {e}")))?);
+    let mut rows: Vec<Vec<Summary>> = Vec::with_capacity(policies.len());
+    let mut results = results.into_iter();
+    for p in &policies {
+        let mut group = Vec::with_capacity(seeds.len());
+        for seed in &seeds {
+            let r = results.next().expect("one result per run");
+            group.push(r.map_err(|e| Failure::Failed(format!("policy {p}, seed {seed}: {e}")))?);
+        }
+        rows.push(group);
     }
     let table = Table::new(&rows);
-    let ref_kwh = rows[table.reference].energy_kwh;
-    for s in &mut rows {
-        s.set_baseline(ref_kwh);
+    // Each run's savings are against the reference policy under the same seed.
+    let ref_kwh: Vec<f64> = rows[table.reference].iter().map(|s| s.energy_kwh).collect();
+    for g in &mut rows {
+        for (s, &r) in g.iter_mut().zip(&ref_kwh) {
+            s.set_baseline(r);
+        }
     }
     if a.json {
+        let all: Vec<&Summary> = rows.iter().flatten().collect();
         let json =
-            serde_json::to_string_pretty(&rows).map_err(|e| Failure::Failed(e.to_string()))?;
+            serde_json::to_string_pretty(&all).map_err(|e| Failure::Failed(e.to_string()))?;
         println!("{json}");
     } else {
-        let s = &rows[0];
+        let s = &rows[0][0];
+        let seeds_text = if seeds.len() == 1 {
+            format!("seed {}", seeds[0])
+        } else {
+            format!("seeds {}..={}, means", seeds[0], seeds[seeds.len() - 1])
+        };
         println!(
-            "scenario {} (seed {}), {} hosts, {} VMs, {:.1} h simulated; energy saved is against {}",
+            "scenario {} ({seeds_text}), {} hosts, {} VMs, {:.1} h simulated; energy saved is against {}",
             s.scenario,
-            s.seed,
             s.hosts,
             s.vms,
             s.horizon_s / 3600.0,
-            rows[table.reference].policy
+            rows[table.reference][0].policy
         );
         print!("{}", table.text());
     }
@@ -148,7 +171,43 @@ fn compare(a: &CompareArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The comparison, one row per policy.
+/// A table column: its name, its value in a summary, and its decimals (`None`: a count,
+/// printed whole when there is one seed and to one decimal as a mean of several).
+type Column = (&'static str, fn(&Summary) -> f64, Option<usize>);
+
+const COLUMNS: &[Column] = &[
+    ("energy_kwh", |s| s.energy_kwh, Some(3)),
+    ("energy_saved_pct", |_| 0.0, Some(1)),
+    ("mean_active_hosts", |s| s.mean_active_hosts, Some(1)),
+    ("peak_active_hosts", |s| s.peak_active_hosts as f64, None),
+    ("host_shutdowns", |s| s.host_shutdowns as f64, None),
+    ("migrations", |s| s.migrations as f64, None),
+    (
+        "failed",
+        |s| (s.failed_migrations + s.cancelled_migrations) as f64,
+        None,
+    ),
+    (
+        "moved_gib",
+        |s| s.migrated_bytes as f64 / (1u64 << 30) as f64,
+        Some(2),
+    ),
+    ("migration_energy_kwh", |s| s.migration_energy_kwh, Some(4)),
+    ("total_downtime_s", |s| s.total_downtime_s, Some(3)),
+    ("downtime_p50_ms", |s| s.downtime_p50_ms, Some(1)),
+    ("downtime_p95_ms", |s| s.downtime_p95_ms, Some(1)),
+    ("downtime_max_ms", |s| s.downtime_max_ms, Some(1)),
+    ("mean_migration_s", |s| s.mean_migration_time_s, Some(2)),
+    ("cpu_unmet_pct", |s| 100.0 * s.cpu_unmet_fraction, Some(3)),
+    (
+        "overload_time_pct",
+        |s| 100.0 * s.overload_time_fraction,
+        Some(3),
+    ),
+    ("slav", |s| s.slav, None),
+];
+
+/// The comparison, one row per policy; with several seeds each cell is the mean over them.
 pub struct Table {
     /// The row that energy savings are measured against: `none` if it ran, else the first.
     pub reference: usize,
@@ -157,57 +216,39 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn new(rows: &[Summary]) -> Table {
-        let reference = rows.iter().position(|s| s.policy == "none").unwrap_or(0);
-        let ref_kwh = rows[reference].energy_kwh;
-        let header = vec![
-            "policy",
-            "energy_kwh",
-            "energy_saved_pct",
-            "mean_active_hosts",
-            "peak_active_hosts",
-            "host_shutdowns",
-            "migrations",
-            "failed",
-            "moved_gib",
-            "migration_energy_kwh",
-            "total_downtime_s",
-            "downtime_p50_ms",
-            "downtime_p95_ms",
-            "downtime_max_ms",
-            "mean_migration_s",
-            "cpu_unmet_pct",
-            "overload_time_pct",
-            "slav",
-        ];
+    /// `rows[i]` holds policy i's summaries, one per seed.
+    pub fn new(rows: &[Vec<Summary>]) -> Table {
+        let reference = rows.iter().position(|g| g[0].policy == "none").unwrap_or(0);
+        let mean = |g: &[Summary], f: fn(&Summary) -> f64| {
+            g.iter().map(f).sum::<f64>() / g.len() as f64 + 0.0
+        };
+        let ref_kwh = mean(&rows[reference], |s| s.energy_kwh);
+        let header = std::iter::once("policy")
+            .chain(COLUMNS.iter().map(|c| c.0))
+            .collect();
         let cells = rows
             .iter()
-            .map(|s| {
-                let saved = if ref_kwh > 0.0 {
-                    100.0 * (ref_kwh - s.energy_kwh) / ref_kwh
-                } else {
-                    0.0
-                };
-                vec![
-                    s.policy.clone(),
-                    format!("{:.3}", s.energy_kwh),
-                    format!("{:.1}", saved + 0.0),
-                    format!("{:.1}", s.mean_active_hosts),
-                    s.peak_active_hosts.to_string(),
-                    s.host_shutdowns.to_string(),
-                    s.migrations.to_string(),
-                    (s.failed_migrations + s.cancelled_migrations).to_string(),
-                    format!("{:.2}", s.migrated_bytes as f64 / (1u64 << 30) as f64),
-                    format!("{:.4}", s.migration_energy_kwh),
-                    format!("{:.3}", s.total_downtime_s + 0.0),
-                    format!("{:.1}", s.downtime_p50_ms),
-                    format!("{:.1}", s.downtime_p95_ms),
-                    format!("{:.1}", s.downtime_max_ms),
-                    format!("{:.2}", s.mean_migration_time_s + 0.0),
-                    format!("{:.3}", 100.0 * s.cpu_unmet_fraction + 0.0),
-                    format!("{:.3}", 100.0 * s.overload_time_fraction + 0.0),
-                    format!("{:.3e}", s.slav),
-                ]
+            .map(|g| {
+                let mut row = vec![g[0].policy.clone()];
+                for &(name, f, decimals) in COLUMNS {
+                    let v = if name == "energy_saved_pct" {
+                        let kwh = mean(g, |s| s.energy_kwh);
+                        if ref_kwh > 0.0 {
+                            100.0 * (ref_kwh - kwh) / ref_kwh + 0.0
+                        } else {
+                            0.0
+                        }
+                    } else {
+                        mean(g, f)
+                    };
+                    row.push(match decimals {
+                        Some(d) => format!("{v:.d$}"),
+                        None if name == "slav" => format!("{v:.3e}"),
+                        None if g.len() == 1 => format!("{v:.0}"),
+                        None => format!("{v:.1}"),
+                    });
+                }
+                row
             })
             .collect();
         Table {
