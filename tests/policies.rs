@@ -668,3 +668,48 @@ fn compare_over_seeds_shows_means_and_keeps_every_run() {
         (runs[2]["migrations"].as_f64().unwrap() + runs[3]["migrations"].as_f64().unwrap()) / 2.0;
     assert_eq!(thr[6], format!("{migs:.1}"));
 }
+
+#[test]
+fn load_scaling_multiplies_demand_up_to_the_vms_size() {
+    let base = cluster(1, 2, 1, 0.3, "first-fit", "name = \"none\"");
+    let demand = |text: &str| {
+        let l = load_str("s.toml", text, None, &[]).unwrap();
+        let mut sim = Simulation::build(&l).unwrap();
+        sim.run(&mut NullRecorder, &mut |_| {}).unwrap();
+        sim.timeline()[1].cpu_demand_mips
+    };
+    assert!((demand(&base) - 600.0).abs() < 1e-6);
+    let scaled = base.replace("[policy]", "[workload]\ncpu_scale = 1.5\n[policy]");
+    assert!((demand(&scaled) - 900.0).abs() < 1e-6);
+    // 0.3 × 4 = 1.2: each VM asks for its whole vCPU, no more.
+    let capped = base.replace("[policy]", "[workload]\ncpu_scale = 4\n[policy]");
+    assert!((demand(&capped) - 2000.0).abs() < 1e-6);
+    let bad = base.replace("[policy]", "[workload]\ncpu_scale = -1\n[policy]");
+    let e = load_str("s.toml", &bad, None, &[]).err().expect("refused");
+    assert!(e.to_string().contains("workload.cpu_scale"), "{e}");
+}
+
+#[test]
+fn migrations_still_waiting_at_the_horizon_are_recorded_unfinished() {
+    // Six VMs leave one host at the first tick, one at a time (one migration per host), and
+    // the run ends before most of them start.
+    let mut text = cluster(2, 6, 1, 0.2, "first-fit", "name = \"none\"");
+    text = text.replace("horizon = \"2h\"", "horizon = \"302s\"");
+    text.push_str("[migration]\nmax_concurrent_per_host = 1\n");
+    for i in 0..6 {
+        text.push_str(&format!(
+            "[[migrate]]\nvm = \"vm-{i}\"\nto = \"quad-1\"\nat = \"300s\"\n"
+        ));
+    }
+    let loaded = load_str("w.toml", &text, None, &[]).unwrap();
+    let mut sim = Simulation::build(&loaded).unwrap();
+    let summary = sim.run(&mut NullRecorder, &mut |_| {}).unwrap();
+    let recs = &sim.migs.records;
+    assert_eq!(recs.len(), 6, "every request has a record");
+    let waiting = recs
+        .iter()
+        .filter(|r| r.reason.contains("waiting for a migration slot"))
+        .count();
+    assert_eq!(waiting, 5);
+    assert_eq!(summary.failed_migrations, 0);
+}

@@ -196,6 +196,11 @@ proptest! {
                 r.downtime_ms <= r.total_time_s * 1e3 * (1.0 + 1e-9) + 1e-9,
                 "{} downtime {} ms > total {} s", r.vm, r.downtime_ms, r.total_time_s
             );
+            // Every migration that did not complete says why.
+            prop_assert!(
+                r.outcome == migsim::migration::Outcome::Completed || !r.reason.is_empty(),
+                "{} {:?} at {} s without a reason", r.vm, r.outcome, r.start_s
+            );
         }
         prop_assert!(summary.energy_kwh >= 0.0);
         prop_assert!((0.0..=1.0).contains(&summary.cpu_unmet_fraction));

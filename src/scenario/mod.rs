@@ -422,6 +422,10 @@ pub struct WorkloadSpec {
     /// How often CPU demand is re-evaluated.
     #[serde(default = "default_step")]
     pub step: Duration,
+    /// Multiplies every VM's CPU demand (a what-if: "load grows by half" is 1.5). A VM still
+    /// cannot ask for more than its vCPUs.
+    #[serde(default = "one")]
+    pub cpu_scale: f64,
 }
 
 fn default_step() -> Duration {
@@ -434,6 +438,7 @@ impl Default for WorkloadSpec {
     fn default() -> Self {
         WorkloadSpec {
             step: default_step(),
+            cpu_scale: one(),
         }
     }
 }

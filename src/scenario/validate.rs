@@ -36,6 +36,13 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
             return bad(f, "must be longer than 0s".into());
         }
     }
+    let scale = s.workload.cpu_scale;
+    if !scale.is_finite() || scale < 0.0 {
+        return bad(
+            "workload.cpu_scale",
+            format!("{scale} is not a non-negative factor"),
+        );
+    }
 
     let mut names = BTreeSet::new();
     for (i, t) in s.host_types.iter().enumerate() {

@@ -90,6 +90,8 @@ pub struct Migrations {
     pub reserved: Vec<u64>,
     /// Stage changes not yet written to the event trace.
     pub(super) log: Vec<(SimTime, String, String)>,
+    /// Set while the run's accounts are closed at the horizon: nothing new may start.
+    pub(super) closing: bool,
 }
 
 impl Migrations {
@@ -193,6 +195,9 @@ impl Simulation {
 
     /// Starts waiting migrations whose hosts have free slots again, in request order.
     fn start_waiting(&mut self, now: SimTime) {
+        if self.migs.closing {
+            return;
+        }
         let cap = self.scenario.migration.max_concurrent_per_host;
         let mut i = 0;
         while i < self.migs.waiting.len() {

@@ -1199,10 +1199,11 @@ impl Simulation {
     /// The VM's nominal utilisation at `t`, before noise.
     fn util_at(&self, i: usize, t: SimTime) -> f64 {
         let g = &self.vms.groups[self.vms.group[i] as usize];
-        match (&g.cpu, &self.trace) {
+        let u = match (&g.cpu, &self.trace) {
             (CpuModel::Trace, Some(tr)) => tr.vms[self.trace_idx[i] as usize].cpu_at(t),
             (m, _) => m.at(t),
-        }
+        };
+        u * self.scenario.workload.cpu_scale
     }
 
     fn activate(&mut self, t: SimTime, v: VmId) {
@@ -1425,11 +1426,20 @@ impl Simulation {
         let requested: f64 = self.vms.requested_mips_s.iter().sum();
         let short: f64 = self.vms.shortfall_mips_s.iter().sum();
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-        // Migrations still under way at the horizon are recorded as unfinished, not dropped.
+        // Migrations still under way at the horizon, or still waiting for a slot, are recorded
+        // as unfinished, not dropped; closing one must not start a waiting one.
+        self.migs.closing = true;
         for slot in 0..self.migs.active.len() {
             if self.migs.active[slot].is_some() {
                 self.close_unfinished(end, slot);
             }
+        }
+        for r in std::mem::take(&mut self.migs.waiting) {
+            let mut rec = self.new_record(&r, r.at);
+            rec.outcome = Outcome::Unfinished;
+            rec.reason = "still waiting for a migration slot at the horizon".into();
+            rec.total_time_s = end.as_secs_f64() - r.at.as_secs_f64();
+            self.migs.records.push(rec);
         }
         let recs = &self.migs.records;
         let completed_downtimes: Vec<f64> = recs
