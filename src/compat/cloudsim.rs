@@ -1220,16 +1220,21 @@ impl Experiment {
         best.map(|b| b.0)
     }
 
-    /// `PowerVmSelectionPolicyMaximumCorrelation.getVmToMigrate`, or `None` where CloudSim's
-    /// regression throws and it falls back: no history, fewer samples than VMs, or a singular
-    /// design matrix.
-    fn max_correlation(&self, h: usize) -> Option<usize> {
-        let vms: Vec<usize> = self.hosts[h]
+    /// The host's VMs not already migrating, in list order (`getMigratableVms`).
+    fn migratable(&self, h: usize) -> Vec<usize> {
+        self.hosts[h]
             .vms
             .iter()
             .copied()
             .filter(|&v| !self.vms[v].in_migration)
-            .collect();
+            .collect()
+    }
+
+    /// `PowerVmSelectionPolicyMaximumCorrelation.getVmToMigrate`, or `None` where CloudSim's
+    /// regression throws and it falls back: no history, fewer samples than VMs, or a singular
+    /// design matrix.
+    fn max_correlation(&self, h: usize) -> Option<usize> {
+        let vms = self.migratable(h);
         if vms.is_empty() {
             return None;
         }
@@ -1371,12 +1376,7 @@ impl Experiment {
             let Some(h) = under else { break };
             ex_under[h] = true;
             ex_place[h] = true;
-            let vms: Vec<usize> = self.hosts[h]
-                .vms
-                .iter()
-                .copied()
-                .filter(|&v| !self.vms[v].in_migration)
-                .collect();
+            let vms = self.migratable(h);
             if vms.is_empty() {
                 continue;
             }
