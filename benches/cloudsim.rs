@@ -9,18 +9,9 @@ use std::time::Instant;
 
 use migsim::compat::cloudsim::{Experiment, Policy};
 
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
+mod common;
+
+use common::peak_rss_mib;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -10,18 +10,9 @@ use migsim::report::NullRecorder;
 use migsim::scenario::{load_builtin, load_str};
 use migsim::sim::Simulation;
 
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
+mod common;
+
+use common::peak_rss_mib;
 
 fn fleet(hosts: u32, vms: u32, horizon: &str) -> String {
     format!(

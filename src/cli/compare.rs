@@ -15,7 +15,7 @@ use crate::report::write_atomic;
 use crate::sim::Simulation;
 
 /// The policies compared when none are named: the static baseline, one of each Beloglazov
-/// detector with the MMT selector at the thresholds of CCPE 2012 Table 3's best runs, and the
+/// detector with the MMT selector at the parameters of the runs in CCPE 2012 Table V, and the
 /// simple schedulers and the off-hours power-down.
 pub const DEFAULT_POLICIES: &[&str] = &[
     "none",

@@ -16,6 +16,7 @@
 
 use std::collections::VecDeque;
 
+use crate::metrics::{kth, median};
 use crate::model::power::spec_preset;
 use crate::trace::VmTrace;
 
@@ -111,7 +112,8 @@ pub struct Results {
 
 /// R² of `y` regressed on the columns `x` with an intercept, as Commons Math's
 /// `OLSMultipleLinearRegression.calculateRSquared` computes it: Householder QR of the design
-/// matrix, singular (`None`, where CloudSim throws) only when a diagonal of R is exactly 0.
+/// matrix, singular (`None`, where CloudSim throws) only when a diagonal of R is exactly 0,
+/// that is when a column has nothing left once the earlier ones are removed.
 fn ols_r_squared(y: &[f64], x: &[&[f64]]) -> Option<f64> {
     let (m, k) = (y.len(), x.len() + 1);
     // Column-major design matrix: the intercept, then each predictor.
@@ -126,11 +128,9 @@ fn ols_r_squared(y: &[f64], x: &[&[f64]]) -> Option<f64> {
         }
         let alpha = if a[j][j] > 0.0 { -norm } else { norm };
         let mut v: Vec<f64> = a[j][j..].to_vec();
+        // alpha has the opposite sign of v[0], so |v| ≥ norm > 0.
         v[0] -= alpha;
         let vv: f64 = v.iter().map(|t| t * t).sum();
-        if vv == 0.0 {
-            return None;
-        }
         for col in a.iter_mut().skip(j) {
             let dot: f64 = v.iter().zip(&col[j..]).map(|(p, q)| p * q).sum();
             let f = 2.0 * dot / vv;
@@ -143,37 +143,12 @@ fn ols_r_squared(y: &[f64], x: &[&[f64]]) -> Option<f64> {
         for (c, vi) in b[j..].iter_mut().zip(&v) {
             *c -= f * vi;
         }
-        if a[j][j] == 0.0 {
-            return None;
-        }
     }
     // After the transform, the residual is the part of Qᵀy below the first k rows.
     let ssr: f64 = b[k..].iter().map(|r| r * r).sum();
     let mean = y.iter().sum::<f64>() / m as f64;
     let sst: f64 = y.iter().map(|v| (v - mean) * (v - mean)).sum();
     Some(1.0 - ssr / sst)
-}
-
-/// The k-th smallest value (0-based), by selection rather than a full sort.
-fn kth(s: &mut [f64], k: usize) -> f64 {
-    *s.select_nth_unstable_by(k, f64::total_cmp).1
-}
-
-/// commons-math `Percentile(50)`: the mean of the two middle values for even n.
-fn median(v: &[f64]) -> f64 {
-    let n = v.len();
-    if n == 0 {
-        return 0.0;
-    }
-    let mut s = v.to_vec();
-    if n % 2 == 1 {
-        kth(&mut s, n / 2)
-    } else {
-        let hi = kth(&mut s, n / 2);
-        // After selection, everything left of n/2 is ≤ it: the lower middle is their maximum.
-        let lo = s[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        (lo + hi) / 2.0
-    }
 }
 
 fn mad(v: &[f64]) -> f64 {
@@ -425,23 +400,28 @@ impl Sched {
         r.min(self.pe)
     }
 
-    fn allocate_uid(&mut self, vm: usize, req: f64) {
+    /// What one VM asking `req` takes from the host's free MIPS, and what it is given
+    /// (`VmSchedulerTimeSharedOverSubscription.allocatePesForVm`): a VM migrating in reserves
+    /// and gets 10 %, one migrating out keeps 90 % of a full reservation.
+    fn share(&self, vm: usize, req: f64) -> (f64, f64) {
         let capped = self.capped(req);
+        let inn = self.migrating_in.contains(&vm);
+        let taken = if inn { capped * 0.1 } else { capped };
+        let given = if self.migrating_out.contains(&vm) {
+            capped * 0.9
+        } else {
+            taken
+        };
+        (taken, given)
+    }
+
+    fn allocate_uid(&mut self, vm: usize, req: f64) {
         match self.requested.iter_mut().find(|e| e.0 == vm) {
             Some(e) => e.1 = req,
             None => self.requested.push((vm, req)),
         }
-        let inn = self.migrating_in.contains(&vm);
-        let out = self.migrating_out.contains(&vm);
-        let total = if inn { capped * 0.1 } else { capped };
+        let (total, a) = self.share(vm, req);
         if self.available >= total {
-            let a = if out {
-                capped * 0.9
-            } else if inn {
-                capped * 0.1
-            } else {
-                capped
-            };
             match self.allocated.iter_mut().find(|e| e.0 == vm) {
                 Some(e) => e.1 = a,
                 None => self.allocated.push((vm, a)),
@@ -522,18 +502,8 @@ impl Sched {
             if overflow {
                 continue;
             }
-            let capped = self.capped(req);
-            let inn = self.migrating_in.contains(&vm);
-            let out = self.migrating_out.contains(&vm);
-            let total = if inn { capped * 0.1 } else { capped };
+            let (total, a) = self.share(vm, req);
             if self.available >= total {
-                let a = if out {
-                    capped * 0.9
-                } else if inn {
-                    capped * 0.1
-                } else {
-                    capped
-                };
                 self.allocated.push((vm, a));
                 self.available -= total;
             } else {

@@ -85,6 +85,29 @@ pub struct Summary {
     pub migsim_version: String,
 }
 
+/// The k-th smallest value (0-based), by selection rather than a full sort.
+pub fn kth(s: &mut [f64], k: usize) -> f64 {
+    *s.select_nth_unstable_by(k, f64::total_cmp).1
+}
+
+/// The median as Commons Math's `Percentile(50)` gives it (the mean of the two middle values
+/// for even n, as CloudSim's `MathUtil.median`); 0 for an empty sample.
+pub fn median(v: &[f64]) -> f64 {
+    let n = v.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let mut s = v.to_vec();
+    if n % 2 == 1 {
+        kth(&mut s, n / 2)
+    } else {
+        let hi = kth(&mut s, n / 2);
+        // After selection, everything left of n/2 is ≤ it: the lower middle is their maximum.
+        let lo = s[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo + hi) / 2.0
+    }
+}
+
 /// The `q` quantile (0–1) of `v` by nearest rank; 0 for an empty sample.
 pub fn nearest_rank(v: &[f64], q: f64) -> f64 {
     if v.is_empty() {

@@ -10,6 +10,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{ClusterView, Decision, Policy};
+use crate::metrics::median;
 use crate::model::host::HostId;
 use crate::model::power::{PowerState, PowerTarget};
 use crate::model::vm::VmId;
@@ -63,19 +64,6 @@ pub enum Selector {
     Mu,
     /// Random selection, from a seeded stream.
     Rs,
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n == 0 {
-        0.0
-    } else if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -275,24 +263,19 @@ impl<'a> Plan<'a> {
 
 /// The composed policy.
 pub struct Beloglazov {
-    name: &'static str,
+    name: String,
     detector: Detector,
     selector: Selector,
     rng: ChaCha8Rng,
 }
 
 impl Beloglazov {
-    pub fn new(
-        name: &'static str,
-        detector: Detector,
-        selector: Selector,
-        seed: u64,
-    ) -> Beloglazov {
+    pub fn new(name: &str, detector: Detector, selector: Selector, seed: u64) -> Beloglazov {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         // The policy's own stream: random selection does not disturb the workload's.
         rng.set_stream(2);
         Beloglazov {
-            name,
+            name: name.to_string(),
             detector,
             selector,
             rng,
@@ -428,8 +411,8 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
 }
 
 impl Policy for Beloglazov {
-    fn name(&self) -> &'static str {
-        self.name
+    fn name(&self) -> &str {
+        &self.name
     }
 
     fn decide(&mut self, view: &ClusterView<'_>) -> Vec<Decision> {

@@ -47,9 +47,11 @@ pub struct ClusterView<'a> {
     pub migrating: &'a [bool],
     /// RAM reserved on each host for VMs arriving.
     pub reserved: &'a [u64],
-    /// Each VM's requested MIPS at past ticks, oldest first (at most 30).
+    /// Each VM's requested MIPS at past ticks, oldest first (at most 30); empty for a policy
+    /// whose `uses_history` is false.
     pub vm_history: &'a [VecDeque<f64>],
-    /// Each host's requested utilisation at past ticks, oldest first (at most 30).
+    /// Each host's requested utilisation at past ticks, oldest first (at most 30); empty
+    /// likewise.
     pub host_history: &'a [VecDeque<f64>],
     /// Hosts out of service for maintenance: no policy may place VMs on them or change their
     /// power state (the simulation refuses such decisions).
@@ -90,8 +92,13 @@ pub const HISTORY: usize = 30;
 
 pub trait Policy {
     /// The registry name, as written in scenario files and reports.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
     fn decide(&mut self, view: &ClusterView<'_>) -> Vec<Decision>;
+    /// Whether the policy reads `vm_history`/`host_history`. The simulation records them only
+    /// for policies that do: for a million VMs they cost memory and time at every tick.
+    fn uses_history(&self) -> bool {
+        true
+    }
 }
 
 /// Static placement: VMs stay where they were first placed and hosts stay as they are. The
@@ -99,8 +106,11 @@ pub trait Policy {
 pub struct NonePolicy;
 
 impl Policy for NonePolicy {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "none"
+    }
+    fn uses_history(&self) -> bool {
+        false
     }
     fn decide(&mut self, _view: &ClusterView<'_>) -> Vec<Decision> {
         Vec::new()
@@ -144,9 +154,7 @@ pub fn build(spec: &PolicySpec, seed: u64) -> Box<dyn Policy> {
         "none" => Box::new(NonePolicy),
         name => {
             let (d, s) = parse_beloglazov(name).expect("validated policy name");
-            // Leak the name once per run so reports can borrow it as 'static.
-            let static_name: &'static str = Box::leak(name.to_string().into_boxed_str());
-            Box::new(beloglazov::Beloglazov::new(static_name, d, s, seed))
+            Box::new(beloglazov::Beloglazov::new(name, d, s, seed))
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::model::power::{PowerState, PowerTarget};
 use crate::scenario::PolicySpec;
 
 /// Packing threshold outside office hours: THR's 0.8, the static threshold of Beloglazov &
-/// Buyya's best THR runs (CCPE 2012, Table 3).
+/// Buyya's THR-MMT-0.8 run (CCPE 2012, Table V).
 pub const DEFAULT_THRESHOLD: f64 = 0.8;
 /// Office hours, seconds into the day. 08:00–18:00 is an assumption (a typical working day),
 /// set per scenario with `office_start` and `office_end`.
@@ -61,7 +61,7 @@ impl OffHours {
 }
 
 impl Policy for OffHours {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "offhours"
     }
 

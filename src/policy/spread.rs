@@ -29,8 +29,12 @@ impl Spread {
 }
 
 impl Policy for Spread {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "spread"
+    }
+
+    fn uses_history(&self) -> bool {
+        false
     }
 
     fn decide(&mut self, view: &ClusterView<'_>) -> Vec<Decision> {

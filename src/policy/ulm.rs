@@ -29,7 +29,7 @@ impl Ulm {
 }
 
 impl Policy for Ulm {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "ulm"
     }
 

@@ -544,9 +544,16 @@ impl Simulation {
         seed_rng.set_stream(STREAM_WORKLOAD);
         let n_vms = vms.len();
         let n_hosts = hosts.len();
+        let policy = policy::build(&sc.policy, sc.seed);
+        // Histories exist only for policies that read them (see `Policy::uses_history`).
+        let (hist_vms, hist_hosts) = if policy.uses_history() {
+            (n_vms, n_hosts)
+        } else {
+            (0, 0)
+        };
         Ok(Simulation {
             horizon: sc.horizon.time(),
-            policy: policy::build(&sc.policy, sc.seed),
+            policy,
             maintenance_checked: vec![false; maintenance.len()],
             maintenance_restored: vec![false; maintenance.len()],
             maintenance,
@@ -574,8 +581,8 @@ impl Simulation {
             trace,
             trace_idx,
             migration_shortfall: 0.0,
-            vm_history: vec![std::collections::VecDeque::new(); n_vms],
-            host_history: vec![std::collections::VecDeque::new(); n_hosts],
+            vm_history: vec![std::collections::VecDeque::new(); hist_vms],
+            host_history: vec![std::collections::VecDeque::new(); hist_hosts],
             requests,
             traffic_samples: Vec::new(),
             link_capacity,
@@ -796,7 +803,9 @@ impl Simulation {
                 self.queue.schedule(next, Event::Sample);
             }
             Event::PolicyTick => {
-                self.record_history();
+                if self.policy.uses_history() {
+                    self.record_history();
+                }
                 let mut unavailable =
                     policy::maintenance::unavailable(&self.maintenance, self.hosts.len(), t);
                 for (u, &f) in unavailable.iter_mut().zip(&self.ha.failed) {
@@ -886,7 +895,7 @@ impl Simulation {
                     .iter()
                     .map(|f| f.restart_delay)
                     .min()
-                    .unwrap_or(SimTime::from_secs(120));
+                    .expect("restarts follow failures");
                 self.ha_restart(t, delay, rec)?;
             }
             Event::LinkFault { fault, up } => {

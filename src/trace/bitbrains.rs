@@ -10,8 +10,8 @@
 //! also takes it (../shared/reference/landscape.md §4). Samples are about 300 s apart. Times
 //! are made relative to the earliest timestamp in the folder, so every VM shares one clock.
 //! `CPU usage [%]` becomes the utilisation (0–1) and `Memory usage [KB]` the memory in use,
-//! taking KB as 1024 bytes as the Linux tools that collected it report. Files are read in name
-//! order, one row at a time.
+//! taking KB as 1024 bytes. That is an assumption: the dataset does not say, and Linux memory
+//! counters report "kB" meaning KiB. Files are read in name order, one row at a time.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
