@@ -145,7 +145,7 @@ impl fmt::Display for Bytes {
             ("KiB", 1 << 10),
         ];
         for (name, size) in UNITS {
-            if b >= size && b % size == 0 {
+            if b >= size && b.is_multiple_of(size) {
                 return write!(f, "{}{}", b / size, name);
             }
         }
@@ -290,7 +290,7 @@ pub fn format_duration(t: SimTime) -> String {
         ("ms", 1_000_000),
         ("us", 1_000),
     ] {
-        if ns % size == 0 {
+        if ns.is_multiple_of(size) {
             return format!("{}{unit}", ns / size);
         }
     }

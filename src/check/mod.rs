@@ -26,9 +26,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::Summary;
-use crate::report::NullRecorder;
 use crate::scenario::{self, ScenarioError};
-use crate::sim::Simulation;
 
 /// Absolute and relative slack for one metric.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
@@ -248,15 +246,7 @@ fn scenario_name(file: &Path, sets: &[String]) -> Result<String, ScenarioError> 
 /// Runs one scenario to its summary.
 pub fn run_job(job: &Job) -> Result<Summary, String> {
     let loaded = scenario::load_file(&job.file, &job.sets).map_err(|e| e.to_string())?;
-    if loaded.scenario.compat.cloudsim {
-        return crate::compat::cloudsim::run_scenario(&loaded).map_err(|e| e.to_string());
-    }
-    let mut sim = Simulation::build(&loaded).map_err(|e| e.to_string())?;
-    let mut s = sim
-        .run(&mut NullRecorder, &mut |_| {})
-        .map_err(|e| e.to_string())?;
-    crate::sim::attach_baseline(&mut s, &loaded)?;
-    Ok(s)
+    crate::sim::run_summary(&loaded)
 }
 
 /// The outcome of one run.

@@ -7,7 +7,9 @@
 pub mod check;
 pub mod compare;
 pub mod migrate;
+pub mod progress;
 pub mod reproduce;
+pub mod sweep;
 pub mod trace;
 
 use std::io::IsTerminal;
@@ -63,6 +65,16 @@ pub enum Command {
         after_help = "Examples:\n  migsim compare scenarios/whatif/day.toml\n  migsim compare scenarios/whatif/day.toml -p none,thr-mmt-0.8,lr-mmt-1.2 --csv day.csv\n  migsim compare --set horizon=6h --markdown quickstart.md\n\nPolicies: none, ulm, spread, offhours, and <detector>-<selector>-<parameter> with detector\nthr|iqr|mad|lr|lrr and selector mmt|mc|mu|rs (Beloglazov & Buyya, CCPE 2012).\nEnergy saved is measured against `none` when it is in the list, else the first policy."
     )]
     Compare(compare::CompareArgs),
+    /// Run a scenario over a grid of overrides and seeds: means and 95 % confidence intervals.
+    #[command(
+        after_help = "Examples:\n  migsim sweep scenarios/whatif/day.toml --set policy.name=none,thr-mmt-0.8 --set workload.cpu_scale=1,1.5 --seeds 1..10\n  migsim sweep --set 'network.link=1Gbit/s,10Gbit/s' --seeds 5 --out /tmp/sw\n  migsim sweep day.toml --set policy.name=none,ulm --seeds 1..20 --shard 0/4   # then: migsim collect DIR\n\nWrites results.csv (one row per point and seed), summary.csv (per point and metric: runs,\nmean, std, 95 % CI by Student's t) and sweep.json. With --shard I/N, or inside a Slurm job\narray, only every N-th run from I is done and shard-I-of-N.json is written.\nExits 0 when every run succeeded, 1 when any failed (its row says why), 2 on bad input."
+    )]
+    Sweep(sweep::SweepArgs),
+    /// Merge the shard files of a sweep into results.csv and summary.csv.
+    #[command(
+        after_help = "Example:\n  migsim collect output/sweep-day --out output/sweep-day\n\nRefuses shards of different scenarios, sweeps or migsim versions, tasks given twice, and\nsweeps with tasks missing (it names them)."
+    )]
+    Collect(sweep::CollectArgs),
     /// Generate or summarise workload traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
@@ -142,6 +154,8 @@ pub fn main() -> i32 {
         Command::Trace(t) => trace::run(&t),
         Command::Check(a) => check::run(&a),
         Command::Compare(a) => compare::run(&a),
+        Command::Sweep(a) => sweep::sweep(&a),
+        Command::Collect(a) => sweep::collect(&a),
     };
     match result {
         Ok(()) => EXIT_OK,

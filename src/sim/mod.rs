@@ -607,7 +607,7 @@ impl Simulation {
         self.start();
         let horizon_s = self.horizon.as_secs_f64();
         while self.step(rec)? {
-            if self.queue.processed() % 4096 == 0 {
+            if self.queue.processed().is_multiple_of(4096) {
                 progress(self.now().as_secs_f64() / horizon_s);
             }
         }
@@ -1532,6 +1532,20 @@ impl Simulation {
             migsim_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
+}
+
+/// Runs a loaded scenario to its summary, writing nothing: a CloudSim-compatible scenario by
+/// CloudSim's loop, any other by the simulator with the `none` baseline attached.
+pub fn run_summary(loaded: &Loaded) -> Result<Summary, String> {
+    if loaded.scenario.compat.cloudsim {
+        return crate::compat::cloudsim::run_scenario(loaded).map_err(|e| e.to_string());
+    }
+    let mut sim = Simulation::build(loaded).map_err(|e| e.to_string())?;
+    let mut s = sim
+        .run(&mut crate::report::NullRecorder, &mut |_| {})
+        .map_err(|e| e.to_string())?;
+    attach_baseline(&mut s, loaded)?;
+    Ok(s)
 }
 
 /// Fills `summary`'s energy-saved fields against the same scenario under the `none` policy

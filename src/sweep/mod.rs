@@ -1,0 +1,915 @@
+//! Parameter sweeps: a scenario run at every point of a Cartesian product of overrides, under
+//! several seeds, with a mean and a 95 % confidence interval per point.
+//!
+//! A sweep is split into tasks, one per (point, seed). Tasks are numbered point-major
+//! (`task = point · seeds + seed index`), and shard `i` of `n` runs the tasks with
+//! `task mod n = i`, so that shards get a similar mix of cheap and dear points. Each shard
+//! writes a self-describing [`ResultFile`] (scenario hash, migsim version, axes, seeds, its
+//! tasks); [`merge`] checks that a set of them belongs to one sweep and covers it exactly, and
+//! yields the same rows a local sweep would, so `results.csv` and `summary.csv` come out
+//! byte-identical whichever way the sweep ran.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::metrics::Summary;
+
+/// The `format` field of every result file.
+pub const FORMAT: &str = "migsim-sweep";
+/// Bumped when the result file's layout changes; [`merge`] refuses other versions.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One swept scenario field and the values it takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Axis {
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+/// Parses `key=v1,v2,...`. Commas inside `[...]`, `{...}` or quotes do not split, so that an
+/// array value such as `hosts[0].power=[1,2]` stays one value.
+pub fn parse_axis(text: &str) -> Result<Axis, String> {
+    let (key, rest) = text
+        .split_once('=')
+        .ok_or_else(|| format!("--set {text:?}: expected key=value[,value...]"))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(format!("--set {text:?}: the key is empty"));
+    }
+    let mut values = Vec::new();
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut cur = String::new();
+    for c in rest.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => {
+                quote = None;
+                cur.push(c);
+            }
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            (None, '[' | '{') => {
+                depth += 1;
+                cur.push(c);
+            }
+            (None, ']' | '}') => {
+                depth -= 1;
+                cur.push(c);
+            }
+            (None, ',') if depth == 0 => values.push(std::mem::take(&mut cur)),
+            (None, c) => cur.push(c),
+        }
+    }
+    values.push(cur);
+    let values: Vec<String> = values.into_iter().map(|v| v.trim().to_string()).collect();
+    if let Some(i) = values.iter().position(|v| v.is_empty()) {
+        return Err(format!("--set {text:?}: value {} is empty", i + 1));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if values[..i].contains(v) {
+            return Err(format!("--set {text:?}: value {v:?} is given twice"));
+        }
+    }
+    Ok(Axis {
+        key: key.to_string(),
+        values,
+    })
+}
+
+/// Parses `--seeds`: `A..B` or `A..=B` (both inclusive: `1..10` is ten seeds), a list
+/// `3,7,11`, or a count `N` (N seeds from `first`, the scenario's seed).
+pub fn parse_seeds(text: &str, first: u64) -> Result<Vec<u64>, String> {
+    let bad = |why: &str| format!("--seeds {text:?}: {why}");
+    let num = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| bad(&format!("{:?} is not a whole number", s.trim())))
+    };
+    let seeds: Vec<u64> = if let Some((a, b)) = text.split_once("..") {
+        let b = b.strip_prefix('=').unwrap_or(b);
+        let (a, b) = (num(a)?, num(b)?);
+        if b < a {
+            return Err(bad("the range is empty"));
+        }
+        (a..=b).collect()
+    } else if text.contains(',') {
+        text.split(',').map(num).collect::<Result<_, _>>()?
+    } else {
+        let n = num(text)?;
+        if n == 0 {
+            return Err(bad("must be at least 1"));
+        }
+        (0..n).map(|k| first.wrapping_add(k)).collect()
+    };
+    if let Some(s) = seeds.iter().find(|&&s| s > i64::MAX as u64) {
+        return Err(bad(&format!(
+            "seed {s} is above 2^63-1 (TOML integers are signed)"
+        )));
+    }
+    for (i, s) in seeds.iter().enumerate() {
+        if seeds[..i].contains(s) {
+            return Err(bad(&format!("seed {s} is given twice")));
+        }
+    }
+    Ok(seeds)
+}
+
+/// Parses `--shard I/N` (0 ≤ I < N).
+pub fn parse_shard(text: &str) -> Result<Shard, String> {
+    let bad = || format!("--shard {text:?}: expected I/N with 0 <= I < N, e.g. 0/4");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (index, count): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if count == 0 || index >= count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
+}
+
+/// The shard a Slurm job-array task runs: `SLURM_ARRAY_TASK_ID` counted from
+/// `SLURM_ARRAY_TASK_MIN` (arrays need not start at 0) out of `SLURM_ARRAY_TASK_COUNT`.
+/// `None` outside an array; an error if the variables disagree.
+pub fn slurm_shard(var: impl Fn(&str) -> Option<String>) -> Result<Option<Shard>, String> {
+    let (Some(id), Some(count)) = (var("SLURM_ARRAY_TASK_ID"), var("SLURM_ARRAY_TASK_COUNT"))
+    else {
+        return Ok(None);
+    };
+    let parse = |name: &str, v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("{name}={v:?} is not a whole number"))
+    };
+    let id = parse("SLURM_ARRAY_TASK_ID", &id)?;
+    let count = parse("SLURM_ARRAY_TASK_COUNT", &count)?;
+    let min = match var("SLURM_ARRAY_TASK_MIN") {
+        Some(m) => parse("SLURM_ARRAY_TASK_MIN", &m)?,
+        None => 0,
+    };
+    let index = id
+        .checked_sub(min)
+        .ok_or_else(|| format!("SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}"))?;
+    if count == 0 || index >= count {
+        return Err(format!(
+            "SLURM_ARRAY_TASK_ID={id} (minimum {min}) is not one of SLURM_ARRAY_TASK_COUNT={count} \
+             tasks; submit a contiguous array such as --array=0-{}",
+            count.max(1) - 1
+        ));
+    }
+    Ok(Some(Shard { index, count }))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    pub fn owns(&self, task: usize) -> bool {
+        task % self.count == self.index
+    }
+
+    /// The result file's name: `sweep.json` for a whole sweep, else `shard-I-of-N.json`.
+    pub fn file_name(&self) -> String {
+        if self.count == 1 {
+            "sweep.json".into()
+        } else {
+            format!("shard-{}-of-{}.json", self.index, self.count)
+        }
+    }
+}
+
+/// What defines a sweep: every shard of one sweep carries the same plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The scenario's name.
+    pub scenario: String,
+    /// SHA-256 of the scenario as resolved with the fixed overrides (`scenario.toml` of a run),
+    /// before the swept values and seeds are applied.
+    pub scenario_hash: String,
+    /// The overrides that hold at every point (`--set key=value` with one value).
+    pub fixed: Vec<String>,
+    pub axes: Vec<Axis>,
+    pub seeds: Vec<u64>,
+}
+
+impl Plan {
+    pub fn points(&self) -> usize {
+        self.axes.iter().map(|a| a.values.len()).product()
+    }
+
+    pub fn tasks(&self) -> usize {
+        self.points() * self.seeds.len()
+    }
+
+    /// Each axis's value at `point`; the first axis varies slowest.
+    pub fn point_values(&self, point: usize) -> Vec<&str> {
+        let mut rest = point;
+        let mut out = vec![""; self.axes.len()];
+        for (i, a) in self.axes.iter().enumerate().rev() {
+            out[i] = &a.values[rest % a.values.len()];
+            rest /= a.values.len();
+        }
+        out
+    }
+
+    /// (point, seed) of a task.
+    pub fn task(&self, task: usize) -> (usize, u64) {
+        let s = self.seeds.len();
+        (task / s, self.seeds[task % s])
+    }
+
+    /// The overrides of a task: the fixed ones, then the point's, then the seed.
+    pub fn task_sets(&self, task: usize) -> Vec<String> {
+        let (point, seed) = self.task(task);
+        let mut sets = self.fixed.clone();
+        for (a, v) in self.axes.iter().zip(self.point_values(point)) {
+            sets.push(format!("{}={v}", a.key));
+        }
+        sets.push(format!("seed={seed}"));
+        sets
+    }
+}
+
+/// SHA-256 as lowercase hex.
+pub fn hash_text(text: &str) -> String {
+    let d = Sha256::digest(text.as_bytes());
+    let mut s = String::with_capacity(64);
+    for b in d {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// A metric of a run: its column name and its value in a summary (`None` when the run has no
+/// such figure, such as energy saved in a CloudSim-compatible run).
+pub type Metric = (&'static str, fn(&Summary) -> Option<f64>);
+
+/// The metrics a sweep records, in column order. Names are `summary.json`'s.
+pub const METRICS: &[Metric] = &[
+    ("energy_kwh", |s| Some(s.energy_kwh)),
+    ("baseline_energy_kwh", |s| s.baseline_energy_kwh),
+    ("energy_saved_kwh", |s| s.energy_saved_kwh),
+    ("energy_saved_pct", |s| s.energy_saved_pct),
+    ("mean_power_w", |s| Some(s.mean_power_w)),
+    ("mean_active_hosts", |s| Some(s.mean_active_hosts)),
+    ("peak_active_hosts", |s| Some(s.peak_active_hosts as f64)),
+    ("host_shutdowns", |s| Some(s.host_shutdowns as f64)),
+    ("migrations", |s| Some(s.migrations as f64)),
+    ("failed_migrations", |s| Some(s.failed_migrations as f64)),
+    ("cancelled_migrations", |s| {
+        Some(s.cancelled_migrations as f64)
+    }),
+    ("migrated_bytes", |s| Some(s.migrated_bytes as f64)),
+    ("total_downtime_s", |s| Some(s.total_downtime_s)),
+    ("downtime_p50_ms", |s| Some(s.downtime_p50_ms)),
+    ("downtime_p95_ms", |s| Some(s.downtime_p95_ms)),
+    ("downtime_max_ms", |s| Some(s.downtime_max_ms)),
+    ("mean_migration_time_s", |s| Some(s.mean_migration_time_s)),
+    ("migration_energy_kwh", |s| Some(s.migration_energy_kwh)),
+    ("cpu_unmet_fraction", |s| Some(s.cpu_unmet_fraction)),
+    ("overload_time_fraction", |s| Some(s.overload_time_fraction)),
+    ("slatah", |s| Some(s.slatah)),
+    ("pdm", |s| Some(s.pdm)),
+    ("slav", |s| Some(s.slav)),
+    ("esv", |s| Some(s.esv)),
+    ("traffic_delivered_fraction", |s| {
+        Some(s.traffic_delivered_fraction)
+    }),
+    ("maintenance_missed", |s| Some(s.maintenance_missed as f64)),
+    ("host_failures", |s| Some(s.host_failures as f64)),
+    ("ha_restarts", |s| Some(s.ha_restarts as f64)),
+    ("ha_downtime_s", |s| Some(s.ha_downtime_s)),
+    ("vms_down_at_end", |s| Some(s.vms_down_at_end as f64)),
+];
+
+/// One task's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub task: usize,
+    pub point: usize,
+    pub seed: u64,
+    /// Empty when the run succeeded; else why it failed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    /// `METRICS` in order; `None` where the run has no such figure or failed.
+    pub metrics: Vec<Option<f64>>,
+}
+
+impl TaskResult {
+    pub fn ok(plan: &Plan, task: usize, s: &Summary) -> TaskResult {
+        let (point, seed) = plan.task(task);
+        TaskResult {
+            task,
+            point,
+            seed,
+            error: String::new(),
+            metrics: METRICS.iter().map(|(_, f)| f(s)).collect(),
+        }
+    }
+
+    pub fn failed(plan: &Plan, task: usize, why: String) -> TaskResult {
+        let (point, seed) = plan.task(task);
+        TaskResult {
+            task,
+            point,
+            seed,
+            error: if why.is_empty() { "failed".into() } else { why },
+            metrics: vec![None; METRICS.len()],
+        }
+    }
+}
+
+/// What one shard (or a whole local sweep) writes: self-describing, so that `collect` can tell
+/// whether files belong together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultFile {
+    pub format: String,
+    pub format_version: u32,
+    pub migsim_version: String,
+    pub plan: Plan,
+    pub shard: Shard,
+    /// The metric names, so that a file says what its numbers are.
+    pub metrics: Vec<String>,
+    pub results: Vec<TaskResult>,
+}
+
+impl ResultFile {
+    pub fn new(plan: Plan, shard: Shard, results: Vec<TaskResult>) -> ResultFile {
+        ResultFile {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            migsim_version: env!("CARGO_PKG_VERSION").into(),
+            plan,
+            shard,
+            metrics: METRICS.iter().map(|m| m.0.to_string()).collect(),
+            results,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("result file serialises");
+        s.push('\n');
+        s
+    }
+
+    /// Reads a result file; `name` is used in errors.
+    pub fn parse(name: &str, text: &str) -> Result<ResultFile, String> {
+        let f: ResultFile = serde_json::from_str(text).map_err(|e| {
+            format!(
+                "{name}:{}:{}: not a migsim sweep result file: {e}",
+                e.line(),
+                e.column()
+            )
+        })?;
+        if f.format != FORMAT {
+            return Err(format!(
+                "{name}: format is {:?}, expected {FORMAT:?}",
+                f.format
+            ));
+        }
+        if f.format_version != FORMAT_VERSION {
+            return Err(format!(
+                "{name}: format_version {} is not {FORMAT_VERSION}; collect it with the migsim \
+                 that wrote it",
+                f.format_version
+            ));
+        }
+        let expect: Vec<String> = METRICS.iter().map(|m| m.0.to_string()).collect();
+        if f.metrics != expect {
+            return Err(format!(
+                "{name}: its metrics differ from this migsim's (written by migsim {})",
+                f.migsim_version
+            ));
+        }
+        let tasks = f.plan.tasks();
+        for r in &f.results {
+            if r.task >= tasks || f.plan.task(r.task) != (r.point, r.seed) {
+                return Err(format!(
+                    "{name}: result for task {} (point {}, seed {}) is not part of its plan",
+                    r.task, r.point, r.seed
+                ));
+            }
+            if r.metrics.len() != METRICS.len() {
+                return Err(format!(
+                    "{name}: task {} has {} metrics, expected {}",
+                    r.task,
+                    r.metrics.len(),
+                    METRICS.len()
+                ));
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// Merges result files of one sweep into its full, ordered list of results. Refuses files of
+/// different scenarios, plans or migsim versions, a task given twice, and a sweep with tasks
+/// missing (naming them), so a merged sweep never silently lacks a run.
+pub fn merge(files: &[(String, ResultFile)]) -> Result<(Plan, Vec<TaskResult>), String> {
+    let Some((first_name, first)) = files.first() else {
+        return Err("no sweep result files to collect".into());
+    };
+    for (name, f) in &files[1..] {
+        if f.migsim_version != first.migsim_version {
+            return Err(format!(
+                "{name} was written by migsim {} but {first_name} by migsim {}; results of \
+                 different versions are not merged",
+                f.migsim_version, first.migsim_version
+            ));
+        }
+        if f.plan.scenario_hash != first.plan.scenario_hash {
+            return Err(format!(
+                "{name} ran scenario {:?} with hash {} but {first_name} ran {:?} with hash {}; \
+                 the scenario or its fixed overrides changed between shards",
+                f.plan.scenario,
+                short(&f.plan.scenario_hash),
+                first.plan.scenario,
+                short(&first.plan.scenario_hash)
+            ));
+        }
+        if f.plan != first.plan {
+            return Err(format!(
+                "{name} and {first_name} are shards of different sweeps (axes, seeds or \
+                 overrides differ)"
+            ));
+        }
+    }
+    let plan = first.plan.clone();
+    let mut slots: Vec<Option<(TaskResult, &str)>> = vec![None; plan.tasks()];
+    for (name, f) in files {
+        for r in &f.results {
+            if let Some((_, other)) = &slots[r.task] {
+                return Err(format!(
+                    "task {} (point {}, seed {}) is in both {other} and {name}",
+                    r.task, r.point, r.seed
+                ));
+            }
+            slots[r.task] = Some((r.clone(), name));
+        }
+    }
+    let missing: Vec<usize> = (0..slots.len()).filter(|&t| slots[t].is_none()).collect();
+    if !missing.is_empty() {
+        let shards: Vec<String> = files
+            .iter()
+            .map(|(_, f)| format!("{}/{}", f.shard.index, f.shard.count))
+            .collect();
+        let list: Vec<String> = missing.iter().take(10).map(|t| t.to_string()).collect();
+        return Err(format!(
+            "{} of {} tasks are missing (tasks {}{}); shards read: {}",
+            missing.len(),
+            slots.len(),
+            list.join(", "),
+            if missing.len() > 10 { ", …" } else { "" },
+            shards.join(", ")
+        ));
+    }
+    Ok((plan, slots.into_iter().map(|s| s.unwrap().0).collect()))
+}
+
+fn short(h: &str) -> &str {
+    &h[..h.len().min(12)]
+}
+
+/// A value as CSV writes it: shortest round-trip decimal, empty when absent.
+fn cell(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{}", x + 0.0),
+        Some(x) => format!("{x}"),
+        None => String::new(),
+    }
+}
+
+/// Quotes a CSV field when it needs it (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `results.csv`: one row per (point, seed).
+pub fn results_csv(plan: &Plan, results: &[TaskResult]) -> String {
+    let mut out = String::from("point,seed");
+    for a in &plan.axes {
+        out.push(',');
+        out.push_str(&csv_field(&a.key));
+    }
+    out.push_str(",status");
+    for (name, _) in METRICS {
+        out.push(',');
+        out.push_str(name);
+    }
+    out.push('\n');
+    for r in results {
+        let _ = write!(out, "{},{}", r.point, r.seed);
+        for v in plan.point_values(r.point) {
+            out.push(',');
+            out.push_str(&csv_field(v));
+        }
+        out.push(',');
+        if r.error.is_empty() {
+            out.push_str("ok");
+        } else {
+            out.push_str(&csv_field(&format!("error: {}", r.error)));
+        }
+        for v in &r.metrics {
+            out.push(',');
+            out.push_str(&cell(*v));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Mean and two-sided 95 % confidence interval of the mean (Student's t with n − 1 degrees of
+/// freedom), over the runs of one point that have the metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    pub n: usize,
+    pub mean: f64,
+    /// Sample standard deviation; `None` for one run.
+    pub std: Option<f64>,
+    pub ci95: Option<(f64, f64)>,
+}
+
+pub fn estimate(xs: &[f64]) -> Option<Estimate> {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let n = xs.len();
+    if n == 0 {
+        return None;
+    }
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    if n == 1 {
+        return Some(Estimate {
+            n,
+            mean,
+            std: None,
+            ci95: None,
+        });
+    }
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let std = var.sqrt();
+    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+        .expect("n > 1 gives positive degrees of freedom")
+        .inverse_cdf(0.975);
+    let half = t * std / (n as f64).sqrt();
+    Some(Estimate {
+        n,
+        mean,
+        std: Some(std),
+        ci95: Some((mean - half, mean + half)),
+    })
+}
+
+/// Per point and metric, the estimate over the point's successful runs.
+pub fn estimates(plan: &Plan, results: &[TaskResult]) -> Vec<Vec<Option<Estimate>>> {
+    let mut by_point: BTreeMap<usize, Vec<&TaskResult>> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.error.is_empty()) {
+        by_point.entry(r.point).or_default().push(r);
+    }
+    (0..plan.points())
+        .map(|p| {
+            let runs = by_point.get(&p).map(Vec::as_slice).unwrap_or(&[]);
+            (0..METRICS.len())
+                .map(|m| {
+                    let xs: Vec<f64> = runs.iter().filter_map(|r| r.metrics[m]).collect();
+                    estimate(&xs)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// `summary.csv`: one row per (point, metric), tidy for pandas and spreadsheets alike.
+pub fn summary_csv(plan: &Plan, results: &[TaskResult]) -> String {
+    let mut out = String::from("point");
+    for a in &plan.axes {
+        out.push(',');
+        out.push_str(&csv_field(&a.key));
+    }
+    out.push_str(",metric,runs,failed,mean,std,ci95_low,ci95_high\n");
+    let est = estimates(plan, results);
+    for (p, row) in est.iter().enumerate() {
+        let failed = results
+            .iter()
+            .filter(|r| r.point == p && !r.error.is_empty())
+            .count();
+        let values: Vec<String> = plan.point_values(p).into_iter().map(csv_field).collect();
+        for ((name, _), e) in METRICS.iter().zip(row) {
+            let _ = write!(out, "{p}");
+            for v in &values {
+                out.push(',');
+                out.push_str(v);
+            }
+            let (n, mean, std, lo, hi) = match e {
+                Some(e) => (
+                    e.n,
+                    Some(e.mean),
+                    e.std,
+                    e.ci95.map(|c| c.0),
+                    e.ci95.map(|c| c.1),
+                ),
+                None => (0, None, None, None, None),
+            };
+            let _ = writeln!(
+                out,
+                ",{name},{n},{failed},{},{},{},{}",
+                cell(mean),
+                cell(std),
+                cell(lo),
+                cell(hi)
+            );
+        }
+    }
+    out
+}
+
+/// The metrics the terminal table shows, by name, with a scale and decimals.
+const TABLE: &[(&str, &str, f64, usize)] = &[
+    ("energy_kwh", "energy_kwh", 1.0, 3),
+    ("energy_saved_pct", "saved_pct", 1.0, 1),
+    ("migrations", "migrations", 1.0, 1),
+    ("downtime_p95_ms", "downtime_p95_ms", 1.0, 1),
+    ("cpu_unmet_fraction", "cpu_unmet_pct", 100.0, 3),
+    ("slav", "slav", 1.0, 0),
+];
+
+/// A plain-text table of every point: the mean and the 95 % interval's half-width.
+pub fn table(plan: &Plan, results: &[TaskResult]) -> String {
+    let est = estimates(plan, results);
+    let mut header: Vec<String> = plan.axes.iter().map(|a| a.key.clone()).collect();
+    header.push("runs".into());
+    header.extend(TABLE.iter().map(|t| t.1.to_string()));
+    let mut rows = Vec::new();
+    for (p, row) in est.iter().enumerate() {
+        let mut cells: Vec<String> = plan
+            .point_values(p)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let ok = results
+            .iter()
+            .filter(|r| r.point == p && r.error.is_empty())
+            .count();
+        let all = results.iter().filter(|r| r.point == p).count();
+        cells.push(if ok == all {
+            ok.to_string()
+        } else {
+            format!("{ok}/{all}")
+        });
+        for &(name, _, scale, d) in TABLE {
+            let m = METRICS
+                .iter()
+                .position(|m| m.0 == name)
+                .expect("known metric");
+            cells.push(match row[m] {
+                None => "-".into(),
+                Some(e) => {
+                    let f = |x: f64| {
+                        if d == 0 {
+                            format!("{:.2e}", x * scale)
+                        } else {
+                            format!("{:.d$}", x * scale + 0.0)
+                        }
+                    };
+                    match e.ci95 {
+                        Some((lo, hi)) => format!("{} ±{}", f(e.mean), f((hi - lo) / 2.0)),
+                        None => f(e.mean),
+                    }
+                }
+            });
+        }
+        rows.push(cells);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in std::iter::once(&header).chain(&rows) {
+        for (c, cell) in r.iter().enumerate() {
+            let pad = widths[c] - cell.chars().count();
+            if c < plan.axes.len() {
+                let _ = write!(out, "{cell}{}  ", " ".repeat(pad));
+            } else {
+                let _ = write!(out, "{}{cell}  ", " ".repeat(pad));
+            }
+        }
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            scenario: "s".into(),
+            scenario_hash: hash_text("s"),
+            fixed: vec!["horizon=1h".into()],
+            axes: vec![
+                parse_axis("policy.name=none,thr-mmt-0.8").unwrap(),
+                parse_axis("workload.cpu_scale=1,1.5,2").unwrap(),
+            ],
+            seeds: vec![1, 2],
+        }
+    }
+
+    #[test]
+    fn axis_values_split_on_top_level_commas_only() {
+        let a = parse_axis("hosts[0].power = [1,2] , {a=1,b=2}, 'x,y'").unwrap();
+        assert_eq!(a.key, "hosts[0].power");
+        assert_eq!(a.values, vec!["[1,2]", "{a=1,b=2}", "'x,y'"]);
+        assert!(parse_axis("novalue").is_err());
+        assert!(parse_axis("k=a,,b").is_err());
+        assert!(parse_axis("k=a,a").is_err());
+        assert!(parse_axis("=a").is_err());
+    }
+
+    #[test]
+    fn seeds_are_ranges_lists_or_counts() {
+        assert_eq!(
+            parse_seeds("1..10", 0).unwrap(),
+            (1..=10).collect::<Vec<_>>()
+        );
+        assert_eq!(parse_seeds("3..=5", 0).unwrap(), vec![3, 4, 5]);
+        assert_eq!(parse_seeds("7,3", 0).unwrap(), vec![7, 3]);
+        assert_eq!(parse_seeds("3", 42).unwrap(), vec![42, 43, 44]);
+        assert!(parse_seeds("0", 1).is_err());
+        assert!(parse_seeds("5..2", 1).is_err());
+        assert!(parse_seeds("1,1", 1).is_err());
+        assert!(parse_seeds("x", 1).is_err());
+    }
+
+    #[test]
+    fn points_vary_the_last_axis_fastest_and_tasks_are_point_major() {
+        let p = plan();
+        assert_eq!(p.points(), 6);
+        assert_eq!(p.tasks(), 12);
+        assert_eq!(p.point_values(0), vec!["none", "1"]);
+        assert_eq!(p.point_values(2), vec!["none", "2"]);
+        assert_eq!(p.point_values(3), vec!["thr-mmt-0.8", "1"]);
+        assert_eq!(p.task(7), (3, 2));
+        assert_eq!(
+            p.task_sets(7),
+            vec![
+                "horizon=1h",
+                "policy.name=thr-mmt-0.8",
+                "workload.cpu_scale=1",
+                "seed=2"
+            ]
+        );
+    }
+
+    #[test]
+    fn shards_partition_the_tasks() {
+        let n = 5;
+        let mut seen = [0; 23];
+        for i in 0..n {
+            let s = Shard { index: i, count: n };
+            for (t, c) in seen.iter_mut().enumerate() {
+                if s.owns(t) {
+                    *c += 1;
+                }
+            }
+        }
+        assert!(seen.iter().all(|&c| c == 1));
+        assert_eq!(parse_shard("2/4").unwrap(), Shard { index: 2, count: 4 });
+        assert!(parse_shard("4/4").is_err());
+        assert!(parse_shard("1/0").is_err());
+        assert!(parse_shard("a/b").is_err());
+    }
+
+    #[test]
+    fn slurm_array_variables_give_the_shard() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(slurm_shard(env(&[])).unwrap(), None);
+        assert_eq!(
+            slurm_shard(env(&[
+                ("SLURM_ARRAY_TASK_ID", "5"),
+                ("SLURM_ARRAY_TASK_COUNT", "4"),
+                ("SLURM_ARRAY_TASK_MIN", "3")
+            ]))
+            .unwrap(),
+            Some(Shard { index: 2, count: 4 })
+        );
+        assert!(
+            slurm_shard(env(&[
+                ("SLURM_ARRAY_TASK_ID", "4"),
+                ("SLURM_ARRAY_TASK_COUNT", "4")
+            ]))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn confidence_interval_matches_students_t() {
+        // t(0.975, 4) = 2.776445 (standard tables).
+        let e = estimate(&[10.0, 12.0, 11.0, 13.0, 9.0]).unwrap();
+        assert_eq!(e.mean, 11.0);
+        let s = e.std.unwrap();
+        assert!((s - 2.5f64.sqrt()).abs() < 1e-12);
+        let half = e.ci95.unwrap().1 - e.mean;
+        assert!((half - 2.776445 * s / 5f64.sqrt()).abs() < 1e-5, "{half}");
+        let one = estimate(&[3.0]).unwrap();
+        assert_eq!((one.std, one.ci95), (None, None));
+        assert!(estimate(&[]).is_none());
+    }
+
+    fn result(p: &Plan, t: usize, energy: f64) -> TaskResult {
+        let (point, seed) = p.task(t);
+        let mut metrics = vec![Some(0.0); METRICS.len()];
+        metrics[0] = Some(energy);
+        metrics[1] = None;
+        TaskResult {
+            task: t,
+            point,
+            seed,
+            error: String::new(),
+            metrics,
+        }
+    }
+
+    #[test]
+    fn merged_shards_equal_the_whole_and_gaps_or_mixes_are_refused() {
+        let p = plan();
+        let all: Vec<TaskResult> = (0..p.tasks()).map(|t| result(&p, t, t as f64)).collect();
+        let shard = |i: usize| {
+            let s = Shard { index: i, count: 3 };
+            let rs = all.iter().filter(|r| s.owns(r.task)).cloned().collect();
+            (s.file_name(), ResultFile::new(p.clone(), s, rs))
+        };
+        // Round trip through JSON, as collect reads files.
+        let files: Vec<(String, ResultFile)> = (0..3)
+            .rev()
+            .map(|i| {
+                let (n, f) = shard(i);
+                (n.clone(), ResultFile::parse(&n, &f.to_json()).unwrap())
+            })
+            .collect();
+        let (mp, merged) = merge(&files).unwrap();
+        assert_eq!(mp, p);
+        assert_eq!(merged, all);
+        assert_eq!(results_csv(&p, &merged), results_csv(&p, &all));
+
+        let err = merge(&files[..2]).unwrap_err();
+        assert!(err.contains("4 of 12 tasks are missing"), "{err}");
+        let mut dup = files.clone();
+        dup.push(files[0].clone());
+        assert!(merge(&dup).unwrap_err().contains("is in both"));
+        let mut other = files.clone();
+        other[1].1.plan.scenario_hash = hash_text("changed");
+        assert!(merge(&other).unwrap_err().contains("hash"));
+        let mut ver = files.clone();
+        ver[2].1.migsim_version = "0.0.0".into();
+        assert!(merge(&ver).unwrap_err().contains("version"));
+    }
+
+    #[test]
+    fn csv_files_have_a_row_per_run_and_per_point_metric() {
+        let p = plan();
+        let mut rs: Vec<TaskResult> = (0..p.tasks()).map(|t| result(&p, t, 1.0)).collect();
+        rs[1] = TaskResult::failed(&p, 1, "no room, for VM \"a\"".into());
+        let r = results_csv(&p, &rs);
+        assert_eq!(r.lines().count(), 1 + 12);
+        assert!(r.starts_with("point,seed,policy.name,workload.cpu_scale,status,energy_kwh,"));
+        assert!(r.contains("0,2,none,1,\"error: no room, for VM \"\"a\"\"\","));
+        let s = summary_csv(&p, &rs);
+        assert_eq!(s.lines().count(), 1 + 6 * METRICS.len());
+        // Point 0 has one good run of two: a mean, no interval; the absent metric is empty.
+        assert!(s.contains("\n0,none,1,energy_kwh,1,1,1,,,\n"), "{s}");
+        assert!(
+            s.contains("\n0,none,1,baseline_energy_kwh,0,1,,,,\n"),
+            "{s}"
+        );
+        assert!(s.contains("\n1,none,1.5,energy_kwh,2,0,1,0,1,1\n"), "{s}");
+    }
+}
