@@ -278,6 +278,81 @@ fn compare_prints_policies_side_by_side_whatever_the_thread_count() {
 }
 
 #[test]
+fn compare_out_writes_a_self_contained_report_with_every_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenarios().join("whatif/day.toml");
+    let sc = sc.to_str().unwrap();
+    for (out, jobs) in [("a", "1"), ("b", "2")] {
+        let o = migsim(
+            dir.path(),
+            &[
+                "compare",
+                sc,
+                "-p",
+                "none,thr-mmt-0.8,ulm",
+                "--jobs",
+                jobs,
+                "--out",
+                out,
+                "-q",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stdout(&o).is_empty(),
+            "--quiet prints nothing: {}",
+            stdout(&o)
+        );
+    }
+    let a = dir.path().join("a");
+    let mut charts = vec![
+        "active-hosts",
+        "power",
+        "energy",
+        "downtime-cdf",
+        "summary-bars",
+        "migrations-thr-mmt-0.8",
+    ];
+    // ulm moves a VM on this day too; `none` never does, so it gets no migration chart.
+    charts.push("migrations-ulm");
+    for c in &charts {
+        for ext in ["png", "svg"] {
+            let p = a.join("plots").join(format!("{c}.{ext}"));
+            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            if ext == "png" {
+                assert_eq!(&bytes[..4], b"\x89PNG", "{}", p.display());
+            }
+            // Deterministic whatever the thread count.
+            let q = dir.path().join("b/plots").join(format!("{c}.{ext}"));
+            assert_eq!(bytes, std::fs::read(q).unwrap(), "{c}.{ext} differs");
+        }
+    }
+    assert!(!a.join("plots/migrations-none.png").exists());
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert_eq!(
+        html,
+        std::fs::read_to_string(dir.path().join("b/report.html")).unwrap()
+    );
+    assert_eq!(html.matches("<svg").count(), charts.len());
+    assert_eq!(html.matches("<figure").count(), charts.len());
+    // Self-contained: no scripts, stylesheets or images fetched from elsewhere.
+    for needle in ["<script", "<link", "<img", "src=", "http://", "https://"] {
+        let outside_svg_ns = html.replace("http://www.w3.org/2000/svg", "");
+        assert!(!outside_svg_ns.contains(needle), "report.html has {needle}");
+    }
+    for p in [
+        "none",
+        "thr-mmt-0.8",
+        "ulm",
+        "energy_saved_pct",
+        "Active hosts over time",
+    ] {
+        assert!(html.contains(p), "report.html lacks {p}");
+    }
+    assert!(a.join("comparison.csv").is_file() && a.join("comparison.md").is_file());
+}
+
+#[test]
 fn compare_rejects_an_unknown_policy_before_running_anything() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("c.csv");

@@ -9,9 +9,12 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use super::progress::Tasks;
 use super::{Failure, load};
 use crate::metrics::Summary;
+use crate::report::comparison::{self, PolicyRun};
 use crate::report::write_atomic;
+use crate::scenario::load::Loaded;
 use crate::sim::Simulation;
 
 /// The policies compared when none are named: the static baseline, one of each Beloglazov
@@ -51,7 +54,8 @@ pub struct CompareArgs {
     /// Run each policy under this many seeds (the seed, seed + 1, …); the table shows means.
     #[arg(long, default_value_t = 1)]
     pub seeds: u64,
-    /// Write `comparison.csv` and `comparison.md` into this folder.
+    /// Write `comparison.csv`, `comparison.md`, `report.html` and the charts (`plots/`, PNG
+    /// and SVG) into this folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Write the table as CSV here.
@@ -66,6 +70,9 @@ pub struct CompareArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// No progress bar and no table (the files still hold it).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 pub fn run(a: &CompareArgs) -> Result<(), Failure> {
@@ -101,24 +108,30 @@ fn compare(a: &CompareArgs) -> Result<(), Failure> {
             loaded.push(load(a.scenario.as_deref(), &sets)?);
         }
     }
-    let results: Vec<Result<Summary, String>> = loaded
+    // The charts need each policy's timeline and migrations: kept for its first seed only.
+    let keep_series = a.out.is_some();
+    let progress = Tasks::new("compare", loaded.len(), a.quiet);
+    let results: Vec<Result<(Summary, Option<PolicyRun>), String>> = loaded
         .par_iter()
-        .map(|l| {
-            if l.scenario.compat.cloudsim {
-                return crate::compat::cloudsim::run_scenario(l).map_err(|e| e.to_string());
-            }
-            let mut sim = Simulation::build(l).map_err(|e| e.to_string())?;
-            sim.run(&mut crate::report::NullRecorder, &mut |_| {})
-                .map_err(|e| e.to_string())
+        .enumerate()
+        .map(|(i, l)| {
+            let r = run_one(l, keep_series && i % seeds.len() == 0);
+            progress.tick();
+            r
         })
         .collect();
+    progress.finish();
     let mut rows: Vec<Vec<Summary>> = Vec::with_capacity(policies.len());
+    let mut series: Vec<PolicyRun> = Vec::new();
     let mut results = results.into_iter();
     for p in &policies {
         let mut group = Vec::with_capacity(seeds.len());
         for seed in &seeds {
             let r = results.next().expect("one result per run");
-            group.push(r.map_err(|e| Failure::Failed(format!("policy {p}, seed {seed}: {e}")))?);
+            let (s, run) =
+                r.map_err(|e| Failure::Failed(format!("policy {p}, seed {seed}: {e}")))?;
+            series.extend(run);
+            group.push(s);
         }
         rows.push(group);
     }
@@ -130,18 +143,23 @@ fn compare(a: &CompareArgs) -> Result<(), Failure> {
             s.set_baseline(r);
         }
     }
+    for r in &mut series {
+        if let Some(g) = rows.iter().find(|g| g[0].policy == r.summary.policy) {
+            r.summary = g[0].clone();
+        }
+    }
+    let seeds_text = if seeds.len() == 1 {
+        format!("seed {}", seeds[0])
+    } else {
+        format!("seeds {}..={}, means", seeds[0], seeds[seeds.len() - 1])
+    };
     if a.json {
         let all: Vec<&Summary> = rows.iter().flatten().collect();
         let json =
             serde_json::to_string_pretty(&all).map_err(|e| Failure::Failed(e.to_string()))?;
         println!("{json}");
-    } else {
+    } else if !a.quiet {
         let s = &rows[0][0];
-        let seeds_text = if seeds.len() == 1 {
-            format!("seed {}", seeds[0])
-        } else {
-            format!("seeds {}..={}, means", seeds[0], seeds[seeds.len() - 1])
-        };
         println!(
             "scenario {} ({seeds_text}), {} hosts, {} VMs, {:.1} h simulated; energy saved is against {}",
             s.scenario,
@@ -161,6 +179,43 @@ fn compare(a: &CompareArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
         write(&dir.join("comparison.csv"), table.csv())?;
         write(&dir.join("comparison.md"), table.markdown())?;
+        let plots = dir.join("plots");
+        let figures = comparison::write_plots(&plots, &series)
+            .map_err(|e| Failure::Failed(format!("plots in {}: {e}", plots.display())))?;
+        let s = &rows[0][0];
+        let facts = vec![
+            format!(
+                "Scenario {}: {} hosts, {} VMs, {:.1} h simulated, {seeds_text}.",
+                s.scenario,
+                s.hosts,
+                s.vms,
+                s.horizon_s / 3600.0
+            ),
+            format!(
+                "Energy saved is measured against {}, run under the same seed.",
+                rows[table.reference][0].policy
+            ),
+            "Every policy saw the same hosts, VMs, traces and seeds; differences are the \
+             policies' alone."
+                .to_string(),
+        ];
+        let html = comparison::report_html(
+            &format!("migsim comparison: {}", s.scenario),
+            &facts,
+            table.header(),
+            table.rows(),
+            &plots,
+            &figures,
+        )
+        .map_err(|e| Failure::Failed(format!("report.html: {e}")))?;
+        write(&dir.join("report.html"), html)?;
+        if !a.quiet && !a.json {
+            println!(
+                "wrote {} (comparison.csv, comparison.md, report.html, {} charts in plots/)",
+                dir.display(),
+                figures.len()
+            );
+        }
     }
     if let Some(p) = &a.csv {
         write(p, table.csv())?;
@@ -169,6 +224,30 @@ fn compare(a: &CompareArgs) -> Result<(), Failure> {
         write(p, table.markdown())?;
     }
     Ok(())
+}
+
+/// Runs one variant; with `keep`, also returns what its charts need.
+fn run_one(l: &Loaded, keep: bool) -> Result<(Summary, Option<PolicyRun>), String> {
+    if l.scenario.compat.cloudsim {
+        // CloudSim's loop records no per-host series or per-migration rows.
+        let s = crate::compat::cloudsim::run_scenario(l).map_err(|e| e.to_string())?;
+        let run = keep.then(|| PolicyRun {
+            summary: s.clone(),
+            timeline: vec![],
+            migrations: vec![],
+        });
+        return Ok((s, run));
+    }
+    let mut sim = Simulation::build(l).map_err(|e| e.to_string())?;
+    let s = sim
+        .run(&mut crate::report::NullRecorder, &mut |_| {})
+        .map_err(|e| e.to_string())?;
+    let run = keep.then(|| PolicyRun {
+        summary: s.clone(),
+        timeline: sim.timeline().to_vec(),
+        migrations: sim.migration_records().to_vec(),
+    });
+    Ok((s, run))
 }
 
 /// A table column: its name, its value in a summary, and its decimals (`None`: a count,
@@ -256,6 +335,14 @@ impl Table {
             header,
             cells,
         }
+    }
+
+    pub fn header(&self) -> &[&'static str] {
+        &self.header
+    }
+
+    pub fn rows(&self) -> &[Vec<String>] {
+        &self.cells
     }
 
     pub fn text(&self) -> String {

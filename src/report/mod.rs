@@ -4,6 +4,7 @@
 //! when complete, so a crash or an error never leaves a half-written `hosts.csv` that a later
 //! tool would read as if it were whole. A writer dropped without `commit` removes its temporary.
 
+pub mod comparison;
 pub mod plot;
 
 use std::fs::{self, File};

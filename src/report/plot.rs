@@ -15,6 +15,9 @@ use plotters::style::FontStyle;
 pub struct Series {
     pub label: String,
     pub points: Vec<(f64, f64)>,
+    /// Index into the palette, so that one policy keeps its colour across charts; the
+    /// series' position when `None`.
+    pub colour: Option<usize>,
 }
 
 /// A shaded span of x, labelled (for example a downtime).
@@ -34,16 +37,42 @@ pub struct LineChart {
     pub bands: Vec<Band>,
     /// Top of the y axis; the data's maximum (plus 5 %) if `None`.
     pub y_max: Option<f64>,
+    /// Where the legend goes: where the data leaves room.
+    pub legend: Legend,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Legend {
+    UpperLeft,
+    UpperRight,
+    MiddleRight,
+    #[default]
+    LowerRight,
+}
+
+impl Legend {
+    fn position(self) -> SeriesLabelPosition {
+        match self {
+            Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+            Legend::UpperRight => SeriesLabelPosition::UpperRight,
+            Legend::MiddleRight => SeriesLabelPosition::MiddleRight,
+            Legend::LowerRight => SeriesLabelPosition::LowerRight,
+        }
+    }
 }
 
 const FONT: &str = "sans-serif";
-const COLOURS: [RGBColor; 6] = [
+const COLOURS: [RGBColor; 10] = [
     RGBColor(31, 95, 168),
     RGBColor(214, 96, 39),
     RGBColor(44, 140, 70),
     RGBColor(150, 60, 160),
     RGBColor(120, 120, 120),
     RGBColor(190, 150, 20),
+    RGBColor(20, 160, 170),
+    RGBColor(200, 60, 100),
+    RGBColor(110, 80, 40),
+    RGBColor(120, 170, 230),
 ];
 
 fn register_fonts() {
@@ -124,7 +153,7 @@ where
             });
     }
     for (i, s) in c.series.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
+        let colour = COLOURS[s.colour.unwrap_or(i) % COLOURS.len()];
         chart
             .draw_series(LineSeries::new(
                 s.points.iter().copied(),
@@ -141,7 +170,7 @@ where
         .background_style(WHITE.mix(0.9))
         .border_style(RGBColor(150, 150, 150))
         .label_font((FONT, 15))
-        .position(SeriesLabelPosition::LowerRight)
+        .position(c.legend.position())
         .draw()
         .map_err(err)?;
     root.present().map_err(err)?;
@@ -154,8 +183,19 @@ fn trim(v: f64) -> String {
 
 /// Draws `c` to `png` and `svg`, each written under a temporary name and renamed when whole.
 pub fn write_line_chart(c: &LineChart, png: &Path, svg: &Path) -> io::Result<()> {
+    write_both(png, svg, (1000, 480), |r| draw(r, c), |r| draw(r, c))
+}
+
+/// Renders one chart to PNG and SVG with the same drawing code, written atomically. Two
+/// closures because the backends are different types.
+fn write_both(
+    png: &Path,
+    svg: &Path,
+    size: (u32, u32),
+    to_png: impl Fn(DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<(), String>,
+    to_svg: impl Fn(DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
+) -> io::Result<()> {
     register_fonts();
-    let size = (1000, 480);
     let tmp = |p: &Path| {
         let name = p
             .file_name()
@@ -166,8 +206,8 @@ pub fn write_line_chart(c: &LineChart, png: &Path, svg: &Path) -> io::Result<()>
     };
     let (png_tmp, svg_tmp) = (tmp(png), tmp(svg));
     let result = (|| -> Result<(), String> {
-        draw(BitMapBackend::new(&png_tmp, size).into_drawing_area(), c)?;
-        draw(SVGBackend::new(&svg_tmp, size).into_drawing_area(), c)?;
+        to_png(BitMapBackend::new(&png_tmp, size).into_drawing_area())?;
+        to_svg(SVGBackend::new(&svg_tmp, size).into_drawing_area())?;
         Ok(())
     })();
     match result {
@@ -181,4 +221,218 @@ pub fn write_line_chart(c: &LineChart, png: &Path, svg: &Path) -> io::Result<()>
             Err(io::Error::other(e))
         }
     }
+}
+
+/// One migration on a timeline.
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub from: f64,
+    pub to: f64,
+    /// Where the guest was paused (the stop-and-copy), if it was.
+    pub mark: Option<f64>,
+    /// Completed spans are drawn solid, others hatched in a second colour.
+    pub ok: bool,
+}
+
+/// Horizontal bars on a time axis, one row per span, for the migrations of one run.
+#[derive(Debug, Clone)]
+pub struct SpanChart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub spans: Vec<Span>,
+    /// The x axis runs from 0 to this (the horizon), so charts of one scenario line up.
+    pub x_max: f64,
+    pub ok_label: String,
+    pub failed_label: String,
+    pub mark_label: String,
+}
+
+fn draw_spans<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    c: &SpanChart,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let n = c.spans.len().max(1) as f64;
+    let x_max = if c.x_max > 0.0 { c.x_max } else { 1.0 };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(&c.title, (FONT, 22))
+        .margin(14)
+        .x_label_area_size(48)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..x_max, 0.0..n)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(&c.x_label)
+        .y_desc(&c.y_label)
+        .label_style((FONT, 15))
+        .x_label_formatter(&|v| trim(*v))
+        .y_label_formatter(&|v| trim(v.floor()))
+        .axis_desc_style((FONT, 16))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)?;
+    let ok = COLOURS[0];
+    let bad = COLOURS[1];
+    let mark = RGBColor(200, 30, 30);
+    // Short spans are widened to a minimum width so that every migration shows.
+    let min_w = x_max * 0.005;
+    let bar = |i: usize, s: &Span| {
+        let to = s.to.max(s.from + min_w);
+        let colour = if s.ok { ok } else { bad };
+        Rectangle::new(
+            [(s.from, i as f64 + 0.15), (to, i as f64 + 0.85)],
+            colour.filled(),
+        )
+    };
+    chart
+        .draw_series(
+            c.spans
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.ok)
+                .map(|(i, s)| bar(i, s)),
+        )
+        .map_err(err)?
+        .label(c.ok_label.clone())
+        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], ok.filled()));
+    if c.spans.iter().any(|s| !s.ok) {
+        chart
+            .draw_series(
+                c.spans
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| !s.ok)
+                    .map(|(i, s)| bar(i, s)),
+            )
+            .map_err(err)?
+            .label(c.failed_label.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], bad.filled()));
+    }
+    if c.spans.iter().any(|s| s.mark.is_some()) {
+        let size = if c.spans.len() > 40 { 2 } else { 3 };
+        chart
+            .draw_series(c.spans.iter().enumerate().filter_map(|(i, s)| {
+                s.mark
+                    .map(|m| Circle::new((m, i as f64 + 0.5), size, mark.filled()))
+            }))
+            .map_err(err)?
+            .label(c.mark_label.clone())
+            .legend(move |(x, y)| Circle::new((x + 9, y), 4, mark.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(150, 150, 150))
+        .label_font((FONT, 15))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Draws a span chart; its height grows with the number of spans, up to a limit.
+pub fn write_span_chart(c: &SpanChart, png: &Path, svg: &Path) -> io::Result<()> {
+    let h = (200 + 6 * c.spans.len() as u32).clamp(360, 900);
+    write_both(
+        png,
+        svg,
+        (1000, h),
+        |r| draw_spans(r, c),
+        |r| draw_spans(r, c),
+    )
+}
+
+/// One small bar chart: a metric across the policies.
+#[derive(Debug, Clone)]
+pub struct BarPanel {
+    pub title: String,
+    pub values: Vec<(String, f64)>,
+}
+
+/// Several bar charts side by side on one image.
+#[derive(Debug, Clone)]
+pub struct BarPanels {
+    pub title: String,
+    pub panels: Vec<BarPanel>,
+    pub columns: usize,
+}
+
+fn draw_panels<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    c: &BarPanels,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled(&c.title, (FONT, 22)).map_err(err)?;
+    let cols = c.columns.max(1);
+    let rows = c.panels.len().div_ceil(cols).max(1);
+    let areas = root.split_evenly((rows, cols));
+    for (area, p) in areas.iter().zip(&c.panels) {
+        let n = p.values.len().max(1);
+        let lo = p.values.iter().map(|v| v.1).fold(0.0, f64::min);
+        let hi = p.values.iter().map(|v| v.1).fold(0.0, f64::max);
+        let (lo, hi) = if hi > lo { (lo, hi) } else { (0.0, 1.0) };
+        let pad = (hi - lo) * 0.08;
+        let y0 = if lo < 0.0 { lo - pad } else { 0.0 };
+        let labels: Vec<String> = p.values.iter().map(|v| v.0.clone()).collect();
+        // Horizontal bars: the policy names stay level and readable however many there are.
+        let mut chart = ChartBuilder::on(area)
+            .caption(&p.title, (FONT, 16))
+            .margin(8)
+            .margin_right(18)
+            .x_label_area_size(28)
+            .y_label_area_size(110)
+            .build_cartesian_2d(y0..hi + pad, (0..n).into_segmented())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .label_style((FONT, 12))
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .x_labels(5)
+            .x_label_formatter(&|v| trim(*v))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(p.values.iter().enumerate().map(|(i, (_, v))| {
+                let colour = COLOURS[i % COLOURS.len()];
+                let (a, b) = if *v >= 0.0 { (0.0, *v) } else { (*v, 0.0) };
+                let mut r = Rectangle::new(
+                    [(a, SegmentValue::Exact(i)), (b, SegmentValue::Exact(i + 1))],
+                    colour.filled(),
+                );
+                r.set_margin(4, 4, 0, 0);
+                r
+            }))
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Draws the bar panels; each row of panels is 300 px high.
+pub fn write_bar_panels(c: &BarPanels, png: &Path, svg: &Path) -> io::Result<()> {
+    let rows = c.panels.len().div_ceil(c.columns.max(1)).max(1) as u32;
+    write_both(
+        png,
+        svg,
+        (1200, 40 + 320 * rows),
+        |r| draw_panels(r, c),
+        |r| draw_panels(r, c),
+    )
 }

@@ -172,9 +172,11 @@ pub fn throughput_chart(e: &Experiment) -> LineChart {
         series: vec![Series {
             label: format!("web server, migration from {:.0} s", m.start_s),
             points: e.traffic.iter().map(|t| (t.time_s, t.mbit_s)).collect(),
+            colour: None,
         }],
         bands,
         y_max: Some(1000.0),
+        legend: Default::default(),
     }
 }
 
