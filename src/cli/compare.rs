@@ -13,7 +13,7 @@ use super::progress::Tasks;
 use super::{Failure, load};
 use crate::metrics::Summary;
 use crate::report::comparison::{self, PolicyRun};
-use crate::report::write_atomic;
+use crate::report::{self, write_atomic};
 use crate::scenario::load::Loaded;
 use crate::sim::Simulation;
 
@@ -54,8 +54,8 @@ pub struct CompareArgs {
     /// Run each policy under this many seeds (the seed, seed + 1, …); the table shows means.
     #[arg(long, default_value_t = 1)]
     pub seeds: u64,
-    /// Write `comparison.csv`, `comparison.md`, `report.html` and the charts (`plots/`, PNG
-    /// and SVG) into this folder.
+    /// Write `comparison.csv`, `comparison.md`, `report.html`, the charts (`plots/`, PNG and
+    /// SVG) and each policy's `runs/<policy>/{timeline,migrations}.csv` into this folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Write the table as CSV here.
@@ -179,6 +179,17 @@ fn compare(a: &CompareArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
         write(&dir.join("comparison.csv"), table.csv())?;
         write(&dir.join("comparison.md"), table.markdown())?;
+        // Each policy's series, for notebooks: runs/<policy>/{timeline,migrations}.csv.
+        for r in &series {
+            let d = dir.join("runs").join(comparison::slug(&r.summary.policy));
+            std::fs::create_dir_all(&d)
+                .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", d.display())))?;
+            write(&d.join("timeline.csv"), report::timeline_csv(&r.timeline))?;
+            let mig = report::migrations_csv(&r.migrations)
+                .map_err(|e| Failure::Failed(format!("migrations.csv: {e}")))?;
+            write_atomic(&d.join("migrations.csv"), &mig)
+                .map_err(|e| Failure::Failed(format!("{}: {e}", d.display())))?;
+        }
         let plots = dir.join("plots");
         let figures = comparison::write_plots(&plots, &series)
             .map_err(|e| Failure::Failed(format!("plots in {}: {e}", plots.display())))?;
@@ -211,7 +222,8 @@ fn compare(a: &CompareArgs) -> Result<(), Failure> {
         write(&dir.join("report.html"), html)?;
         if !a.quiet && !a.json {
             println!(
-                "wrote {} (comparison.csv, comparison.md, report.html, {} charts in plots/)",
+                "wrote {} (comparison.csv, comparison.md, report.html, {} charts in plots/, \
+                 runs/<policy>/)",
                 dir.display(),
                 figures.len()
             );

@@ -66,6 +66,16 @@ fn clark(a: &ReproduceArgs, out: &Path) -> Result<(), Failure> {
         report::traffic_csv(&apache.traffic).as_bytes(),
     )
     .map_err(failed("apache-traffic.csv"))?;
+    write_atomic(
+        &out.join("clark2005.csv"),
+        clark2005::experiments_csv(&exps).as_bytes(),
+    )
+    .map_err(failed("clark2005.csv"))?;
+    write_atomic(
+        &out.join("clark2005-rounds.csv"),
+        clark2005::rounds_csv(&exps).as_bytes(),
+    )
+    .map_err(failed("clark2005-rounds.csv"))?;
     if a.json {
         let v: Vec<serde_json::Value> = exps
             .iter()

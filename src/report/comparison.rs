@@ -33,7 +33,7 @@ fn hours(s: f64) -> f64 {
 }
 
 /// A file-name-safe form of a policy name.
-fn slug(s: &str) -> String {
+pub fn slug(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '.' {

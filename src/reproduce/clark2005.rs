@@ -79,6 +79,56 @@ pub struct Experiment {
     pub traffic: Vec<TrafficSample>,
 }
 
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x}")).unwrap_or_default()
+}
+
+/// `clark2005.csv`: per experiment, the paper's figure beside the simulated one (MB are
+/// 10^6 bytes, as the paper counts them).
+pub fn experiments_csv(exps: &[Experiment]) -> String {
+    let mut out = String::from(
+        "experiment,published_downtime_ms,downtime_ms,published_total_s,total_time_s,\
+         published_sent_mb,sent_mb,rounds,published_converges,converged,source\n",
+    );
+    for e in exps {
+        let m = &e.migration;
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},\"{}\"\n",
+            e.name,
+            opt(e.published.downtime_ms),
+            m.downtime_ms,
+            opt(e.published.total_s),
+            m.total_time_s,
+            opt(e.published.sent_mb),
+            m.transferred_bytes / 1e6,
+            m.rounds,
+            e.published.converges,
+            e.converged,
+            e.published.source.replace('"', "\"\"")
+        ));
+    }
+    out
+}
+
+/// `clark2005-rounds.csv`: every pre-copy round of every experiment.
+pub fn rounds_csv(exps: &[Experiment]) -> String {
+    let mut out = String::from("experiment,round,start_s,duration_s,sent_mb,dirtied_mb\n");
+    for e in exps {
+        for (i, r) in e.migration.per_round.iter().enumerate() {
+            out.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                e.name,
+                i + 1,
+                r.start,
+                r.duration,
+                r.bytes / 1e6,
+                r.dirtied / 1e6
+            ));
+        }
+    }
+    out
+}
+
 /// Runs one experiment's scenario to its horizon.
 pub fn run(dir: &Path, name: &str) -> Result<Experiment, String> {
     let file = dir.join(format!("{name}.toml"));
