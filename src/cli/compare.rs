@@ -295,6 +295,8 @@ const COLUMNS: &[Column] = &[
         |s| 100.0 * s.overload_time_fraction,
         Some(3),
     ),
+    ("slatah", |s| s.slatah, Some(5)),
+    ("pdm", |s| s.pdm, Some(6)),
     ("slav", |s| s.slav, None),
 ];
 

@@ -15,7 +15,8 @@ pub struct SweepArgs {
     /// Scenario file (default: the built-in quickstart).
     pub scenario: Option<PathBuf>,
     /// An axis, `key=v1,v2,...` (repeatable: the sweep is their Cartesian product); with one
-    /// value, an override that holds at every point.
+    /// value, an override that holds at every point. `k1,k2=v1,v2` links fields: both take
+    /// each value together.
     #[arg(long = "set", value_name = "KEY=V1,V2,...")]
     pub set: Vec<String>,
     /// Seeds: `1..10` (inclusive), a list `3,7,11`, or a count N (N seeds from the scenario's).
@@ -58,19 +59,21 @@ fn run_sweep(a: &SweepArgs) -> Result<(), Failure> {
     let mut axes: Vec<Axis> = Vec::new();
     for s in &a.set {
         let axis = sweep::parse_axis(s).map_err(Failure::BadInput)?;
-        if axes.iter().any(|x| x.key == axis.key) {
+        let taken: Vec<&str> = axes.iter().flat_map(|x| x.fields()).collect();
+        if let Some(f) = axis.fields().find(|f| taken.contains(f)) {
             return Err(Failure::BadInput(format!(
-                "--set {}: the key is swept twice",
-                axis.key
+                "--set {f}: the key is swept twice"
             )));
         }
-        if axis.key == "seed" {
+        if axis.fields().any(|f| f == "seed") {
             return Err(Failure::BadInput(
                 "--set seed=...: give seeds with --seeds".into(),
             ));
         }
         if axis.values.len() == 1 {
-            fixed.push(format!("{}={}", axis.key, axis.values[0]));
+            for f in axis.fields() {
+                fixed.push(format!("{f}={}", axis.values[0]));
+            }
         } else {
             axes.push(axis);
         }

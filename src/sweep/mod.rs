@@ -22,11 +22,20 @@ pub const FORMAT: &str = "migsim-sweep";
 /// Bumped when the result file's layout changes; [`merge`] refuses other versions.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// One swept scenario field and the values it takes.
+/// One swept scenario field and the values it takes. A key of several comma-separated fields
+/// (`host_type[0].nic,host_type[1].nic`) is a linked axis: every field takes the same value,
+/// so that "every NIC at 10 Gbit/s" is one point, not a product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Axis {
     pub key: String,
     pub values: Vec<String>,
+}
+
+impl Axis {
+    /// The scenario fields this axis sets.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.key.split(',').map(str::trim)
+    }
 }
 
 /// Parses `key=v1,v2,...`. Commas inside `[...]`, `{...}` or quotes do not split, so that an
@@ -36,9 +45,10 @@ pub fn parse_axis(text: &str) -> Result<Axis, String> {
         .split_once('=')
         .ok_or_else(|| format!("--set {text:?}: expected key=value[,value...]"))?;
     let key = key.trim();
-    if key.is_empty() {
-        return Err(format!("--set {text:?}: the key is empty"));
+    if key.split(',').any(|k| k.trim().is_empty()) {
+        return Err(format!("--set {text:?}: a key is empty"));
     }
+    let key = key.split(',').map(str::trim).collect::<Vec<_>>().join(",");
     let mut values = Vec::new();
     let mut depth = 0i32;
     let mut quote: Option<char> = None;
@@ -234,7 +244,9 @@ impl Plan {
         let (point, seed) = self.task(task);
         let mut sets = self.fixed.clone();
         for (a, v) in self.axes.iter().zip(self.point_values(point)) {
-            sets.push(format!("{}={v}", a.key));
+            for field in a.fields() {
+                sets.push(format!("{field}={v}"));
+            }
         }
         sets.push(format!("seed={seed}"));
         sets
@@ -745,6 +757,25 @@ mod tests {
         assert!(parse_axis("k=a,,b").is_err());
         assert!(parse_axis("k=a,a").is_err());
         assert!(parse_axis("=a").is_err());
+        assert!(parse_axis("a,=1").is_err());
+    }
+
+    #[test]
+    fn a_linked_axis_sets_every_field_to_the_same_value() {
+        let mut p = plan();
+        p.axes = vec![parse_axis("host_type[0].nic, host_type[1].nic=1Gbit/s,10Gbit/s").unwrap()];
+        assert_eq!(p.axes[0].key, "host_type[0].nic,host_type[1].nic");
+        assert_eq!(
+            p.task_sets(2),
+            vec![
+                "horizon=1h",
+                "host_type[0].nic=10Gbit/s",
+                "host_type[1].nic=10Gbit/s",
+                "seed=1"
+            ]
+        );
+        let csv = results_csv(&p, &[]);
+        assert!(csv.starts_with("point,seed,\"host_type[0].nic,host_type[1].nic\",status,"));
     }
 
     #[test]
