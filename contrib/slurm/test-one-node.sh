@@ -19,6 +19,8 @@ skip() {
 
 [ "$(id -u)" -eq 0 ] || skip "needs root to start munged, slurmctld and slurmd"
 [ -x "$migsim" ] || { echo "no migsim binary at $migsim; build it with cargo build --release" >&2; exit 2; }
+# Job scripts run in another folder: the path must be absolute.
+migsim=$(realpath "$migsim")
 
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   command -v apt-get >/dev/null || skip "slurm-wlm and munge are missing and there is no apt-get"
