@@ -12,6 +12,7 @@ pub mod engine;
 pub mod metrics;
 pub mod migration;
 pub mod model;
+pub mod plan;
 pub mod policy;
 pub mod report;
 pub mod reproduce;

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod compare;
 pub mod migrate;
+pub mod plan;
 pub mod progress;
 pub mod reproduce;
 pub mod sweep;
@@ -75,6 +76,11 @@ pub enum Command {
         after_help = "Example:\n  migsim collect output/sweep-day --out output/sweep-day\n\nRefuses shards of different scenarios, sweeps or migsim versions, tasks given twice, and\nsweeps with tasks missing (it names them)."
     )]
     Collect(sweep::CollectArgs),
+    /// Export what a policy did as an action plan (plan.json) and a virsh script (plan.sh).
+    #[command(
+        after_help = "Examples:\n  migsim plan                                   the quickstart under thr-mmt-0.8\n  migsim plan scenarios/whatif/maintenance.toml -p thr-mmt-0.8 --out /tmp/mw\n  migsim plan scenarios/whatif/day.toml --from 8h --until 10h\n\nplan.json follows OpenStack Watcher's action plans: actions (migrate, change_node_power_state,\nhost_maintenance, sleep) with parameters, parents (a DAG shaped by per-host and per-link\nconcurrency caps) and the predicted start, end, downtime and bytes. plan.sh runs the same\nplan with virsh, in dependency order; it is a dry run unless MIGSIM_EXECUTE=yes."
+    )]
+    Plan(plan::PlanArgs),
     /// Generate or summarise workload traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
@@ -156,6 +162,7 @@ pub fn main() -> i32 {
         Command::Compare(a) => compare::run(&a),
         Command::Sweep(a) => sweep::sweep(&a),
         Command::Collect(a) => sweep::collect(&a),
+        Command::Plan(a) => plan::run(&a),
     };
     match result {
         Ok(()) => EXIT_OK,

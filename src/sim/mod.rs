@@ -143,6 +143,20 @@ pub struct Simulation {
     migration_shortfall: f64,
     vm_history: Vec<std::collections::VecDeque<f64>>,
     host_history: Vec<std::collections::VecDeque<f64>>,
+    /// Every power transition started, in order: what a plan turns into power actions.
+    power_log: Vec<PowerChange>,
+}
+
+/// A host power transition as it started: `via` is the state entered now (booting, shutting
+/// down), `to` the state it settles in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PowerChange {
+    pub time_s: f64,
+    pub host: HostId,
+    pub from: PowerState,
+    pub via: PowerState,
+    pub to: PowerState,
+    pub duration_s: f64,
 }
 
 fn host_type_from(spec: &HostTypeSpec) -> HostType {
@@ -583,6 +597,7 @@ impl Simulation {
             migration_shortfall: 0.0,
             vm_history: vec![std::collections::VecDeque::new(); hist_vms],
             host_history: vec![std::collections::VecDeque::new(); hist_hosts],
+            power_log: Vec::new(),
             requests,
             traffic_samples: Vec::new(),
             link_capacity,
@@ -1120,6 +1135,14 @@ impl Simulation {
             // count active → inactive transitions).
             self.hosts.shutdowns[h.idx()] += 1;
         }
+        self.power_log.push(PowerChange {
+            time_s: t.as_secs_f64(),
+            host: h,
+            from,
+            via,
+            to,
+            duration_s: dur.as_secs_f64(),
+        });
         self.hosts.state[h.idx()] = via;
         self.hosts.target[h.idx()] = to;
         self.hosts.transition_gen[h.idx()] += 1;
@@ -1407,6 +1430,10 @@ impl Simulation {
         self.timeline.push(row);
         self.last_sample = Some(t);
         Ok(())
+    }
+
+    pub fn power_changes(&self) -> &[PowerChange] {
+        &self.power_log
     }
 
     pub fn timeline(&self) -> &[TimelineRow] {
