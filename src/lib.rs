@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod compat;
 pub mod engine;
+pub mod inventory;
 pub mod metrics;
 pub mod migration;
 pub mod model;

@@ -6,6 +6,8 @@
 
 pub mod check;
 pub mod compare;
+pub mod execute;
+pub mod inventory;
 pub mod migrate;
 pub mod plan;
 pub mod progress;
@@ -81,6 +83,16 @@ pub enum Command {
         after_help = "Examples:\n  migsim plan                                   the quickstart under thr-mmt-0.8\n  migsim plan scenarios/whatif/maintenance.toml -p thr-mmt-0.8 --out /tmp/mw\n  migsim plan scenarios/whatif/day.toml --from 8h --until 10h\n\nplan.json follows OpenStack Watcher's action plans: actions (migrate, change_node_power_state,\nhost_maintenance, sleep) with parameters, parents (a DAG shaped by per-host and per-link\nconcurrency caps) and the predicted start, end, downtime and bytes. plan.sh runs the same\nplan with virsh, in dependency order; it is a dry run unless MIGSIM_EXECUTE=yes."
     )]
     Plan(plan::PlanArgs),
+    /// Carry out a plan on libvirt hosts (a dry run unless --yes; needs the libvirt feature).
+    #[command(
+        after_help = "Examples:\n  migsim execute output/plan-quickstart/plan.json --uri-template 'qemu+ssh://{host}/system'\n  migsim execute plan.json --connect a=qemu+tcp://10.0.0.1/system --connect b=qemu+tcp://10.0.0.2/system --yes\n\nWithout --yes it checks every host and VM the plan names and prints what it would do.\nWith --yes it runs the DAG with the plan's concurrency, journals each action (a rerun\nresumes), leaves a VM whose migration failed running on its source, skips what depends on\na failure, and writes execution.csv (measured against predicted). Exits 0 when all went\nwell, 1 when the check found problems or an action failed, 2 on bad input."
+    )]
+    Execute(execute::ExecuteArgs),
+    /// Build a scenario from a real cluster: saved virsh outputs, or live libvirt hosts.
+    #[command(
+        after_help = "Examples:\n  migsim inventory saved/ --out cluster.toml     saved/<host>/{nodeinfo,domstats}.txt\n  migsim inventory --connect a=qemu+ssh://a/system --connect b=qemu+ssh://b/system\n\nSave a host's outputs with:\n  virsh nodeinfo > saved/HOST/nodeinfo.txt\n  virsh domstats --raw > saved/HOST/domstats.txt\n  virsh dominfo DOMAIN > saved/HOST/dominfo-DOMAIN.txt   (optional)\n\nEvery domain is pinned to the host it runs on; what libvirt does not report (NIC speed,\npower, CPU load, dirty rate) comes from the options and is noted in the file."
+    )]
+    Inventory(inventory::InventoryArgs),
     /// Generate or summarise workload traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
@@ -163,6 +175,8 @@ pub fn main() -> i32 {
         Command::Sweep(a) => sweep::sweep(&a),
         Command::Collect(a) => sweep::collect(&a),
         Command::Plan(a) => plan::run(&a),
+        Command::Execute(a) => execute::run(&a),
+        Command::Inventory(a) => inventory::run(&a),
     };
     match result {
         Ok(()) => EXIT_OK,

@@ -14,6 +14,9 @@
 //! A migration beyond the cap gets as parent the migration on that host predicted to end
 //! first, so the executor, which only runs actions whose parents are done, never exceeds it.
 
+pub mod execute;
+#[cfg(feature = "libvirt")]
+pub mod libvirt;
 pub mod shell;
 
 use std::collections::BTreeMap;

@@ -257,3 +257,156 @@ fn migration_parameters_follow_the_scenarios_migration_settings() {
         MigrationType::Cold
     );
 }
+
+mod executor {
+    use super::*;
+    use crate::plan::execute::mock::MockCluster;
+    use crate::plan::execute::{self, Options, Status};
+
+    const GIB: f64 = 1073741824.0;
+
+    /// h0 holds a, b, c; a and b go to h1, then a goes on to h2 at the next tick, and h0
+    /// sleeps once a and b have left it.
+    fn setup() -> (ActionPlan, MockCluster) {
+        let sc = scenario();
+        let names = hosts(3);
+        let migs = vec![
+            rec("a", "h0", "h1", 300.0, 30.0),
+            rec("b", "h0", "h1", 300.0, 40.0),
+            rec("c", "h0", "h2", 300.0, 20.0),
+            rec("a", "h1", "h2", 900.0, 30.0),
+        ];
+        let power = vec![PowerChange {
+            time_s: 345.0,
+            host: HostId(0),
+            from: PowerState::On,
+            via: PowerState::ShuttingDown,
+            to: PowerState::Sleep,
+            duration_s: 5.0,
+        }];
+        let plan = plan_of(&sc, &names, 1e9, &migs, &power);
+        let m =
+            MockCluster::with_hosts(&[("h0", 16.0 * GIB), ("h1", 16.0 * GIB), ("h2", 4.0 * GIB)]);
+        for v in ["a", "b", "c"] {
+            m.add_domain("h0", v, 2.0 * GIB);
+        }
+        (plan, m)
+    }
+
+    fn opts() -> Options {
+        Options {
+            parallel: 4,
+            skip_waits: true,
+            power_cmd: None,
+        }
+    }
+
+    #[test]
+    fn the_dry_run_check_finds_missing_vms_unknown_hosts_and_no_room() {
+        let (plan, m) = setup();
+        assert_eq!(execute::check(&plan, &m), vec![]);
+        // h1 does not answer, c is elsewhere, and h2 is too small for a.
+        let (plan2, m2) = setup();
+        {
+            let mut s = m2.0.lock().unwrap();
+            let c = s.hosts.get_mut("h0").unwrap().1.remove("c").unwrap();
+            s.hosts.get_mut("h1").unwrap().1.insert("c".into(), c);
+            s.hosts.get_mut("h2").unwrap().0 = 1.0 * GIB;
+            s.hosts.remove("h1");
+        }
+        let f = execute::check(&plan2, &m2);
+        let text: Vec<String> = f
+            .iter()
+            .map(|x| format!("{}: {}", x.action, x.message))
+            .collect();
+        assert!(text.iter().any(|t| t.contains("host \"h1\"")), "{text:?}");
+        assert!(
+            text.iter().any(|t| t.contains("VM \"c\" is not on \"h0\"")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("\"h2\" has") && t.contains("needs")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn execution_follows_the_dag_and_journals_every_action() {
+        let (plan, m) = setup();
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("journal.jsonl");
+        let out = execute::execute(&plan, &m, &journal, &opts(), &|_| {}).unwrap();
+        assert!(
+            out.iter()
+                .all(|o| o.status == Status::Succeeded || o.status == Status::Noted)
+        );
+        assert_eq!(m.where_is("a"), Some(("h2".into(), true)));
+        assert_eq!(m.where_is("b"), Some(("h1".into(), true)));
+        assert_eq!(m.where_is("c"), Some(("h2".into(), true)));
+        let lines = std::fs::read_to_string(&journal).unwrap();
+        assert_eq!(lines.lines().count(), plan.actions.len());
+        let csv = execute::execution_csv(&plan, &out);
+        assert_eq!(csv.lines().count(), 1 + plan.actions.len());
+        assert!(
+            csv.contains(",migrate,a,h0,h1,succeeded,,30,1,100,50,1000000000,2147483648,3,2"),
+            "{csv}"
+        );
+        // Everything done: a rerun changes nothing.
+        let calls = m.0.lock().unwrap().calls.len();
+        execute::execute(&plan, &m, &journal, &opts(), &|_| {}).unwrap();
+        assert_eq!(m.0.lock().unwrap().calls.len(), calls);
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_vm_running_on_its_source_and_skips_its_dependants() {
+        let (plan, m) = setup();
+        m.0.lock().unwrap().fail.insert("a".into(), true);
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j.jsonl");
+        let out = execute::execute(&plan, &m, &journal, &opts(), &|_| {}).unwrap();
+        let status = |id: &str| {
+            let i = plan.actions.iter().position(|a| a.id == id).unwrap();
+            out[i].status
+        };
+        // a0001 (a: h0→h1) failed; the power-off of h0 (a0004), the wait (a0005) and a's
+        // second move (a0006) depend on it; b and c are unaffected.
+        assert_eq!(status("a0001"), Status::Failed);
+        assert_eq!(status("a0002"), Status::Succeeded);
+        assert_eq!(status("a0003"), Status::Succeeded);
+        assert_eq!(status("a0004"), Status::Skipped);
+        assert_eq!(status("a0005"), Status::Skipped);
+        assert_eq!(status("a0006"), Status::Skipped);
+        assert_eq!(
+            m.where_is("a"),
+            Some(("h0".into(), true)),
+            "running where it was"
+        );
+
+        // The operator fixes the cause; the rerun does only what is left.
+        m.0.lock().unwrap().fail.clear();
+        m.0.lock().unwrap().calls.clear();
+        let out = execute::execute(&plan, &m, &journal, &opts(), &|_| {}).unwrap();
+        assert!(
+            out.iter()
+                .all(|o| o.status == Status::Succeeded || o.status == Status::Noted)
+        );
+        assert_eq!(m.0.lock().unwrap().calls, vec!["a", "a"]);
+        assert_eq!(m.where_is("a"), Some(("h2".into(), true)));
+    }
+
+    #[test]
+    fn a_journal_of_another_plan_is_refused() {
+        let (plan, m) = setup();
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j.jsonl");
+        std::fs::write(
+            &journal,
+            "{\"plan_id\":\"other\",\"action\":\"a0001\",\"status\":\"succeeded\"}\n",
+        )
+        .unwrap();
+        let e = execute::execute(&plan, &m, &journal, &opts(), &|_| {}).unwrap_err();
+        assert!(e.contains("journal is of plan other"), "{e}");
+        assert!(m.0.lock().unwrap().calls.is_empty());
+    }
+}

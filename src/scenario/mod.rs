@@ -234,6 +234,10 @@ pub struct HostGroupSpec {
     /// Hosts that start off are booted when a VM placed on them starts.
     #[serde(default)]
     pub initial_state: InitialPower,
+    /// Use `name` as it is, with no index added: for one host known by its real name (an
+    /// inventory of a cluster). Needs `count = 1`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub literal_name: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -272,6 +276,14 @@ pub struct VmGroupSpec {
     pub start: Option<Duration>,
     #[serde(default)]
     pub lifetime: Option<Duration>,
+    /// The host the group's VMs run on at the start, whatever `[placement] initial` says: how
+    /// an inventory of a real cluster (`migsim inventory`) keeps each VM where it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Use `name` as it is, with no index added (one VM known by its real name). Needs
+    /// `count = 1`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub literal_name: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

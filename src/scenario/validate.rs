@@ -139,12 +139,21 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
         if h.count == 0 {
             return bad(&format!("hosts[{i}].count"), "must be at least 1".into());
         }
+        if h.literal_name && (h.count != 1 || h.name.is_none()) {
+            return bad(
+                &format!("hosts[{i}].literal_name"),
+                "needs count = 1 and a name".into(),
+            );
+        }
     }
 
     for (i, v) in s.vms.iter().enumerate() {
         let p = |f: &str| format!("vms[{i}].{f}");
         if v.count == 0 && v.cpu.model != CpuModelKind::Trace {
             return bad(&p("count"), "must be at least 1".into());
+        }
+        if v.literal_name && v.count != 1 {
+            return bad(&p("literal_name"), "needs count = 1".into());
         }
         if v.vcpus == 0 {
             return bad(&p("vcpus"), "must be at least 1".into());

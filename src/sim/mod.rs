@@ -275,7 +275,11 @@ impl Simulation {
             };
             let pattern = group.name.clone().unwrap_or_else(|| "{type}-{i}".into());
             for i in 0..group.count {
-                let name = expand_name(&pattern, i, &group.host_type);
+                let name = if group.literal_name {
+                    pattern.clone()
+                } else {
+                    expand_name(&pattern, i, &group.host_type)
+                };
                 if let Some(prev) = seen.insert(name.clone(), g) {
                     return Err(loaded.field_error(
                         &format!("hosts[{g}].name"),
@@ -394,7 +398,11 @@ impl Simulation {
                 } else {
                     u32::MAX
                 });
-                let name = expand_name(&v.name, i, "");
+                let name = if v.literal_name {
+                    v.name.clone()
+                } else {
+                    expand_name(&v.name, i, "")
+                };
                 if let Some(prev) = seen.insert(name.clone(), g) {
                     return Err(loaded.field_error(
                         &format!("vms[{g}].name"),
@@ -424,8 +432,23 @@ impl Simulation {
             ));
         }
 
-        let host_vms = place_initial(&sc, &mut hosts, &mut vms)
-            .map_err(|(g, msg)| loaded.field_error(&format!("vms[{g}]"), msg))?;
+        let mut pinned = Vec::with_capacity(sc.vms.len());
+        for (g, group) in sc.vms.iter().enumerate() {
+            pinned.push(match &group.host {
+                None => None,
+                Some(name) => Some(hosts.name.iter().position(|n| n == name).ok_or_else(|| {
+                    loaded.field_error(&format!("vms[{g}].host"), format!("no host named {name:?}"))
+                })?),
+            });
+        }
+        let host_vms = place_initial(&sc, &mut hosts, &mut vms, &pinned).map_err(|(g, msg)| {
+            let field = if pinned[g].is_some() {
+                format!("vms[{g}].host")
+            } else {
+                format!("vms[{g}]")
+            };
+            loaded.field_error(&field, msg)
+        })?;
 
         let net = Network::build(&TopologySpec {
             kind: match sc.network.topology {
@@ -1599,6 +1622,7 @@ fn place_initial(
     sc: &Scenario,
     hosts: &mut Hosts,
     vms: &mut Vms,
+    pinned: &[Option<usize>],
 ) -> Result<Vec<Vec<VmId>>, (usize, String)> {
     let nh = hosts.len();
     let mut host_vms = vec![Vec::new(); nh];
@@ -1624,7 +1648,13 @@ fn place_initial(
         .fold(f64::INFINITY, f64::min);
     let mut first_open = 0usize;
     let mut rr = 0usize;
-    for v in 0..vms.len() {
+    // Pinned VMs first, so that the others never take the room they must have.
+    let is_pinned = |v: usize| pinned[vms.group[v] as usize].is_some();
+    let order: Vec<usize> = (0..vms.len())
+        .filter(|&v| is_pinned(v))
+        .chain((0..vms.len()).filter(|&v| !is_pinned(v)))
+        .collect();
+    for v in order {
         while first_open < nh {
             let t = &hosts.types[hosts.host_type[first_open] as usize];
             let ram_left = t.ram.0 - hosts.ram_used[first_open].0;
@@ -1634,11 +1664,24 @@ fn place_initial(
             }
             first_open += 1;
         }
-        let chosen = match sc.placement.initial {
-            InitialPlacement::FirstFit => {
+        if let Some(h) = pinned[vms.group[v] as usize]
+            && !fits(h, hosts, &cpu_reserved, v, vms)
+        {
+            return Err((
+                vms.group[v] as usize,
+                format!(
+                    "VM {} ({} vCPUs, {}) does not fit on its host {}: its RAM or CPU is \
+                     taken (cpu_overcommit {over})",
+                    vms.name[v], vms.vcpus[v], vms.ram[v], hosts.name[h]
+                ),
+            ));
+        }
+        let chosen = match (pinned[vms.group[v] as usize], sc.placement.initial) {
+            (Some(h), _) => Some(h),
+            (None, InitialPlacement::FirstFit) => {
                 (first_open..nh).find(|&h| fits(h, hosts, &cpu_reserved, v, vms))
             }
-            InitialPlacement::RoundRobin => {
+            (None, InitialPlacement::RoundRobin) => {
                 let found = (0..nh)
                     .map(|k| (rr + k) % nh)
                     .find(|&h| fits(h, hosts, &cpu_reserved, v, vms));

@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Plans and executes migrations on two real libvirt hosts started here, and checks the result.
+#
+#   contrib/libvirt/test-two-hosts.sh [path/to/migsim built with --features libvirt]
+#
+# Without an argument it installs libvirt-dev and pkg-config and builds that migsim itself
+# (cargo build --release --features libvirt, into target/libvirt).
+# Two libvirtd instances run on this machine, each in its own mount and UTS namespace (own
+# hostname, own /run/libvirt, /var/lib/libvirt and config), listening on 127.0.0.1:16501 and
+# :16502 with different host UUIDs. QEMU runs tiny diskless domains (KVM when /dev/kvm is
+# there, else TCG). The test:
+#   1. saves virsh nodeinfo/domstats of both hosts and builds a scenario (migsim inventory);
+#   2. adds a maintenance window on host1 and plans it (migsim plan): host1 is drained;
+#   3. checks the plan (dry run), executes it (--yes), and checks the domains moved;
+#   4. plans the way back; checks the dry run refuses it while host1 defines another domain of
+#      the same name; breaks the migration stream (an address the destination cannot listen
+#      on) and checks both VMs still run on their source and what depends on them was skipped;
+#      then resumes from the journal with a working stream;
+#   5. prints measured against predicted.
+# Needs root. Installs libvirt-daemon, libvirt-daemon-driver-qemu, libvirt-clients and
+# qemu-system-x86 with apt-get when missing. Prints "SKIPPED: why" and exits 0 when it cannot
+# run here; exits 1 when a check fails. Every daemon and domain it starts is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+migsim=${1:-$root/target/libvirt/release/migsim}
+
+skip() {
+  echo "SKIPPED: libvirt test: $*"
+  exit 0
+}
+fail() {
+  echo "FAILED: libvirt test: $*"
+  exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || skip "needs root to start libvirtd"
+command -v unshare >/dev/null || skip "unshare (util-linux) is missing"
+
+if ! command -v libvirtd >/dev/null || ! command -v virsh >/dev/null \
+    || ! command -v qemu-system-x86_64 >/dev/null || ! pkg-config --exists libvirt 2>/dev/null; then
+  command -v apt-get >/dev/null || skip "libvirt and QEMU are missing and there is no apt-get"
+  echo "installing libvirt, its headers and QEMU"
+  export DEBIAN_FRONTEND=noninteractive
+  pkgs="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config qemu-system-x86"
+  if ! apt-get install -y -q $pkgs >/tmp/migsim-libvirt-apt.log 2>&1; then
+    apt-get update -q >>/tmp/migsim-libvirt-apt.log 2>&1 || true
+    apt-get install -y -q $pkgs >>/tmp/migsim-libvirt-apt.log 2>&1 \
+      || skip "apt-get install $pkgs failed (log: /tmp/migsim-libvirt-apt.log)"
+  fi
+fi
+if [ $# -eq 0 ]; then
+  echo "building migsim with the libvirt feature (target/libvirt)"
+  CARGO_TARGET_DIR=target/libvirt cargo build --release --quiet --features libvirt
+  echo "linting the libvirt code (cargo clippy --features libvirt)"
+  CARGO_TARGET_DIR=target/libvirt cargo clippy --quiet --features libvirt --all-targets -- -D warnings
+fi
+[ -x "$migsim" ] || { echo "no migsim at $migsim; build it with cargo build --release --features libvirt" >&2; exit 2; }
+migsim=$(realpath "$migsim")
+# The QEMU driver looks its default user and group up even when qemu.conf says root.
+getent group kvm >/dev/null || groupadd -r kvm
+getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
+getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -G kvm -s /usr/sbin/nologin libvirt-qemu
+
+domtype=qemu
+[ -w /dev/kvm ] && domtype=kvm
+
+scratch=$(mktemp -d /tmp/migsim-libvirt.XXXXXX)
+pids=()
+uri() { echo "qemu+tcp://127.0.0.1:1650$1/system"; }
+cleanup() {
+  local code=$?
+  for n in 1 2; do
+    for d in $(virsh -c "$(uri $n)" list --all --name 2>/dev/null); do
+      virsh -c "$(uri $n)" destroy "$d" >/dev/null 2>&1 || true
+    done
+  done
+  # libvirtd is unshare's child: stop it by its own pid file, then unshare ends.
+  for n in 1 2; do
+    [ -s "$scratch/h$n/libvirtd.pid" ] && kill "$(cat "$scratch/h$n/libvirtd.pid")" 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  # A QEMU left waiting for an incoming migration outlives its daemon.
+  pkill -9 -f 'guest=migsim[ -]test' 2>/dev/null || true
+  if [ "$code" -ne 0 ]; then
+    for n in 1 2; do
+      echo "--- libvirtd $n log (tail)"; tail -15 "$scratch/h$n/log/libvirtd.log" 2>/dev/null || true
+    done
+  fi
+  rm -rf "$scratch"
+  exit "$code"
+}
+trap cleanup EXIT
+
+for n in 1 2; do
+  h=$scratch/h$n
+  mkdir -p "$h/etc" "$h/log"
+  cat >"$h/etc/libvirtd.conf" <<CONF
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "127.0.0.1"
+tcp_port = "1650$n"
+auth_tcp = "none"
+host_uuid = "6f1c7a34-3c1d-4c55-9a2e-00000000000$n"
+log_outputs = "3:file:$h/log/libvirtd.log"
+CONF
+  cat >"$h/etc/qemu.conf" <<CONF
+user = "root"
+group = "root"
+security_driver = "none"
+cgroup_controllers = [ ]
+stdio_handler = "file"
+namespaces = [ ]
+migration_port_min = 492${n}0
+migration_port_max = 492${n}9
+CONF
+  # Own hostname, own runtime and state folders, own configuration.
+  unshare --mount --uts --fork --kill-child=SIGTERM bash -c "
+    set -e
+    hostname host$n
+    mount --make-rprivate /
+    for d in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
+      mkdir -p \$d; mount -t tmpfs tmpfs \$d
+    done
+    mount --bind '$h/etc' /etc/libvirt
+    exec libvirtd --listen --pid-file '$h/libvirtd.pid'
+  " >"$h/log/stdout.log" 2>&1 &
+  pids+=($!)
+done
+for n in 1 2; do
+  ok=""
+  for _ in $(seq 100); do
+    if virsh -c "$(uri $n)" version >/dev/null 2>&1; then ok=1; break; fi
+    sleep 0.2
+  done
+  [ -n "$ok" ] || skip "libvirtd $n did not start: $(grep -h ': error : ' "$scratch/h$n/log/"*.log 2>/dev/null | tail -2)"
+done
+echo "two libvirt hosts up: $(uri 1) and $(uri 2) (domains under $domtype)"
+
+# Two tiny diskless domains on host1; one name has a space.
+names=("migsim-test-a" "migsim test b")
+for name in "${names[@]}"; do
+  xml_name=$name
+  cat >"$scratch/dom.xml" <<XML
+<domain type='$domtype'>
+  <name>$xml_name</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+  virsh -c "$(uri 1)" define "$scratch/dom.xml" >/dev/null || fail "could not define domain $name"
+  virsh -c "$(uri 1)" start "$name" >/dev/null || fail "could not start domain $name"
+done
+
+where() { # prints the hosts a domain is running on
+  for n in 1 2; do
+    if [ "$(virsh -c "$(uri $n)" domstate "$1" 2>/dev/null | head -1)" = running ]; then echo -n "host$n "; fi
+  done
+}
+
+# 1. Inventory from saved virsh outputs.
+for n in 1 2; do
+  mkdir -p "$scratch/saved/host$n"
+  virsh -c "$(uri $n)" nodeinfo >"$scratch/saved/host$n/nodeinfo.txt"
+  virsh -c "$(uri $n)" domstats --raw >"$scratch/saved/host$n/domstats.txt"
+done
+"$migsim" inventory "$scratch/saved" --out "$scratch/cluster.toml" --name two-hosts \
+  --nic 1Gbit/s --dirty-rate 1MiB/s --wws 16MiB --horizon 2h
+grep -c '^\[\[vms\]\]' "$scratch/cluster.toml" | grep -qx 2 || fail "the inventory does not list both domains"
+
+# 2. A maintenance window on host1: migsim drains it onto host2.
+cat >"$scratch/drain.toml" <<TOML
+include = "cluster.toml"
+name = "drain-host1"
+[policy]
+name = "thr-mmt-0.8"
+[[maintenance]]
+hosts = ["host1"]
+at = "40min"
+duration = "20min"
+lead = "30min"
+TOML
+"$migsim" plan "$scratch/drain.toml" --out "$scratch/plan1"
+moves=$(grep -c '"type": "migrate"' "$scratch/plan1/plan.json" || true)
+[ "$moves" -ge 2 ] || fail "the plan moves $moves domains, expected both"
+
+connect=(--connect "host1=$(uri 1)" --connect "host2=$(uri 2)" --migrate-uri tcp://127.0.0.1)
+
+# 3. Dry run, then execution.
+"$migsim" execute "$scratch/plan1/plan.json" "${connect[@]}" >"$scratch/dry.txt" \
+  || { cat "$scratch/dry.txt"; fail "the dry run found problems"; }
+for name in "${names[@]}"; do
+  [ "$(where "$name")" = "host1 " ] || fail "the dry run moved $name"
+done
+"$migsim" execute "$scratch/plan1/plan.json" "${connect[@]}" --yes --skip-waits
+for name in "${names[@]}"; do
+  [ "$(where "$name")" = "host2 " ] || fail "$name is on '$(where "$name")', expected host2"
+done
+echo "ok: the plan moved both domains to host2"
+echo "measured against predicted (plan 1):"
+column -s, -t <"$scratch/plan1/execution.csv" | cut -c1-200
+
+# 4. Back to host1, with one migration broken: host1 already defines another domain named
+#    like the first VM, so libvirt refuses to take it in, as it would on a real name clash.
+sed -e 's/"host1"/"host2"/' -e 's/name = "drain-host1"/name = "drain-host2"/' \
+  "$scratch/drain.toml" >"$scratch/drain2.toml"
+for n in 1 2; do
+  mkdir -p "$scratch/saved2/host$n"
+  virsh -c "$(uri $n)" nodeinfo >"$scratch/saved2/host$n/nodeinfo.txt"
+  virsh -c "$(uri $n)" domstats --raw >"$scratch/saved2/host$n/domstats.txt"
+done
+"$migsim" inventory "$scratch/saved2" --out "$scratch/cluster.toml" --name two-hosts \
+  --nic 1Gbit/s --dirty-rate 1MiB/s --wws 16MiB --horizon 2h
+"$migsim" plan "$scratch/drain2.toml" --out "$scratch/plan2" -q
+clash=${names[0]}
+sed "s|<name>.*</name>|<name>$clash</name>|" "$scratch/dom.xml" >"$scratch/clash.xml"
+virsh -c "$(uri 1)" define "$scratch/clash.xml" >/dev/null
+if "$migsim" execute "$scratch/plan2/plan.json" "${connect[@]}" >"$scratch/clash.txt" 2>&1; then
+  fail "the dry run did not notice that host1 already has a domain named $clash"
+fi
+grep -q "is already on \"host1\"" "$scratch/clash.txt" || { cat "$scratch/clash.txt"; fail "the dry run gave no reason"; }
+virsh -c "$(uri 1)" undefine "$clash" >/dev/null
+echo "ok: the dry run refused a plan whose destination already defines $clash"
+
+# 192.0.2.1 (TEST-NET-1) is no address of this machine: the destination cannot listen for the
+# stream, so every migration fails after it started, as with a dead link.
+set +e
+"$migsim" execute "$scratch/plan2/plan.json" --connect "host1=$(uri 1)" --connect "host2=$(uri 2)" \
+  --migrate-uri tcp://192.0.2.1 --yes --skip-waits >"$scratch/broken.txt" 2>&1
+code=$?
+set -e
+grep -E "FAILED|skipped,|succeeded," "$scratch/broken.txt" | head -4 || true
+[ "$code" -eq 1 ] || { cat "$scratch/broken.txt"; fail "a failed execution exited $code, expected 1"; }
+for name in "${names[@]}"; do
+  [ "$(where "$name")" = "host2 " ] || fail "after its failed migration $name is on '$(where "$name")', expected still running on host2"
+done
+grep -q ',failed,' "$scratch/plan2/execution.csv" || fail "execution.csv records no failure"
+grep -q ',skipped,' "$scratch/plan2/execution.csv" || fail "execution.csv records nothing skipped"
+echo "ok: failed migrations left both domains running on their source; dependants were skipped"
+
+# The cause is gone: the same journal resumes and finishes the plan.
+"$migsim" execute "$scratch/plan2/plan.json" "${connect[@]}" --yes --skip-waits >"$scratch/resume.txt"
+for name in "${names[@]}"; do
+  [ "$(where "$name")" = "host1 " ] || fail "after resuming $name is on '$(where "$name")', expected host1"
+done
+echo "ok: rerunning with the journal finished the plan"
+tail -4 "$scratch/resume.txt"

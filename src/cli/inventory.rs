@@ -1,0 +1,114 @@
+//! `migsim inventory`: a scenario from a real cluster.
+
+use std::path::PathBuf;
+
+use super::Failure;
+use crate::inventory::{self, Assumptions, Inventory};
+use crate::report::write_atomic;
+
+#[derive(clap::Args, Debug)]
+pub struct InventoryArgs {
+    /// Folder of saved virsh outputs: one sub-folder per host with nodeinfo.txt,
+    /// domstats.txt (`virsh domstats --raw`) and optionally dominfo*.txt.
+    pub saved: Option<PathBuf>,
+    /// Read a live host instead: NAME=URI (repeatable; needs the libvirt feature).
+    #[arg(long = "connect", value_name = "NAME=URI")]
+    pub connect: Vec<String>,
+    /// Write the scenario here (default: print it).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The scenario's name.
+    #[arg(long, default_value = "inventory")]
+    pub name: String,
+    /// NIC speed of every host (libvirt does not report it).
+    #[arg(long, default_value = "10Gbit/s")]
+    pub nic: String,
+    /// SPECpower preset for every host's power (libvirt does not report it).
+    #[arg(long, default_value = "dell-r640")]
+    pub power_preset: String,
+    /// Constant CPU utilisation assumed for every VM, 0-1.
+    #[arg(long, default_value_t = 0.2)]
+    pub cpu_util: f64,
+    /// Dirty-page rate assumed for every VM.
+    #[arg(long, default_value = "8MiB/s")]
+    pub dirty_rate: String,
+    /// Writable working set assumed for every VM.
+    #[arg(long, default_value = "64MiB")]
+    pub wws: String,
+    /// The scenario's horizon.
+    #[arg(long, default_value = "1h")]
+    pub horizon: String,
+}
+
+pub fn run(a: &InventoryArgs) -> Result<(), Failure> {
+    let inv: Inventory = match (&a.saved, a.connect.is_empty()) {
+        (Some(dir), true) => inventory::read_saved(dir).map_err(Failure::BadInput)?,
+        (None, false) => live(&a.connect)?,
+        (Some(_), false) => {
+            return Err(Failure::BadInput(
+                "give a folder of saved outputs or --connect, not both".into(),
+            ));
+        }
+        (None, true) => {
+            return Err(Failure::BadInput(
+                "give a folder of saved virsh outputs, or --connect NAME=URI".into(),
+            ));
+        }
+    };
+    let assume = Assumptions {
+        name: a.name.clone(),
+        nic: a.nic.clone(),
+        power_preset: a.power_preset.clone(),
+        cpu_util: a.cpu_util,
+        dirty_rate: a.dirty_rate.clone(),
+        wws: a.wws.clone(),
+        horizon: a.horizon.clone(),
+    };
+    let text = inventory::scenario_toml(&inv, &assume);
+    // Never write a scenario migsim itself would refuse.
+    let loaded = crate::scenario::load::load_str("inventory", &text, None, &[])
+        .map_err(|e| Failure::BadInput(format!("the inventory gives a bad scenario: {e}")))?;
+    crate::sim::Simulation::build(&loaded)
+        .map_err(|e| Failure::BadInput(format!("the inventory gives a bad scenario: {e}")))?;
+    let left_out = inv.domains.iter().filter(|d| !d.running).count();
+    match &a.out {
+        Some(p) => {
+            write_atomic(p, text.as_bytes())
+                .map_err(|e| Failure::Failed(format!("{}: {e}", p.display())))?;
+            eprintln!(
+                "wrote {}: {} hosts, {} running domains{}",
+                p.display(),
+                inv.hosts.len(),
+                inv.domains.len() - left_out,
+                if left_out > 0 {
+                    format!(" ({left_out} not running, listed in a comment and left out)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+#[cfg(feature = "libvirt")]
+fn live(connect: &[String]) -> Result<Inventory, Failure> {
+    let mut hosts = Vec::new();
+    for c in connect {
+        let (n, u) = c
+            .split_once('=')
+            .ok_or_else(|| Failure::BadInput(format!("--connect {c:?}: expected NAME=URI")))?;
+        hosts.push((n.to_string(), u.to_string()));
+    }
+    crate::inventory::live::read(&hosts).map_err(Failure::Failed)
+}
+
+#[cfg(not(feature = "libvirt"))]
+fn live(_: &[String]) -> Result<Inventory, Failure> {
+    Err(Failure::BadInput(
+        "--connect needs a migsim built with `--features libvirt`; save `virsh nodeinfo` and \
+         `virsh domstats --raw` per host and pass their folder instead"
+            .into(),
+    ))
+}
