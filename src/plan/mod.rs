@@ -362,6 +362,9 @@ pub fn build(inp: &Inputs) -> ActionPlan {
     let mut maintenance_of: BTreeMap<usize, usize> = BTreeMap::new();
     // Waves: actions since the last sleep; the next wave waits for all of them.
     let mut wave: Vec<usize> = Vec::new();
+    // Wave members that another member depends on: the sleep needs only the others (the
+    // sinks), which imply them.
+    let mut wave_inner: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
     let mut wave_end = f64::NEG_INFINITY;
     let mut gate: Option<usize> = None;
     // A gap longer than this between one wave's predicted end and the next step becomes a
@@ -372,7 +375,11 @@ pub fn build(inp: &Inputs) -> ActionPlan {
         let t = *t;
         if !wave.is_empty() && t > wave_end + GAP_S {
             let id = actions.len();
-            let parents: Vec<usize> = wave.clone();
+            let parents: Vec<usize> = wave
+                .iter()
+                .copied()
+                .filter(|i| !wave_inner.contains(i))
+                .collect();
             actions.push(Action {
                 id: String::new(),
                 kind: ActionKind::Sleep(SleepParams {
@@ -387,6 +394,7 @@ pub fn build(inp: &Inputs) -> ActionPlan {
             });
             gate = Some(id);
             wave.clear();
+            wave_inner.clear();
             wave_end = f64::NEG_INFINITY;
             // Everything before the sleep is done once it ends: start afresh.
             for l in &mut lanes {
@@ -502,6 +510,7 @@ pub fn build(inp: &Inputs) -> ActionPlan {
         };
         parents.sort_unstable();
         parents.dedup();
+        wave_inner.extend(parents.iter().copied());
         wave_end = wave_end.max(predicted.end_s);
         wave.push(id);
         actions.push(Action {

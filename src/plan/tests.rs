@@ -176,8 +176,9 @@ fn waves_are_separated_by_sleeps_and_power_follows_the_moves() {
         }
         k => panic!("{k:?}"),
     }
-    // The sleep covers the gap from the wave's predicted end (345 s) to the next tick.
-    assert_eq!(p.actions[3].parents, ["a0001", "a0002", "a0003"]);
+    // The sleep covers the gap from the wave's predicted end (345 s) to the next tick; it
+    // waits for the power-off, which itself waits for both moves.
+    assert_eq!(p.actions[3].parents, ["a0003"]);
     match &p.actions[3].kind {
         ActionKind::Sleep(s) => assert_eq!(s.duration_s, 555.0),
         k => panic!("{k:?}"),
