@@ -103,7 +103,9 @@ pub fn check(plan: &ActionPlan, backend: &dyn Backend) -> Vec<Finding> {
                 ),
             });
         }
-        if !at.contains_key(vm) {
+        // A host that did not answer is reported once, above, not for each of its VMs.
+        let answered = |h: &str| free.contains_key(h);
+        if !at.contains_key(vm) && answered(&m.source_node) {
             match backend.domain(&m.source_node, vm) {
                 Ok(Some(d)) => {
                     if !d.running {
@@ -123,7 +125,9 @@ pub fn check(plan: &ActionPlan, backend: &dyn Backend) -> Vec<Finding> {
                     message: format!("VM {vm:?} on {:?}: {e}", m.source_node),
                 }),
             }
-            if let Ok(Some(_)) = backend.domain(&m.destination_node, vm) {
+            if answered(&m.destination_node)
+                && let Ok(Some(_)) = backend.domain(&m.destination_node, vm)
+            {
                 f.push(Finding {
                     action: a.id.clone(),
                     message: format!("VM {vm:?} is already on {:?}", m.destination_node),
