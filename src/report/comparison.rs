@@ -131,7 +131,7 @@ pub fn write_plots(dir: &Path, runs: &[PolicyRun]) -> io::Result<Vec<Figure>> {
         "energy",
         "Cumulative energy",
         "energy (kWh)",
-        "Energy used by all hosts since the start of the run; the gap to `none` is what \
+        "Energy used by all hosts since the start of the run; the gap to none is what \
          consolidation saves.",
         Legend::UpperLeft,
         series(runs, |t| t.energy_kwh),
@@ -302,7 +302,7 @@ pub fn report_html(
          max-width: 1250px; color: #222; }}\n\
          table {{ border-collapse: collapse; font-size: 13px; margin: 1em 0; }}\n\
          th, td {{ border: 1px solid #ccc; padding: 3px 7px; text-align: right; }}\n\
-         th:first-child, td:first-child {{ text-align: left; }}\n\
+         th:first-child, td:first-child {{ text-align: left; white-space: nowrap; }}\n\
          th {{ background: #f0f0f0; }}\n\
          figure {{ margin: 2em 0; }} figure svg {{ max-width: 100%; height: auto; }}\n\
          figcaption {{ color: #555; font-size: 14px; }}\n\
