@@ -240,7 +240,8 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
     let mut rec = FileRecorder::create(&dir, sc.outputs.hosts_csv, a.events || sc.outputs.events)
         .map_err(|e| io_err(&format!("cannot write in {}", dir.display()), e))?;
 
-    let show_progress = !a.quiet && std::io::stderr().is_terminal();
+    let show_progress =
+        !a.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     let started = Instant::now();
     let mut bar: Option<indicatif::ProgressBar> = None;
     let mut progress = |frac: f64| {

@@ -1,8 +1,8 @@
 //! Progress bars for commands that run many simulations.
 //!
-//! A bar appears only on a terminal, without `--quiet`, and once the work has taken more than
-//! a second, so quick runs and CI logs stay clean. Ticks come from rayon workers; the count is
-//! atomic and the bar is created once.
+//! A bar appears only when stdout and stderr are terminals, without `--quiet`, and once the
+//! work has taken more than a second, so quick runs, pipes and CI logs stay clean. Ticks come
+//! from rayon workers; the count is atomic and the bar is created once.
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;
@@ -27,7 +27,7 @@ impl Tasks {
             total: total as u64,
             done: AtomicU64::new(0),
             started: Instant::now(),
-            enabled: !quiet && std::io::stderr().is_terminal(),
+            enabled: !quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal(),
             bar: OnceLock::new(),
         }
     }
