@@ -39,7 +39,10 @@ impl Tasks {
             return;
         }
         let bar = self.bar.get_or_init(|| {
-            let b = ProgressBar::new(self.total);
+            // Count from the start of the work, not from when the bar first shows.
+            let b = ProgressBar::new(self.total)
+                .with_elapsed(self.started.elapsed())
+                .with_position(done);
             b.set_style(
                 ProgressStyle::with_template(
                     "{spinner} {msg} [{bar:40}] {pos}/{len} elapsed {elapsed} eta {eta}",
