@@ -119,12 +119,8 @@ fn stats_cmd(a: &StatsArgs) -> Result<(), Failure> {
     let format = format_of(&a.format)?;
     let mut rows = Vec::new();
     for p in &a.paths {
-        let s = match format {
-            Format::PlanetLab => stats::planetlab_day(p),
-            Format::Csv => trace::csv_long::read(p).map(|t| stats::of_vms(&t.vms, false)),
-            f => trace::read(f, p).map(|t| stats::of_vms(&t.vms, false)),
-        }
-        .map_err(|e| Failure::BadInput(e.to_string()))?;
+        let s = stats::of_reader(trace::reader(format), p)
+            .map_err(|e| Failure::BadInput(e.to_string()))?;
         let name = p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -14,7 +14,7 @@ pub mod planetlab;
 pub mod stats;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::engine::SimTime;
 
@@ -139,14 +139,81 @@ pub struct Trace {
     pub vms: Vec<VmTrace>,
 }
 
-/// Reads a trace in `format` from `path`.
-pub fn read(format: Format, path: &std::path::Path) -> Result<Trace, TraceError> {
-    match format {
-        Format::PlanetLab => planetlab::read_dir(path, None),
-        Format::Csv => csv_long::read(path),
-        Format::Bitbrains => bitbrains::read_dir(path),
-        Format::Azure => azure::read_dir(path),
+/// The VMs of a trace, one at a time.
+pub type VmIter<'a> = Box<dyn Iterator<Item = Result<VmTrace, TraceError>> + 'a>;
+
+/// A trace format's reader. Adding a format is one module with one of these and one line in
+/// [`reader`].
+///
+/// `vms` yields the trace VM by VM. Formats that keep one VM per file (PlanetLab) stream it,
+/// so that a caller that only aggregates, such as `migsim trace stats`, never holds the whole
+/// trace. Formats whose rows interleave VMs (the long CSV, Azure's readings) or need every
+/// file before the first VM is known (Bitbrains' common start time) read it whole first.
+pub trait TraceReader: Sync {
+    fn format(&self) -> Format;
+
+    fn vms<'a>(&'a self, path: &'a Path) -> Result<VmIter<'a>, TraceError>;
+
+    /// The whole trace.
+    fn read(&self, path: &Path) -> Result<Trace, TraceError> {
+        Ok(Trace {
+            vms: self.vms(path)?.collect::<Result<_, _>>()?,
+        })
     }
+
+    /// Whether each VM's last sample is an appended copy rather than a measurement (CloudSim
+    /// appends a 289th point to PlanetLab's 288), which statistics leave out.
+    fn appends_last_sample(&self) -> bool {
+        false
+    }
+}
+
+/// Reads a format by reading it whole with `read_whole`.
+struct Whole {
+    format: Format,
+    read_whole: fn(&Path) -> Result<Trace, TraceError>,
+}
+
+impl TraceReader for Whole {
+    fn format(&self) -> Format {
+        self.format
+    }
+
+    fn vms<'a>(&'a self, path: &'a Path) -> Result<VmIter<'a>, TraceError> {
+        let t = (self.read_whole)(path)?;
+        Ok(Box::new(t.vms.into_iter().map(Ok)))
+    }
+
+    fn read(&self, path: &Path) -> Result<Trace, TraceError> {
+        (self.read_whole)(path)
+    }
+}
+
+/// The reader of each format.
+pub fn reader(format: Format) -> &'static dyn TraceReader {
+    static CSV: Whole = Whole {
+        format: Format::Csv,
+        read_whole: csv_long::read,
+    };
+    static BITBRAINS: Whole = Whole {
+        format: Format::Bitbrains,
+        read_whole: bitbrains::read_dir,
+    };
+    static AZURE: Whole = Whole {
+        format: Format::Azure,
+        read_whole: azure::read_dir,
+    };
+    match format {
+        Format::PlanetLab => &planetlab::Reader,
+        Format::Csv => &CSV,
+        Format::Bitbrains => &BITBRAINS,
+        Format::Azure => &AZURE,
+    }
+}
+
+/// Reads a trace in `format` from `path`.
+pub fn read(format: Format, path: &Path) -> Result<Trace, TraceError> {
+    reader(format).read(path)
 }
 
 #[cfg(test)]
@@ -160,6 +227,20 @@ mod tests {
         assert!((sample_at(&times, &v, SimTime::from_secs(150)) - 0.3).abs() < 1e-6);
         assert!((sample_at(&times, &v, SimTime::from_secs(900)) - 0.5).abs() < 1e-6);
         assert!((sample_at(&times, &v, SimTime::ZERO) - 0.1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn every_format_has_its_reader() {
+        for f in [
+            Format::PlanetLab,
+            Format::Csv,
+            Format::Bitbrains,
+            Format::Azure,
+        ] {
+            assert_eq!(reader(f).format(), f);
+        }
+        assert!(reader(Format::PlanetLab).appends_last_sample());
+        assert!(!reader(Format::Csv).appends_last_sample());
     }
 
     #[test]

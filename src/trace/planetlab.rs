@@ -139,6 +139,25 @@ pub fn vm_trace(path: &Path) -> Result<VmTrace, TraceError> {
     })
 }
 
+/// The PlanetLab reader: one file per VM, streamed.
+pub struct Reader;
+
+impl super::TraceReader for Reader {
+    fn format(&self) -> super::Format {
+        super::Format::PlanetLab
+    }
+
+    fn vms<'a>(&'a self, path: &'a Path) -> Result<super::VmIter<'a>, TraceError> {
+        Ok(Box::new(
+            files(path, None)?.into_iter().map(|p| vm_trace(&p)),
+        ))
+    }
+
+    fn appends_last_sample(&self) -> bool {
+        true
+    }
+}
+
 /// Reads a whole day folder.
 pub fn read_dir(dir: &Path, order: Option<&Path>) -> Result<Trace, TraceError> {
     let vms = files(dir, order)?

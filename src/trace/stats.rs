@@ -120,10 +120,21 @@ pub fn of_vms<'a>(vms: impl IntoIterator<Item = &'a VmTrace>, planetlab: bool) -
 
 /// Streams a PlanetLab day folder VM by VM.
 pub fn planetlab_day(dir: &std::path::Path) -> Result<Stats, TraceError> {
+    of_reader(super::reader(super::Format::PlanetLab), dir)
+}
+
+/// Statistics of a trace read VM by VM through its format's reader.
+pub fn of_reader(r: &dyn super::TraceReader, path: &std::path::Path) -> Result<Stats, TraceError> {
     let mut acc = Accumulator::default();
-    for f in super::planetlab::files(dir, None)? {
-        let v = super::planetlab::read_file(&f)?;
-        acc.add_vm(v.iter().map(|&p| p as f64 / 100.0));
+    let drop_last = r.appends_last_sample();
+    for v in r.vms(path)? {
+        let v = v?;
+        let n = if drop_last {
+            v.cpu.len().saturating_sub(1)
+        } else {
+            v.cpu.len()
+        };
+        acc.add_vm(v.cpu[..n].iter().map(|&c| c as f64));
     }
     Ok(acc.finish())
 }
