@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Failure, load};
-use crate::model::host::HostId;
+use crate::model::network::Endpoint;
 use crate::plan::{self, Efficacy, Inputs, PlanWindow};
 use crate::report::write_atomic;
 use crate::sim::Simulation;
@@ -86,9 +86,26 @@ pub fn run(a: &PlanArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Failed(e.to_string()))?;
     crate::sim::attach_baseline(&mut summary, &loaded).map_err(Failure::Failed)?;
     let resolved = toml::to_string(sc).map_err(|e| Failure::Failed(e.to_string()))?;
-    let nics: Vec<f64> = (0..sim.hosts.len())
-        .map(|h| sim.hosts.host_type(HostId(h as u32)).nic.as_bytes_per_sec() * 8.0)
-        .collect();
+    // A host-to-host path starts on the source's NIC and ends on the destination's; a NIC
+    // is one lane whichever way the data flows, an uplink one lane per direction.
+    let path = |s: usize, d: usize| {
+        let net = &sim.net;
+        let links = net.path(Endpoint::Host(s as u32), Endpoint::Host(d as u32));
+        let last = links.len().saturating_sub(1);
+        links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let link = &net.links[l.0 as usize];
+                let key = match i {
+                    0 => format!("nic:{s}"),
+                    i if i == last => format!("nic:{d}"),
+                    _ => format!("link:{}", link.name),
+                };
+                (key, link.capacity * 8.0)
+            })
+            .collect::<Vec<_>>()
+    };
     let efficacy = vec![
         Efficacy {
             name: "energy_saved".into(),
@@ -120,7 +137,7 @@ pub fn run(a: &PlanArgs) -> Result<(), Failure> {
         scenario: sc,
         scenario_hash: crate::sweep::hash_text(&resolved),
         host_names: &sim.hosts.name,
-        host_nic_bps: &nics,
+        path: &path,
         migrations: sim.migration_records(),
         power: sim.power_changes(),
         efficacy,

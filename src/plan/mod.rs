@@ -9,9 +9,10 @@
 //! bytes) so that an execution can be compared with it.
 //!
 //! Concurrency caps shape the DAG: a host takes part in at most `per_host` migrations at once,
-//! further limited by its NIC (vCenter's network cost model allows 4 concurrent vMotions per
-//! 1 GbE link and 8 per 10 GbE link, VMware vSphere 6.7 "Limits on Simultaneous Migrations").
-//! A migration beyond the cap gets as parent the migration on that host predicted to end
+//! and every link a migration crosses (the source's and destination's NICs, and in a tree both
+//! racks' uplinks) carries at most 4 at once if it is slower than 10 Gbit/s and 8 otherwise
+//! (vCenter's network cost model, VMware vSphere 6.7 "Limits on Simultaneous Migrations").
+//! A migration beyond a cap gets as parent the migration on that host or link predicted to end
 //! first, so the executor, which only runs actions whose parents are done, never exceeds it.
 
 pub mod execute;
@@ -224,8 +225,9 @@ pub struct Inputs<'a> {
     pub scenario_hash: String,
     /// Host names by id.
     pub host_names: &'a [String],
-    /// Each host's NIC speed, bits/s, by id.
-    pub host_nic_bps: &'a [f64],
+    /// What a migration from one host to another occupies, as (lane key, bits/s): each host's
+    /// NIC (one key for both directions, as vCenter counts a NIC) and each uplink it crosses.
+    pub path: &'a dyn Fn(usize, usize) -> Vec<(String, f64)>,
     pub migrations: &'a [MigrationRecord],
     pub power: &'a [PowerChange],
     pub efficacy: Vec<Efficacy>,
@@ -358,6 +360,7 @@ pub fn build(inp: &Inputs) -> ActionPlan {
     // Per host: the migrations that touch it, for power-off and for the lanes.
     let mut migs_of_host: Vec<Vec<usize>> = vec![Vec::new(); inp.host_names.len()];
     let mut lanes: Vec<Vec<usize>> = vec![Vec::new(); inp.host_names.len()];
+    let mut link_lanes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut power_on_of: BTreeMap<usize, usize> = BTreeMap::new();
     let mut maintenance_of: BTreeMap<usize, usize> = BTreeMap::new();
     // Waves: actions since the last sleep; the next wave waits for all of them.
@@ -400,6 +403,7 @@ pub fn build(inp: &Inputs) -> ActionPlan {
             for l in &mut lanes {
                 l.clear();
             }
+            link_lanes.clear();
             for m in &mut migs_of_host {
                 m.clear();
             }
@@ -472,29 +476,25 @@ pub fn build(inp: &Inputs) -> ActionPlan {
                     if let Some(&m) = maintenance_of.get(&h) {
                         parents.push(m);
                     }
-                    let cap = concurrency
-                        .per_host
-                        .min(link_cap(inp.host_nic_bps[h], &concurrency))
-                        as usize;
-                    let lane = &mut lanes[h];
-                    if lane.len() >= cap {
-                        // Wait for the migration on this host predicted to end first; it
-                        // leaves the lane.
-                        let (k, _) = lane
-                            .iter()
-                            .enumerate()
-                            .min_by(|a, b| {
-                                actions[*a.1]
-                                    .predicted
-                                    .end_s
-                                    .total_cmp(&actions[*b.1].predicted.end_s)
-                                    .then(a.1.cmp(b.1))
-                            })
-                            .expect("a full lane is not empty");
-                        parents.push(lane.remove(k));
-                    }
-                    lane.push(id);
+                    take_lane(
+                        &mut lanes[h],
+                        concurrency.per_host as usize,
+                        id,
+                        &actions,
+                        &mut parents,
+                    );
                     migs_of_host[h].push(id);
+                }
+                if let (Some(s), Some(d)) = (s, d) {
+                    for (link, bps) in (inp.path)(s, d) {
+                        take_lane(
+                            link_lanes.entry(link).or_default(),
+                            link_cap(bps, &concurrency) as usize,
+                            id,
+                            &actions,
+                            &mut parents,
+                        );
+                    }
                 }
                 (
                     ActionKind::Migrate(migrate_params(sc, r)),
@@ -555,6 +555,32 @@ pub fn build(inp: &Inputs) -> ActionPlan {
         actions,
         not_planned,
     }
+}
+
+/// Puts migration `id` in a lane of at most `cap` concurrent migrations. When the lane is full,
+/// `id` waits for the migration in it predicted to end first, which leaves the lane.
+fn take_lane(
+    lane: &mut Vec<usize>,
+    cap: usize,
+    id: usize,
+    actions: &[Action],
+    parents: &mut Vec<usize>,
+) {
+    if lane.len() >= cap.max(1) {
+        let (k, _) = lane
+            .iter()
+            .enumerate()
+            .min_by(|a, b| {
+                actions[*a.1]
+                    .predicted
+                    .end_s
+                    .total_cmp(&actions[*b.1].predicted.end_s)
+                    .then(a.1.cmp(b.1))
+            })
+            .expect("a full lane is not empty");
+        parents.push(lane.remove(k));
+    }
+    lane.push(id);
 }
 
 fn ids(v: &[usize]) -> Vec<String> {

@@ -37,12 +37,13 @@ fn plan_of(
     migs: &[MigrationRecord],
     power: &[PowerChange],
 ) -> ActionPlan {
-    let nics = vec![nic; names.len()];
+    // A star: a migration occupies both hosts' NICs.
+    let path = move |s: usize, d: usize| vec![(format!("nic{s}"), nic), (format!("nic{d}"), nic)];
     build(&Inputs {
         scenario: sc,
         scenario_hash: "abc".into(),
         host_names: names,
-        host_nic_bps: &nics,
+        path: &path,
         migrations: migs,
         power,
         efficacy: vec![],
@@ -124,6 +125,51 @@ fn link_and_host_caps_shape_the_dag() {
     tight.migration.max_concurrent_per_host = 2;
     let two = plan_of(&tight, &names, 10e9, &migs, &[]);
     assert_eq!(peak_per_host(&two)["h0"], 2);
+}
+
+#[test]
+fn a_shared_uplink_caps_migrations_between_racks() {
+    let sc = scenario();
+    let names = hosts(20);
+    // Ten migrations from rack A (h0-h9) to rack B (h10-h19), one per host pair, over 10 GbE
+    // NICs but one 1 Gbit/s uplink: the uplink allows 4 at once.
+    let migs: Vec<MigrationRecord> = (0..10)
+        .map(|i| {
+            rec(
+                &format!("vm{i}"),
+                &format!("h{i}"),
+                &format!("h{}", i + 10),
+                60.0,
+                30.0,
+            )
+        })
+        .collect();
+    let path = |s: usize, d: usize| {
+        vec![
+            (format!("nic{s}"), 10e9),
+            ("rackA/up".to_string(), 1e9),
+            (format!("nic{d}"), 10e9),
+        ]
+    };
+    let p = build(&Inputs {
+        scenario: &sc,
+        scenario_hash: "abc".into(),
+        host_names: &names,
+        path: &path,
+        migrations: &migs,
+        power: &[],
+        efficacy: vec![],
+        window: PlanWindow {
+            from_s: 0.0,
+            until_s: 1e9,
+        },
+    });
+    p.check().unwrap();
+    let free = p.actions.iter().filter(|a| a.parents.is_empty()).count();
+    assert_eq!(free, PER_LINK_1GBE as usize);
+    // No host takes part in more than one, yet at most 4 run at once: the uplink binds.
+    let peak = peak_per_host(&p);
+    assert!(peak.values().all(|&n| n == 1), "{peak:?}");
 }
 
 #[test]
