@@ -7,6 +7,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -165,16 +166,27 @@ where
                 PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
             });
     }
+    legend(&mut chart, c.legend.position())?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// The legend box, the same on every chart.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    at: SeriesLabelPosition,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.9))
         .border_style(RGBColor(150, 150, 150))
         .label_font((FONT, 15))
-        .position(c.legend.position())
+        .position(at)
         .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+        .map_err(|e| e.to_string())
 }
 
 fn trim(v: f64) -> String {
@@ -325,14 +337,7 @@ where
             .label(c.mark_label.clone())
             .legend(move |(x, y)| Circle::new((x + 9, y), 4, mark.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(150, 150, 150))
-        .label_font((FONT, 15))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present().map_err(err)?;
     Ok(())
 }
