@@ -433,13 +433,6 @@ pub fn table(findings: &[Finding]) -> String {
     s
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// JUnit XML: one test case per scenario and metric.
 pub fn junit(findings: &[Finding]) -> String {
     let failures = findings.iter().filter(|f| f.status.fails()).count();
@@ -451,8 +444,8 @@ pub fn junit(findings: &[Finding]) -> String {
     for f in findings {
         s.push_str(&format!(
             "    <testcase classname=\"{}\" name=\"{}\"",
-            xml(&f.scenario),
-            xml(&f.metric)
+            crate::report::escape_markup(&f.scenario),
+            crate::report::escape_markup(&f.metric)
         ));
         if f.status.fails() {
             let msg = if f.message.is_empty() {
@@ -470,8 +463,8 @@ pub fn junit(findings: &[Finding]) -> String {
             };
             s.push_str(&format!(
                 ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                xml(&msg),
-                xml(&msg)
+                crate::report::escape_markup(&msg),
+                crate::report::escape_markup(&msg)
             ));
         } else {
             s.push_str("/>\n");

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
+use super::escape_markup;
 use super::plot::{self, BarPanel, BarPanels, Legend, LineChart, Series, Span, SpanChart};
 use crate::metrics::{Summary, TimelineRow};
 use crate::migration::{MigrationRecord, Outcome};
@@ -267,22 +268,6 @@ fn summary_bars(runs: &[PolicyRun]) -> BarPanels {
     }
 }
 
-/// Escapes text for HTML.
-pub fn escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
 /// The report page: the heading lines, the table, and every figure with its SVG inlined, so
 /// the one file can be mailed or attached to a CI run.
 pub fn report_html(
@@ -308,20 +293,20 @@ pub fn report_html(
          figcaption {{ color: #555; font-size: 14px; }}\n\
          .scroll {{ overflow-x: auto; }}\n\
          </style>\n</head>\n<body>\n<h1>{t}</h1>\n<ul>\n",
-        t = escape(title)
+        t = escape_markup(title)
     );
     for f in facts {
-        let _ = writeln!(h, "<li>{}</li>", escape(f));
+        let _ = writeln!(h, "<li>{}</li>", escape_markup(f));
     }
     h.push_str("</ul>\n<div class=\"scroll\"><table>\n<tr>");
     for c in header {
-        let _ = write!(h, "<th>{}</th>", escape(c));
+        let _ = write!(h, "<th>{}</th>", escape_markup(c));
     }
     h.push_str("</tr>\n");
     for r in rows {
         h.push_str("<tr>");
         for c in r {
-            let _ = write!(h, "<td>{}</td>", escape(c));
+            let _ = write!(h, "<td>{}</td>", escape_markup(c));
         }
         h.push_str("</tr>\n");
     }
@@ -338,9 +323,9 @@ pub fn report_html(
             "<figure id=\"{id}\">\n<h2>{t}</h2>\n{svg}\n<figcaption>{c} \
              (also <code>plots/{id}.png</code> and <code>plots/{id}.svg</code>)</figcaption>\n\
              </figure>\n",
-            id = escape(&f.stem),
-            t = escape(&f.title),
-            c = escape(&f.caption),
+            id = escape_markup(&f.stem),
+            t = escape_markup(&f.title),
+            c = escape_markup(&f.caption),
         );
     }
     let _ = write!(
@@ -394,11 +379,7 @@ mod tests {
     }
 
     #[test]
-    fn html_escapes_names() {
-        assert_eq!(
-            escape("<a href='x'>&\"</a>"),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
-        );
+    fn file_names_from_policy_names_are_safe() {
         assert_eq!(slug("thr-mmt-0.8"), "thr-mmt-0.8");
         assert_eq!(slug("a b/c"), "a_b_c");
     }
