@@ -502,47 +502,36 @@ fn cell(v: Option<f64>) -> String {
     }
 }
 
-/// Quotes a CSV field when it needs it (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// Writes rows as CSV (RFC 4180 quoting, by the csv crate).
+fn csv_text(rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.write_record(&r).expect("writing to memory");
     }
+    String::from_utf8(w.into_inner().expect("writing to memory")).expect("UTF-8 fields")
 }
 
 /// `results.csv`: one row per (point, seed).
 pub fn results_csv(plan: &Plan, results: &[TaskResult]) -> String {
-    let mut out = String::from("point,seed");
-    for a in &plan.axes {
-        out.push(',');
-        out.push_str(&csv_field(&a.key));
-    }
-    out.push_str(",status");
-    for (name, _) in METRICS {
-        out.push(',');
-        out.push_str(name);
-    }
-    out.push('\n');
-    for r in results {
-        let _ = write!(out, "{},{}", r.point, r.seed);
-        for v in plan.point_values(r.point) {
-            out.push(',');
-            out.push_str(&csv_field(v));
-        }
-        out.push(',');
-        if r.error.is_empty() {
-            out.push_str("ok");
+    let header: Vec<String> = ["point", "seed"]
+        .into_iter()
+        .map(String::from)
+        .chain(plan.axes.iter().map(|a| a.key.clone()))
+        .chain(std::iter::once("status".to_string()))
+        .chain(METRICS.iter().map(|m| m.0.to_string()))
+        .collect();
+    let rows = results.iter().map(|r| {
+        let mut row = vec![r.point.to_string(), r.seed.to_string()];
+        row.extend(plan.point_values(r.point).into_iter().map(String::from));
+        row.push(if r.error.is_empty() {
+            "ok".to_string()
         } else {
-            out.push_str(&csv_field(&format!("error: {}", r.error)));
-        }
-        for v in &r.metrics {
-            out.push(',');
-            out.push_str(&cell(*v));
-        }
-        out.push('\n');
-    }
-    out
+            format!("error: {}", r.error)
+        });
+        row.extend(r.metrics.iter().map(|v| cell(*v)));
+        row
+    });
+    csv_text(std::iter::once(header).chain(rows))
 }
 
 /// Mean and two-sided 95 % confidence interval of the mean (Student's t with n − 1 degrees of
@@ -606,46 +595,42 @@ pub fn estimates(plan: &Plan, results: &[TaskResult]) -> Vec<Vec<Option<Estimate
 
 /// `summary.csv`: one row per (point, metric), tidy for pandas and spreadsheets alike.
 pub fn summary_csv(plan: &Plan, results: &[TaskResult]) -> String {
-    let mut out = String::from("point");
-    for a in &plan.axes {
-        out.push(',');
-        out.push_str(&csv_field(&a.key));
-    }
-    out.push_str(",metric,runs,failed,mean,std,ci95_low,ci95_high\n");
-    let est = estimates(plan, results);
-    for (p, row) in est.iter().enumerate() {
+    let header: Vec<String> = std::iter::once("point".to_string())
+        .chain(plan.axes.iter().map(|a| a.key.clone()))
+        .chain(
+            [
+                "metric",
+                "runs",
+                "failed",
+                "mean",
+                "std",
+                "ci95_low",
+                "ci95_high",
+            ]
+            .into_iter()
+            .map(String::from),
+        )
+        .collect();
+    let mut rows = vec![header];
+    for (p, row) in estimates(plan, results).iter().enumerate() {
         let failed = results
             .iter()
             .filter(|r| r.point == p && !r.error.is_empty())
             .count();
-        let values: Vec<String> = plan.point_values(p).into_iter().map(csv_field).collect();
         for ((name, _), e) in METRICS.iter().zip(row) {
-            let _ = write!(out, "{p}");
-            for v in &values {
-                out.push(',');
-                out.push_str(v);
-            }
-            let (n, mean, std, lo, hi) = match e {
-                Some(e) => (
-                    e.n,
-                    Some(e.mean),
-                    e.std,
-                    e.ci95.map(|c| c.0),
-                    e.ci95.map(|c| c.1),
-                ),
-                None => (0, None, None, None, None),
-            };
-            let _ = writeln!(
-                out,
-                ",{name},{n},{failed},{},{},{},{}",
-                cell(mean),
-                cell(std),
-                cell(lo),
-                cell(hi)
-            );
+            let mut r = vec![p.to_string()];
+            r.extend(plan.point_values(p).into_iter().map(String::from));
+            r.push(name.to_string());
+            r.push(e.map_or(0, |e| e.n).to_string());
+            r.push(failed.to_string());
+            r.push(cell(e.map(|e| e.mean)));
+            r.push(cell(e.and_then(|e| e.std)));
+            r.push(cell(e.and_then(|e| e.ci95).map(|c| c.0)));
+            r.push(cell(e.and_then(|e| e.ci95).map(|c| c.1)));
+            rows.push(r);
         }
     }
-    out
+    csv_text(rows)
 }
 
 /// The metrics the terminal table shows, by name, with a scale and decimals.
