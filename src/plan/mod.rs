@@ -356,6 +356,8 @@ pub fn build(inp: &Inputs) -> ActionPlan {
     steps.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
 
     let mut actions: Vec<Action> = Vec::new();
+    // Each action's parents by index, named when the ids are.
+    let mut parent_idx: Vec<Vec<usize>> = Vec::new();
     let mut last_of_vm: BTreeMap<String, usize> = BTreeMap::new();
     // Per host: the migrations that touch it, for power-off and for the lanes.
     let mut migs_of_host: Vec<Vec<usize>> = vec![Vec::new(); inp.host_names.len()];
@@ -388,13 +390,14 @@ pub fn build(inp: &Inputs) -> ActionPlan {
                 kind: ActionKind::Sleep(SleepParams {
                     duration_s: round_ms(t - wave_end),
                 }),
-                parents: ids(&parents),
+                parents: Vec::new(),
                 predicted: Prediction {
                     start_s: wave_end,
                     end_s: t,
                     ..Default::default()
                 },
             });
+            parent_idx.push(parents);
             gate = Some(id);
             wave.clear();
             wave_inner.clear();
@@ -516,23 +519,17 @@ pub fn build(inp: &Inputs) -> ActionPlan {
         actions.push(Action {
             id: String::new(),
             kind,
-            parents: ids(&parents),
+            parents: Vec::new(),
             predicted,
         });
+        parent_idx.push(parents);
     }
+    // Ids are named once the count, and so their width, is known.
     let width = actions.len().to_string().len().max(4);
-    for (i, a) in actions.iter_mut().enumerate() {
-        a.id = format!("a{:0width$}", i + 1);
-    }
-    for a in &mut actions {
-        a.parents = a
-            .parents
-            .iter()
-            .map(|p| {
-                let i: usize = p.parse().expect("index");
-                format!("a{:0width$}", i + 1)
-            })
-            .collect();
+    let name = |i: usize| format!("a{:0width$}", i + 1);
+    for (i, (a, ps)) in actions.iter_mut().zip(&parent_idx).enumerate() {
+        a.id = name(i);
+        a.parents = ps.iter().map(|&p| name(p)).collect();
     }
     let plan_id = plan_id(
         &inp.scenario_hash,
@@ -581,10 +578,6 @@ fn take_lane(
         parents.push(lane.remove(k));
     }
     lane.push(id);
-}
-
-fn ids(v: &[usize]) -> Vec<String> {
-    v.iter().map(|i| i.to_string()).collect()
 }
 
 fn round_ms(s: f64) -> f64 {
