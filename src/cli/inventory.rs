@@ -20,19 +20,23 @@ pub struct InventoryArgs {
     /// The scenario's name.
     #[arg(long, default_value = "inventory")]
     pub name: String,
-    /// NIC speed of every host (libvirt does not report it).
+    /// NIC speed of every host. libvirt does not report it; the default is a placeholder, not
+    /// a measurement.
     #[arg(long, default_value = "10Gbit/s")]
     pub nic: String,
-    /// SPECpower preset for every host's power (libvirt does not report it).
+    /// SPECpower preset for every host's power. libvirt does not report it; the default is a
+    /// placeholder.
     #[arg(long, default_value = "dell-r640")]
     pub power_preset: String,
-    /// Constant CPU utilisation assumed for every VM, 0-1.
+    /// Constant CPU utilisation assumed for every VM, 0-1: a placeholder until a trace is
+    /// attached (one `virsh domstats` sample cannot give a rate).
     #[arg(long, default_value_t = 0.2)]
     pub cpu_util: f64,
-    /// Dirty-page rate assumed for every VM.
+    /// Dirty-page rate assumed for every VM: a placeholder. Measure it with
+    /// `virsh domjobinfo` during a migration (its dirty rate) and set it per VM.
     #[arg(long, default_value = "8MiB/s")]
     pub dirty_rate: String,
-    /// Writable working set assumed for every VM.
+    /// Writable working set assumed for every VM: a placeholder, as for the dirty rate.
     #[arg(long, default_value = "64MiB")]
     pub wws: String,
     /// The scenario's horizon.
