@@ -117,24 +117,13 @@ where
             .fold(0.0, f64::max);
         if m > 0.0 { m * 1.05 } else { 1.0 }
     });
-    let mut chart = ChartBuilder::on(&root)
-        .caption(&c.title, (FONT, 22))
-        .margin(14)
-        .x_label_area_size(48)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x_min..x_max, 0.0..y_max)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(&c.x_label)
-        .y_desc(&c.y_label)
-        .label_style((FONT, 15))
-        .x_label_formatter(&|v| trim(*v))
-        .y_label_formatter(&|v| trim(*v))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(RGBColor(235, 235, 235))
-        .draw()
-        .map_err(err)?;
+    let axes = Axes {
+        title: &c.title,
+        x_label: &c.x_label,
+        y_label: &c.y_label,
+        y_whole: false,
+    };
+    let mut chart = frame(&root, &axes, x_min..x_max, 0.0..y_max)?;
     for b in &c.bands {
         // Widen very short bands so that they stay visible at chart scale.
         let min_w = (x_max - x_min) * 0.002;
@@ -169,6 +158,47 @@ where
     legend(&mut chart, c.legend.position())?;
     root.present().map_err(err)?;
     Ok(())
+}
+
+/// A chart's caption and axis titles.
+struct Axes<'s> {
+    title: &'s str,
+    x_label: &'s str,
+    y_label: &'s str,
+    /// Label the y axis with whole numbers (row indices).
+    y_whole: bool,
+}
+
+/// The frame every x-y chart shares: caption, margins, grid and axis labels.
+fn frame<'a, DB: DrawingBackend + 'a>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    a: &Axes,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String>
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(root)
+        .caption(a.title, (FONT, 22))
+        .margin(14)
+        .x_label_area_size(48)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x, y)
+        .map_err(|e| e.to_string())?;
+    let whole = a.y_whole;
+    chart
+        .configure_mesh()
+        .x_desc(a.x_label)
+        .y_desc(a.y_label)
+        .label_style((FONT, 15))
+        .x_label_formatter(&|v| trim(*v))
+        .y_label_formatter(&|v| trim(if whole { v.floor() } else { *v }))
+        .axis_desc_style((FONT, 16))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    Ok(chart)
 }
 
 /// The legend box, the same on every chart.
@@ -271,24 +301,13 @@ where
     root.fill(&WHITE).map_err(err)?;
     let n = c.spans.len().max(1) as f64;
     let x_max = if c.x_max > 0.0 { c.x_max } else { 1.0 };
-    let mut chart = ChartBuilder::on(&root)
-        .caption(&c.title, (FONT, 22))
-        .margin(14)
-        .x_label_area_size(48)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..x_max, 0.0..n)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(&c.x_label)
-        .y_desc(&c.y_label)
-        .label_style((FONT, 15))
-        .x_label_formatter(&|v| trim(*v))
-        .y_label_formatter(&|v| trim(v.floor()))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(RGBColor(235, 235, 235))
-        .draw()
-        .map_err(err)?;
+    let axes = Axes {
+        title: &c.title,
+        x_label: &c.x_label,
+        y_label: &c.y_label,
+        y_whole: true,
+    };
+    let mut chart = frame(&root, &axes, 0.0..x_max, 0.0..n)?;
     let ok = COLOURS[0];
     let bad = COLOURS[1];
     let mark = RGBColor(200, 30, 30);
