@@ -70,7 +70,7 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Run a scenario over a grid of overrides and seeds: means and 95 % confidence intervals.
     #[command(
-        after_help = "Examples:\n  migsim sweep scenarios/whatif/day.toml --set policy.name=none,thr-mmt-0.8 --set workload.cpu_scale=1,1.5 --seeds 1..10\n  migsim sweep --set 'network.link=1Gbit/s,10Gbit/s' --seeds 5 --out /tmp/sw\n  migsim sweep day.toml --set policy.name=none,ulm --seeds 1..20 --shard 0/4   # then: migsim collect DIR\n\nWrites results.csv (one row per point and seed), summary.csv (per point and metric: runs,\nmean, std, 95 % CI by Student's t) and sweep.json. With --shard I/N, or inside a Slurm job\narray, only every N-th run from I is done and shard-I-of-N.json is written.\nExits 0 when every run succeeded, 1 when any failed (its row says why), 2 on bad input."
+        after_help = "Examples:\n  migsim sweep scenarios/whatif/day.toml --set policy.name=none,thr-mmt-0.8 --set workload.cpu_scale=1,1.5 --seeds 1..10\n  migsim sweep --set 'network.uplink=10Gbit/s,40Gbit/s' --seeds 5 --out /tmp/sw\n  migsim sweep day.toml --set policy.name=none,ulm --seeds 1..20 --shard 0/4   # then: migsim collect DIR\n\nWrites results.csv (one row per point and seed), summary.csv (per point and metric: runs,\nmean, std, 95 % CI by Student's t) and sweep.json. With --shard I/N, or inside a Slurm job\narray, only every N-th run from I is done and shard-I-of-N.json is written.\nExits 0 when every run succeeded, 1 when any failed (its row says why), 2 on bad input."
     )]
     Sweep(sweep::SweepArgs),
     /// Merge the shard files of a sweep into results.csv and summary.csv.
