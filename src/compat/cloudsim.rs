@@ -20,6 +20,18 @@ use crate::metrics::{kth, median};
 use crate::model::power::spec_preset;
 use crate::trace::VmTrace;
 
+use super::java::{HashOrder, spread, uid_hash};
+
+/// The broker's entity id, the user id in every VM UID `"2-<vm id>"`: `CloudSim.init` creates
+/// entities 0 and 1 (the shutdown entity and the information service) and
+/// `Helper.createBroker` comes next. Checked by printing `broker.getId()` under CloudSim 3.0.3.
+const BROKER_ID: usize = 2;
+
+/// The spread `HashMap` hash of VM `vm`'s UID.
+fn uid_bucket_hash(vm: usize) -> u32 {
+    spread(uid_hash(BROKER_ID, vm))
+}
+
 /// `Constants.SCHEDULING_INTERVAL = 300`.
 pub const INTERVAL: f64 = 300.0;
 /// `Constants.SIMULATION_LIMIT = 24 * 60 * 60`.
@@ -110,45 +122,97 @@ pub struct Results {
 // ------------------------------------------------------------------------------------------
 // Statistics as `util/MathUtil` computes them.
 
-/// R² of `y` regressed on the columns `x` with an intercept, as Commons Math's
-/// `OLSMultipleLinearRegression.calculateRSquared` computes it: Householder QR of the design
-/// matrix, singular (`None`, where CloudSim throws) only when a diagonal of R is exactly 0,
-/// that is when a column has nothing left once the earlier ones are removed.
+/// R² of `y` regressed on the columns `x` with an intercept, as Commons Math 3
+/// (`OLSMultipleLinearRegression.calculateRSquared`, the same arithmetic in 3.0 and 3.6.1)
+/// computes it, operation for operation: Householder QR of the design matrix
+/// (`QRDecomposition`), β by its solver, the residuals y − Xβ, their sum of squares, and the
+/// total sum of squares by the running `SecondMoment`. MC picks the largest R², and when the
+/// fit is exact (as many history samples as VMs) every candidate scores 1 up to rounding:
+/// the choice is then made by the last bits, so they have to be CloudSim's.
+///
+/// `None` where Commons Math throws and CloudSim falls back on MMT: a diagonal of R exactly
+/// 0 (`SingularMatrixException`), that is a column with nothing left once the earlier ones are
+/// removed.
 fn ols_r_squared(y: &[f64], x: &[&[f64]]) -> Option<f64> {
-    let (m, k) = (y.len(), x.len() + 1);
-    // Column-major design matrix: the intercept, then each predictor.
-    let mut a: Vec<Vec<f64>> = std::iter::once(vec![1.0; m])
-        .chain(x.iter().map(|c| c.to_vec()))
+    let m = y.len();
+    // `qrt`: the transposed design matrix, one row per column of X, the intercept first.
+    let mut qrt: Vec<Vec<f64>> = std::iter::once(vec![1.0; m])
+        .chain(x.iter().map(|c| c[..m].to_vec()))
         .collect();
-    let mut b = y.to_vec();
-    for j in 0..k {
-        let norm = a[j][j..].iter().map(|v| v * v).sum::<f64>().sqrt();
-        if norm == 0.0 {
-            return None;
+    let design = qrt.clone();
+    let n = qrt.len();
+    let mut r_diag = vec![0.0; m.min(n)];
+    for minor in 0..m.min(n) {
+        let mut norm_sqr = 0.0;
+        for &c in &qrt[minor][minor..] {
+            norm_sqr += c * c;
         }
-        let alpha = if a[j][j] > 0.0 { -norm } else { norm };
-        let mut v: Vec<f64> = a[j][j..].to_vec();
-        // alpha has the opposite sign of v[0], so |v| ≥ norm > 0.
-        v[0] -= alpha;
-        let vv: f64 = v.iter().map(|t| t * t).sum();
-        for col in a.iter_mut().skip(j) {
-            let dot: f64 = v.iter().zip(&col[j..]).map(|(p, q)| p * q).sum();
-            let f = 2.0 * dot / vv;
-            for (c, vi) in col[j..].iter_mut().zip(&v) {
-                *c -= f * vi;
+        let a = if qrt[minor][minor] > 0.0 {
+            -norm_sqr.sqrt()
+        } else {
+            norm_sqr.sqrt()
+        };
+        r_diag[minor] = a;
+        if a != 0.0 {
+            qrt[minor][minor] -= a;
+            let (head, tail) = qrt.split_at_mut(minor + 1);
+            let v = &head[minor];
+            for col in tail.iter_mut() {
+                let mut alpha = 0.0;
+                for row in minor..m {
+                    alpha -= col[row] * v[row];
+                }
+                alpha /= a * v[minor];
+                for row in minor..m {
+                    col[row] -= alpha * v[row];
+                }
             }
         }
-        let dot: f64 = v.iter().zip(&b[j..]).map(|(p, q)| p * q).sum();
-        let f = 2.0 * dot / vv;
-        for (c, vi) in b[j..].iter_mut().zip(&v) {
-            *c -= f * vi;
+    }
+    if r_diag.iter().any(|d| d.abs() <= 0.0) {
+        return None;
+    }
+    // The solver: apply the reflections to y, then back-substitute R·β = Qᵀy.
+    let mut w = y.to_vec();
+    for minor in 0..m.min(n) {
+        let v = &qrt[minor];
+        let mut dot = 0.0;
+        for row in minor..m {
+            dot += w[row] * v[row];
+        }
+        dot /= r_diag[minor] * v[minor];
+        for row in minor..m {
+            w[row] += dot * v[row];
         }
     }
-    // After the transform, the residual is the part of Qᵀy below the first k rows.
-    let ssr: f64 = b[k..].iter().map(|r| r * r).sum();
-    let mean = y.iter().sum::<f64>() / m as f64;
-    let sst: f64 = y.iter().map(|v| (v - mean) * (v - mean)).sum();
-    Some(1.0 - ssr / sst)
+    let mut beta = vec![0.0; n];
+    for row in (0..r_diag.len()).rev() {
+        w[row] /= r_diag[row];
+        let w_row = w[row];
+        beta[row] = w_row;
+        for i in 0..row {
+            w[i] -= w_row * qrt[row][i];
+        }
+    }
+    // Residuals, observation by observation: y − Σ_j X[obs][j]·β[j].
+    let mut rss = 0.0;
+    for obs in 0..m {
+        let mut fit = 0.0;
+        for (col, b) in design.iter().zip(&beta) {
+            fit += col[obs] * b;
+        }
+        let r = y[obs] - fit;
+        rss += r * r;
+    }
+    // `SecondMoment`: the running mean and sum of squared deviations.
+    let (mut mean, mut m2) = (0.0, 0.0);
+    for (k, &v) in y.iter().enumerate() {
+        let dev = v - mean;
+        let n_dev = dev / (k + 1) as f64;
+        mean += n_dev;
+        m2 += k as f64 * dev * n_dev;
+    }
+    Some(1.0 - rss / m2)
 }
 
 fn mad(v: &[f64]) -> f64 {
@@ -363,8 +427,9 @@ impl Vm {
 struct Sched {
     total: f64,
     pe: f64,
-    /// Requested MIPS per VM, as last allocated.
-    requested: Vec<(usize, f64)>,
+    /// Requested MIPS per VM, as last allocated (`mipsMapRequested`), walked in the order of
+    /// Java's `HashMap`: the re-allocation after a VM leaves subtracts in that order.
+    requested: HashOrder<f64>,
     allocated: Vec<(usize, f64)>,
     available: f64,
     migrating_in: Vec<usize>,
@@ -416,10 +481,7 @@ impl Sched {
     }
 
     fn allocate_uid(&mut self, vm: usize, req: f64) {
-        match self.requested.iter_mut().find(|e| e.0 == vm) {
-            Some(e) => e.1 = req,
-            None => self.requested.push((vm, req)),
-        }
+        self.requested.put(vm, uid_bucket_hash(vm), req);
         let (total, a) = self.share(vm, req);
         if self.available >= total {
             match self.allocated.iter_mut().find(|e| e.0 == vm) {
@@ -434,7 +496,7 @@ impl Sched {
 
     fn redistribute(&mut self) {
         let mut required = 0.0;
-        for &(vm, r) in &self.requested {
+        for (vm, &r) in self.requested.iter() {
             let mut c = self.capped(r);
             if self.migrating_in.contains(&vm) {
                 c *= 0.1;
@@ -443,7 +505,7 @@ impl Sched {
         }
         let scaling = self.total / required;
         self.allocated.clear();
-        for &(vm, r) in &self.requested {
+        for (vm, &r) in self.requested.iter() {
             let mut m = self.capped(r);
             if self.migrating_out.contains(&vm) {
                 m *= scaling;
@@ -472,15 +534,14 @@ impl Sched {
     }
 
     fn deallocate(&mut self, vm: usize) {
-        self.requested.retain(|e| e.0 != vm);
+        self.requested.remove(vm);
         self.allocated.clear();
         self.available = self.total;
-        let reqs = std::mem::take(&mut self.requested);
-        for &(v, r) in &reqs {
+        let reqs: Vec<(usize, f64)> = self.requested.iter().map(|(v, &r)| (v, r)).collect();
+        // Each entry is put back under its own key, so the walk order stays as it was.
+        for (v, r) in reqs {
             self.allocate_uid(v, r);
         }
-        // allocate_uid re-added each entry in the same order.
-        debug_assert_eq!(self.requested.len(), reqs.len());
     }
 
     /// Deallocates everything, then allocates `entries` (VM, requested MIPS, in migration) in
@@ -498,7 +559,7 @@ impl Sched {
             } else {
                 self.migrating_out.remove(vm);
             }
-            self.requested.push((vm, req));
+            self.requested.put(vm, uid_bucket_hash(vm), req);
             if overflow {
                 continue;
             }
@@ -519,6 +580,17 @@ impl Sched {
         self.allocated.clear();
         self.requested.clear();
         self.available = self.total;
+    }
+
+    /// The allocations as bits, to tell whether a re-allocation changed any.
+    fn allocated_sum_bits(&self) -> Vec<(usize, u64)> {
+        let mut v: Vec<(usize, u64)> = self
+            .allocated
+            .iter()
+            .map(|e| (e.0, e.1.to_bits()))
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     fn allocated_for(&self, vm: usize) -> f64 {
@@ -582,6 +654,20 @@ impl Host {
     }
     fn add_state(&mut self, t: f64, alloc: f64, req: f64, active: bool) {
         self.states.add((t, alloc, req, active), true);
+    }
+}
+
+/// A trace sample as CloudSim holds it: `Integer.valueOf(line) / 100.0` in double precision
+/// (`UtilizationModelPlanetLabInMemory`). Traces keep samples as `f32`, and 0.07f32 widened is
+/// 0.07000000029802322, not 0.07: enough to flip PABFD's power-difference ties, which decide
+/// most placements of near-idle VMs. A whole percentage is therefore rebuilt exactly; other
+/// values are widened as they are.
+fn cloudsim_sample(c: f32) -> f64 {
+    let percent = (c as f64 * 100.0).round();
+    if (c as f64 * 100.0 - percent).abs() < 1e-4 {
+        percent / 100.0
+    } else {
+        c as f64
     }
 }
 
@@ -658,7 +744,7 @@ impl Experiment {
                 Vm {
                     mips: VM_MIPS[ty],
                     ram: VM_RAM[ty],
-                    trace: tr.cpu.iter().map(|&c| c as f64).collect(),
+                    trace: tr.cpu.iter().map(|&c| cloudsim_sample(c)).collect(),
                     host: None,
                     in_migration: false,
                     being_instantiated: true,
@@ -876,13 +962,11 @@ impl Experiment {
             .map(|&vm| (vm, self.vms[vm].requested(), self.vms[vm].in_migration))
             .collect();
         self.hosts[h].sched.allocate_all(&entries);
-        // allocate_all leaves one allocation per entry, in entry order.
-        debug_assert_eq!(self.hosts[h].sched.allocated.len(), entries.len());
         let mut total_req = 0.0;
         let mut alloc_mips = 0.0;
-        for (i, &(vm, req, mig)) in entries.iter().enumerate() {
+        for &(vm, req, mig) in &entries {
             let host = &self.hosts[h];
-            let a = host.sched.allocated[i].1;
+            let a = host.sched.allocated_for(vm);
             let mut util = a;
             if host.migrating_in.contains(&vm) {
                 alloc_mips += a * 0.9 / 0.1;
@@ -1079,17 +1163,53 @@ impl Experiment {
     }
 
     /// PABFD's evaluation of one host: the power increase, or `None` if it cannot take `vm`.
-    fn power_diff(&self, h: usize, vm: usize) -> Option<f64> {
+    ///
+    /// `isHostOverUtilizedAfterAllocation` really creates the VM on the host and destroys it
+    /// again. Destroying re-allocates the host's remaining VMs in its hash-map order, which
+    /// leaves different last bits in its free MIPS than the update's list-order allocation
+    /// did; CloudSim's later choices see those bits, so the evaluation does the same.
+    fn power_diff(&mut self, h: usize, vm: usize) -> Option<f64> {
         if !self.is_suitable(h, vm) {
             return None;
         }
         let alloc = self.alloc_mips(h);
-        if alloc != 0.0 && self.over_utilized_after(h, vm) {
-            return None;
+        if alloc != 0.0 {
+            if self.over_utilized_after(h, vm) {
+                if self.can_create(h, vm) {
+                    self.probe(h, vm);
+                }
+                return None;
+            }
+            self.probe(h, vm);
         }
+        let alloc = self.alloc_mips(h);
         let after = (alloc + self.vms[vm].requested()) / self.hosts[h].total;
         let host = &self.hosts[h];
         Some(host.power_at(after) - host.power_now)
+    }
+
+    /// Whether `vmCreate` would get as far as the CPU scheduler (storage, RAM and bandwidth).
+    fn can_create(&self, h: usize, vm: usize) -> bool {
+        let host = &self.hosts[h];
+        let v = &self.vms[vm];
+        host.storage >= VM_SIZE
+            && host.ram_free_cache >= v.requested_ram().min(HOST_RAM)
+            && host.bw_free_cache >= v.requested_bw().min(HOST_BW)
+    }
+
+    /// The scheduler side of `vmCreate(vm)` followed by `vmDestroy(vm)` on `h`.
+    fn probe(&mut self, h: usize, vm: usize) {
+        let (req, mig) = (self.vms[vm].requested(), self.vms[vm].in_migration);
+        let before = self.hosts[h].sched.allocated_sum_bits();
+        let sched = &mut self.hosts[h].sched;
+        sched.allocate(vm, req, mig);
+        sched.deallocate(vm);
+        if self.tracking {
+            self.touched[h] = true;
+        }
+        if self.hosts[h].sched.allocated_sum_bits() != before {
+            self.touch(h);
+        }
     }
 
     /// PABFD's host choice (`findHostForVm`): the least power increase, the lowest id on ties.
@@ -1097,29 +1217,27 @@ impl Experiment {
     /// Empty hosts of one type all score the same, so only the lowest-numbered one of each type
     /// is evaluated; the others could never win the tie. When `pristine_allowed` is false every
     /// empty host is excluded (the underload phase excludes switched-off hosts).
-    fn find_host(&self, vm: usize, excluded: &[bool], pristine_allowed: bool) -> Option<usize> {
+    fn find_host(&mut self, vm: usize, excluded: &[bool], pristine_allowed: bool) -> Option<usize> {
         let mut best: Option<(f64, usize)> = None;
-        let mut consider = |h: usize, this: &Self| {
-            if excluded[h] {
-                return;
+        let mut candidates: Vec<usize> = self.active.iter().copied().collect();
+        if pristine_allowed {
+            for set in &self.pristine {
+                if let Some(&h) = set.iter().find(|&&h| !excluded[h]) {
+                    candidates.push(h);
+                }
             }
-            if let Some(d) = this.power_diff(h, vm) {
+        }
+        for h in candidates {
+            if excluded[h] {
+                continue;
+            }
+            if let Some(d) = self.power_diff(h, vm) {
                 let better = match best {
                     None => true,
                     Some((bd, bh)) => d < bd || (d == bd && h < bh),
                 };
                 if better {
                     best = Some((d, h));
-                }
-            }
-        };
-        for &h in &self.active {
-            consider(h, self);
-        }
-        if pristine_allowed {
-            for set in &self.pristine {
-                if let Some(&h) = set.iter().find(|&&h| !excluded[h]) {
-                    consider(h, self);
                 }
             }
         }

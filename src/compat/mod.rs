@@ -1,3 +1,4 @@
 //! Compatibility modes that reproduce other simulators' behaviour, for side-by-side checks.
 
 pub mod cloudsim;
+pub mod java;

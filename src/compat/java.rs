@@ -1,0 +1,204 @@
+//! The iteration order of a `java.util.HashMap<String, _>`, where CloudSim's arithmetic depends
+//! on it.
+//!
+//! `VmSchedulerTimeShared` keeps each host's requested MIPS in a `HashMap` keyed by VM UID
+//! (`"<broker id>-<vm id>"`), and re-allocates a host after a VM leaves by walking that map.
+//! The host's free MIPS is a running difference, so the walk's order decides its last bits, and
+//! those bits decide whether a nearly full host can take one more near-idle VM. Reproducing
+//! CloudSim placement for placement needs the same order.
+//!
+//! OpenJDK's `HashMap` (Java 8 and later) walks its table by bucket index, and each bucket's
+//! chain in insertion order. The bucket of a key is `spread(hashCode) & (capacity − 1)`, with
+//! `spread(h) = h ^ (h >>> 16)`. The table starts at 16 buckets on the first insertion and
+//! doubles when the size passes 3/4 of the capacity, or when a chain reaches 9 nodes in a table
+//! smaller than 64 (`treeifyBin`); a resize splits each chain keeping its order. `clear()` keeps
+//! the table. Replacing a key's value keeps its place; removing and re-inserting it moves it to
+//! the end of its chain.
+
+/// `String.hashCode()` of `"<prefix>-<n>"`: s[0]·31^(k−1) + … + s[k−1], wrapping.
+pub fn uid_hash(prefix: usize, n: usize) -> i32 {
+    let mut h: i32 = 0;
+    push_decimal(&mut h, prefix);
+    push(&mut h, b'-');
+    push_decimal(&mut h, n);
+    h
+}
+
+fn push(h: &mut i32, c: u8) {
+    *h = h.wrapping_mul(31).wrapping_add(c as i32);
+}
+
+fn push_decimal(h: &mut i32, n: usize) {
+    let mut digits = [0u8; 20];
+    let (mut k, mut m) = (0, n);
+    loop {
+        digits[k] = b'0' + (m % 10) as u8;
+        k += 1;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    for &c in digits[..k].iter().rev() {
+        push(h, c);
+    }
+}
+
+/// `HashMap.hash(key)`: the high half folded into the low half.
+pub fn spread(h: i32) -> u32 {
+    let h = h as u32;
+    h ^ (h >> 16)
+}
+
+/// `HashMap.TREEIFY_THRESHOLD` and `MIN_TREEIFY_CAPACITY`.
+const TREEIFY_THRESHOLD: usize = 8;
+const MIN_TREEIFY_CAPACITY: usize = 64;
+
+/// A map from small integer keys to values that iterates as a Java `HashMap` of their UIDs
+/// would. Maps here hold a host's VMs, tens at most, so a sorted vector is the right shape.
+#[derive(Debug, Default, Clone)]
+pub struct HashOrder<V> {
+    /// (key, spread hash, insertion sequence, value), in iteration order.
+    entries: Vec<(usize, u32, u64, V)>,
+    /// Table length; 0 until the first insertion.
+    capacity: usize,
+    next_seq: u64,
+}
+
+impl<V> HashOrder<V> {
+    fn bucket(&self, hash: u32) -> usize {
+        hash as usize & (self.capacity - 1)
+    }
+
+    /// `put(key, value)`: a new key goes to the end of its chain; an existing one keeps its
+    /// place.
+    pub fn put(&mut self, key: usize, hash: u32, value: V) {
+        if let Some(e) = self.entries.iter_mut().find(|e| e.0 == key) {
+            e.3 = value;
+            return;
+        }
+        if self.capacity == 0 {
+            self.capacity = 16;
+        }
+        let b = self.bucket(hash);
+        let at = self
+            .entries
+            .iter()
+            .position(|e| self.bucket(e.1) > b)
+            .unwrap_or(self.entries.len());
+        self.entries.insert(at, (key, hash, self.next_seq, value));
+        self.next_seq += 1;
+        let chain = self
+            .entries
+            .iter()
+            .filter(|e| self.bucket(e.1) == b)
+            .count();
+        if chain > TREEIFY_THRESHOLD && self.capacity < MIN_TREEIFY_CAPACITY {
+            self.resize();
+        }
+        // A chain of 9 in a table of 64 or more becomes a red-black tree, whose walk order this
+        // does not follow. A host would need that many VMs colliding in one bucket.
+        if self.entries.len() > self.capacity / 4 * 3 {
+            self.resize();
+        }
+    }
+
+    fn resize(&mut self) {
+        self.capacity *= 2;
+        let cap = self.capacity;
+        // Each old chain splits into two new ones, each keeping its order: a stable sort by
+        // the new bucket does exactly that.
+        self.entries.sort_by_key(|e| e.1 as usize & (cap - 1));
+    }
+
+    pub fn remove(&mut self, key: usize) {
+        self.entries.retain(|e| e.0 != key);
+    }
+
+    /// `clear()`: the table keeps its size.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    pub fn get(&self, key: usize) -> Option<&V> {
+        self.entries.iter().find(|e| e.0 == key).map(|e| &e.3)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// (key, value) in Java's iteration order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &V)> {
+        self.entries.iter().map(|e| (e.0, &e.3))
+    }
+
+    /// Keys, spread hashes and values in iteration order, for rebuilding.
+    pub fn take(&mut self) -> Vec<(usize, u32, V)> {
+        self.entries.drain(..).map(|e| (e.0, e.1, e.3)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(m: &mut HashOrder<()>, n: usize) {
+        m.put(n, spread(uid_hash(2, n)), ());
+    }
+
+    fn keys(m: &HashOrder<()>) -> String {
+        m.iter()
+            .map(|(k, _)| format!("2-{k}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn string_hash_codes() {
+        // "2-842".hashCode() and "2-0".hashCode() as OpenJDK 17 prints them.
+        assert_eq!(uid_hash(2, 842), 47572123);
+        assert_eq!(uid_hash(2, 0), 49493);
+    }
+
+    /// The orders OpenJDK 17's `HashMap<String, Integer>.keySet()` printed for the same
+    /// operations.
+    #[test]
+    fn iteration_follows_openjdk() {
+        let mut m = HashOrder::default();
+        for i in 0..10 {
+            put(&mut m, i * 97 + 5);
+        }
+        assert_eq!(
+            keys(&m),
+            "2-781 2-296 2-684 2-199 2-490 2-393 2-5 2-878 2-587 2-102"
+        );
+        m.remove(5);
+        m.remove(296);
+        put(&mut m, 5);
+        put(&mut m, 1000);
+        assert_eq!(
+            keys(&m),
+            "2-781 2-684 2-199 2-490 2-393 2-1000 2-5 2-878 2-587 2-102"
+        );
+        for i in 10..30 {
+            put(&mut m, i * 97 + 5);
+        }
+        assert_eq!(
+            keys(&m),
+            "2-781 2-684 2-2139 2-1848 2-1945 2-587 2-2818 2-102 2-2042 2-1072 2-5 2-1654 \
+             2-2721 2-1751 2-2527 2-1557 2-2624 2-199 2-490 2-393 2-975 2-878 2-1000 2-1363 \
+             2-2430 2-1460 2-1169 2-2236 2-1266 2-2333"
+        );
+        // clear() keeps the 64-bucket table.
+        m.clear();
+        for i in 0..5 {
+            put(&mut m, 1051 - i);
+        }
+        assert_eq!(keys(&m), "2-1051 2-1050 2-1049 2-1048 2-1047");
+    }
+}
