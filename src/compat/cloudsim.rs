@@ -364,6 +364,8 @@ struct Vm {
     /// The VM's state history, summarised.
     states: StateStream,
     removed: bool,
+    /// The spread `HashMap` hash of the VM's UID.
+    hash: u32,
 }
 
 impl Vm {
@@ -427,15 +429,28 @@ impl Vm {
 struct Sched {
     total: f64,
     pe: f64,
-    /// Requested MIPS per VM, as last allocated (`mipsMapRequested`), walked in the order of
-    /// Java's `HashMap`: the re-allocation after a VM leaves subtracts in that order.
-    requested: HashOrder<f64>,
-    allocated: Vec<(usize, f64)>,
+    /// `mipsMapRequested` and `mipsMap` side by side: each VM's requested MIPS and its
+    /// allocation, walked in the order of Java's `HashMap` keyed by VM UID. A VM leaving makes
+    /// CloudSim re-allocate the rest in that order, and `available` is a running difference,
+    /// so the order decides its last bits.
+    map: HashOrder<Share>,
     available: f64,
+    /// Whether the last allocation ran out of MIPS and scaled every VM down.
+    overflowed: bool,
+    /// Whether the state is what re-allocating `map` in walk order gives, as it is after a VM
+    /// leaves. Doing that again changes nothing, so PABFD's create-and-destroy probe of a host
+    /// costs nothing the second time.
+    canonical: bool,
     migrating_in: Vec<usize>,
     /// CloudSim never forgets a VM that migrated out (until it comes back), so this set grows
     /// through the day; membership is all that is asked of it.
     migrating_out: BitSet,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Share {
+    req: f64,
+    alloc: f64,
 }
 
 /// A set of VM indices as bits.
@@ -480,13 +495,15 @@ impl Sched {
         (taken, given)
     }
 
-    fn allocate_uid(&mut self, vm: usize, req: f64) {
-        self.requested.put(vm, uid_bucket_hash(vm), req);
+    /// `allocatePesForVm(String, …)`: record the request, then take it from the free MIPS or,
+    /// when it does not fit, scale everybody.
+    fn allocate_uid(&mut self, vm: usize, hash: u32, req: f64) {
+        let alloc = self.map.get(vm).map_or(0.0, |s| s.alloc);
+        self.map.put(vm, hash, Share { req, alloc });
         let (total, a) = self.share(vm, req);
         if self.available >= total {
-            match self.allocated.iter_mut().find(|e| e.0 == vm) {
-                Some(e) => e.1 = a,
-                None => self.allocated.push((vm, a)),
+            if let Some(s) = self.map.get_mut(vm) {
+                s.alloc = a;
             }
             self.available -= total;
         } else {
@@ -494,35 +511,45 @@ impl Sched {
         }
     }
 
+    /// `redistributeMipsDueToOverSubscription`: every VM gets its share of the host scaled by
+    /// capacity ÷ demand (summed in walk order), floored.
     fn redistribute(&mut self) {
         let mut required = 0.0;
-        for (vm, &r) in self.requested.iter() {
-            let mut c = self.capped(r);
+        for (vm, s) in self.map.iter() {
+            let mut c = self.capped(s.req);
             if self.migrating_in.contains(&vm) {
                 c *= 0.1;
             }
             required += c;
         }
         let scaling = self.total / required;
-        self.allocated.clear();
-        for (vm, &r) in self.requested.iter() {
-            let mut m = self.capped(r);
-            if self.migrating_out.contains(&vm) {
+        let pe = self.pe;
+        let (ins, outs) = (&self.migrating_in, &self.migrating_out);
+        for (vm, s) in self.map.iter_mut() {
+            let mut m = s.req.min(pe);
+            if outs.contains(&vm) {
                 m *= scaling;
                 m *= 0.9;
-            } else if self.migrating_in.contains(&vm) {
+            } else if ins.contains(&vm) {
                 m *= 0.1;
                 m *= scaling;
             } else {
                 m *= scaling;
             }
-            self.allocated.push((vm, m.floor()));
+            s.alloc = m.floor();
         }
         self.available = 0.0;
+        self.overflowed = true;
     }
 
     /// `VmSchedulerTimeShared.allocatePesForVm(Vm, …)`: keeps the migrating-out set in step.
-    fn allocate(&mut self, vm: usize, req: f64, in_migration: bool) {
+    fn allocate(&mut self, vm: usize, hash: u32, req: f64, in_migration: bool) {
+        self.track_migration(vm, in_migration);
+        self.allocate_uid(vm, hash, req);
+        self.canonical = false;
+    }
+
+    fn track_migration(&mut self, vm: usize, in_migration: bool) {
         if in_migration {
             if !self.migrating_in.contains(&vm) {
                 self.migrating_out.insert(vm);
@@ -530,42 +557,82 @@ impl Sched {
         } else {
             self.migrating_out.remove(vm);
         }
-        self.allocate_uid(vm, req);
     }
 
+    /// `deallocatePesForVm`: forget the VM, then re-allocate the others in walk order.
     fn deallocate(&mut self, vm: usize) {
-        self.requested.remove(vm);
-        self.allocated.clear();
-        self.available = self.total;
-        let reqs: Vec<(usize, f64)> = self.requested.iter().map(|(v, &r)| (v, r)).collect();
-        // Each entry is put back under its own key, so the walk order stays as it was.
-        for (v, r) in reqs {
-            self.allocate_uid(v, r);
-        }
+        self.map.remove(vm);
+        self.reallocate();
     }
 
-    /// Deallocates everything, then allocates `entries` (VM, requested MIPS, in migration) in
-    /// order, as `HostDynamicWorkload.updateVmsProcessing` does one VM at a time. Once one VM
-    /// does not fit, every later call redistributes over all VMs so far, so the end state is
-    /// one redistribution over all of them.
-    fn allocate_all(&mut self, entries: &[(usize, f64, bool)]) {
+    /// Every remaining request allocated again from a full host, in walk order. Once one does
+    /// not fit, CloudSim scales everybody and every later request scales again to the same
+    /// result, so one redistribution ends the pass.
+    fn reallocate(&mut self) {
+        self.available = self.total;
+        self.overflowed = false;
+        let mut overflow = false;
+        let pe = self.pe;
+        let (ins, outs) = (&self.migrating_in, &self.migrating_out);
+        let mut available = self.available;
+        for (vm, s) in self.map.iter_mut() {
+            let capped = s.req.min(pe);
+            let taken = if ins.contains(&vm) {
+                capped * 0.1
+            } else {
+                capped
+            };
+            if available >= taken {
+                s.alloc = if outs.contains(&vm) {
+                    capped * 0.9
+                } else {
+                    taken
+                };
+                available -= taken;
+            } else {
+                overflow = true;
+                break;
+            }
+        }
+        self.available = available;
+        if overflow {
+            self.redistribute();
+        }
+        self.canonical = true;
+    }
+
+    /// PABFD's `vmCreate` then `vmDestroy` of `vm` on this host, as far as the scheduler can
+    /// tell: the VM's migration bookkeeping, the map's growth from holding one more key, and a
+    /// re-allocation in walk order. Returns whether any allocation may have changed.
+    fn probe(&mut self, vm: usize, hash: u32, in_migration: bool) -> bool {
+        self.track_migration(vm, in_migration);
+        let grew = self.map.insert_and_remove(hash);
+        if self.canonical && !grew {
+            return false;
+        }
+        let before = self.overflowed;
+        self.reallocate();
+        before || self.overflowed
+    }
+
+    /// Deallocates everything, then allocates `entries` (VM, UID hash, requested MIPS, in
+    /// migration) in order, as `HostDynamicWorkload.updateVmsProcessing` does one VM at a
+    /// time. Once one VM does not fit, every later call redistributes over all VMs so far, so
+    /// the end state is one redistribution over all of them.
+    fn allocate_all(&mut self, entries: &[(usize, u32, f64, bool)]) {
         self.deallocate_all();
         let mut overflow = false;
-        for &(vm, req, in_migration) in entries {
-            if in_migration {
-                if !self.migrating_in.contains(&vm) {
-                    self.migrating_out.insert(vm);
-                }
-            } else {
-                self.migrating_out.remove(vm);
-            }
-            self.requested.put(vm, uid_bucket_hash(vm), req);
+        for &(vm, hash, req, in_migration) in entries {
+            self.track_migration(vm, in_migration);
+            self.map.put(vm, hash, Share { req, alloc: 0.0 });
             if overflow {
                 continue;
             }
             let (total, a) = self.share(vm, req);
             if self.available >= total {
-                self.allocated.push((vm, a));
+                if let Some(s) = self.map.get_mut(vm) {
+                    s.alloc = a;
+                }
                 self.available -= total;
             } else {
                 overflow = true;
@@ -574,30 +641,18 @@ impl Sched {
         if overflow {
             self.redistribute();
         }
+        self.canonical = entries.is_empty();
     }
 
     fn deallocate_all(&mut self) {
-        self.allocated.clear();
-        self.requested.clear();
+        self.map.clear();
         self.available = self.total;
-    }
-
-    /// The allocations as bits, to tell whether a re-allocation changed any.
-    fn allocated_sum_bits(&self) -> Vec<(usize, u64)> {
-        let mut v: Vec<(usize, u64)> = self
-            .allocated
-            .iter()
-            .map(|e| (e.0, e.1.to_bits()))
-            .collect();
-        v.sort_unstable();
-        v
+        self.overflowed = false;
+        self.canonical = true;
     }
 
     fn allocated_for(&self, vm: usize) -> f64 {
-        self.allocated
-            .iter()
-            .find(|e| e.0 == vm)
-            .map_or(0.0, |e| e.1)
+        self.map.get(vm).map_or(0.0, |s| s.alloc)
     }
 }
 
@@ -692,6 +747,9 @@ pub struct Experiment {
     is_pristine: Vec<bool>,
     /// Hosts whose VMs the optimisation under way created or destroyed.
     touched: Vec<bool>,
+    /// Hosts PABFD probed during the optimisation under way, whose allocation the restore
+    /// redoes in list order.
+    probed: Vec<bool>,
     tracking: bool,
     /// Whether the detector reads host histories (IQR, MAD, LR, LRR).
     uses_history: bool,
@@ -755,6 +813,7 @@ impl Experiment {
                     history: VecDeque::new(),
                     states: StateStream::default(),
                     removed: false,
+                    hash: uid_bucket_hash(i),
                 }
             })
             .collect();
@@ -776,6 +835,7 @@ impl Experiment {
             active: std::collections::BTreeSet::new(),
             is_pristine: vec![true; n_hosts],
             touched: vec![false; n_hosts],
+            probed: vec![false; n_hosts],
             tracking: false,
             uses_history: matches!(
                 policy,
@@ -841,9 +901,13 @@ impl Experiment {
         if !self.alloc_ram_bw(h, vm) {
             return false;
         }
-        let (req, mig) = (self.vms[vm].requested(), self.vms[vm].in_migration);
+        let (req, mig, hash) = (
+            self.vms[vm].requested(),
+            self.vms[vm].in_migration,
+            self.vms[vm].hash,
+        );
         let host = &mut self.hosts[h];
-        host.sched.allocate(vm, req, mig);
+        host.sched.allocate(vm, hash, req, mig);
         host.storage -= VM_SIZE;
         host.vms.push(vm);
         self.vms[vm].host = Some(h);
@@ -895,8 +959,9 @@ impl Experiment {
                 self.hosts[h].sched.migrating_in.push(vm);
             }
             self.alloc_ram_bw(h, vm);
-            let (req, mig) = (self.vms[vm].requested(), self.vms[vm].in_migration);
-            self.hosts[h].sched.allocate(vm, req, mig);
+            let v = &self.vms[vm];
+            let (req, mig, hash) = (v.requested(), v.in_migration, v.hash);
+            self.hosts[h].sched.allocate(vm, hash, req, mig);
             self.hosts[h].storage -= VM_SIZE;
         }
         self.touch(h);
@@ -909,8 +974,8 @@ impl Experiment {
         }
         self.alloc_ram_bw(h, vm);
         self.hosts[h].sched.migrating_in.push(vm);
-        let req = self.vms[vm].requested();
-        self.hosts[h].sched.allocate(vm, req, true);
+        let (req, hash) = (self.vms[vm].requested(), self.vms[vm].hash);
+        self.hosts[h].sched.allocate(vm, hash, req, true);
         self.hosts[h].storage -= VM_SIZE;
         self.hosts[h].migrating_in.push(vm);
         self.hosts[h].vms.push(vm);
@@ -957,14 +1022,17 @@ impl Experiment {
         host.prev_util_mips = host.util_mips;
         host.util_mips = 0.0;
         let vms = std::mem::take(&mut host.vms);
-        let entries: Vec<(usize, f64, bool)> = vms
+        let entries: Vec<(usize, u32, f64, bool)> = vms
             .iter()
-            .map(|&vm| (vm, self.vms[vm].requested(), self.vms[vm].in_migration))
+            .map(|&vm| {
+                let v = &self.vms[vm];
+                (vm, v.hash, v.requested(), v.in_migration)
+            })
             .collect();
         self.hosts[h].sched.allocate_all(&entries);
         let mut total_req = 0.0;
         let mut alloc_mips = 0.0;
-        for &(vm, req, mig) in &entries {
+        for &(vm, _, req, mig) in &entries {
             let host = &self.hosts[h];
             let a = host.sched.allocated_for(vm);
             let mut util = a;
@@ -1199,16 +1267,12 @@ impl Experiment {
 
     /// The scheduler side of `vmCreate(vm)` followed by `vmDestroy(vm)` on `h`.
     fn probe(&mut self, h: usize, vm: usize) {
-        let (req, mig) = (self.vms[vm].requested(), self.vms[vm].in_migration);
-        let before = self.hosts[h].sched.allocated_sum_bits();
-        let sched = &mut self.hosts[h].sched;
-        sched.allocate(vm, req, mig);
-        sched.deallocate(vm);
-        if self.tracking {
-            self.touched[h] = true;
-        }
-        if self.hosts[h].sched.allocated_sum_bits() != before {
+        let (mig, hash) = (self.vms[vm].in_migration, self.vms[vm].hash);
+        if self.hosts[h].sched.probe(vm, hash, mig) {
             self.touch(h);
+        }
+        if self.tracking {
+            self.probed[h] = true;
         }
     }
 
@@ -1500,6 +1564,19 @@ impl Experiment {
                 for e in host.bw_used.iter_mut() {
                     e.1 = 0.0;
                 }
+                if self.probed[h] {
+                    // Probing left the walk-order allocation; refilling allocates in list
+                    // order again.
+                    let entries: Vec<(usize, u32, f64, bool)> = self.hosts[h]
+                        .vms
+                        .iter()
+                        .map(|&vm| {
+                            let v = &self.vms[vm];
+                            (vm, v.hash, v.requested(), v.in_migration)
+                        })
+                        .collect();
+                    self.hosts[h].sched.allocate_all(&entries);
+                }
                 self.touch(h);
             }
         }
@@ -1511,9 +1588,8 @@ impl Experiment {
                 self.vms[vm].host = Some(h);
             }
         }
-        for t in self.touched.iter_mut() {
-            *t = false;
-        }
+        self.touched.fill(false);
+        self.probed.fill(false);
         map
     }
 

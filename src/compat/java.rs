@@ -77,9 +77,7 @@ impl<V> HashOrder<V> {
             e.3 = value;
             return;
         }
-        if self.capacity == 0 {
-            self.capacity = 16;
-        }
+        self.init_table();
         let b = self.bucket(hash);
         let at = self
             .entries
@@ -88,6 +86,40 @@ impl<V> HashOrder<V> {
             .unwrap_or(self.entries.len());
         self.entries.insert(at, (key, hash, self.next_seq, value));
         self.next_seq += 1;
+        self.grow_after_insert(b);
+    }
+
+    /// What inserting a new key of `hash` and removing it again leaves behind: the table may
+    /// have grown, which reorders the walk. Returns whether it did.
+    pub fn insert_and_remove(&mut self, hash: u32) -> bool {
+        let before = self.capacity;
+        self.init_table();
+        let b = self.bucket(hash);
+        // The key would sit at the end of its chain, so the chain counts one more.
+        let chain = 1 + self
+            .entries
+            .iter()
+            .filter(|e| self.bucket(e.1) == b)
+            .count();
+        if chain > TREEIFY_THRESHOLD && self.capacity < MIN_TREEIFY_CAPACITY {
+            self.resize();
+        }
+        if self.entries.len() + 1 > self.capacity / 4 * 3 {
+            self.resize();
+        }
+        self.capacity != before
+    }
+
+    /// The table is made on the first insertion.
+    fn init_table(&mut self) {
+        if self.capacity == 0 {
+            self.capacity = 16;
+        }
+    }
+
+    /// `putVal`'s two resize triggers after a new node joined bucket `b`: a chain longer than
+    /// `TREEIFY_THRESHOLD` in a small table, then the load factor.
+    fn grow_after_insert(&mut self, b: usize) {
         let chain = self
             .entries
             .iter()
@@ -137,9 +169,16 @@ impl<V> HashOrder<V> {
         self.entries.iter().map(|e| (e.0, &e.3))
     }
 
-    /// Keys, spread hashes and values in iteration order, for rebuilding.
-    pub fn take(&mut self) -> Vec<(usize, u32, V)> {
-        self.entries.drain(..).map(|e| (e.0, e.1, e.3)).collect()
+    /// (key, value) in Java's iteration order, values writable.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut V)> {
+        self.entries.iter_mut().map(|e| (e.0, &mut e.3))
+    }
+
+    pub fn get_mut(&mut self, key: usize) -> Option<&mut V> {
+        self.entries
+            .iter_mut()
+            .find(|e| e.0 == key)
+            .map(|e| &mut e.3)
     }
 }
 
@@ -200,5 +239,26 @@ mod tests {
             put(&mut m, 1051 - i);
         }
         assert_eq!(keys(&m), "2-1051 2-1050 2-1049 2-1048 2-1047");
+    }
+
+    /// Probing with a key that is inserted and removed again leaves the map exactly as a real
+    /// put and remove would, growth included.
+    #[test]
+    fn insert_and_remove_is_put_then_remove() {
+        for n in 0..40 {
+            let mut a = HashOrder::default();
+            for i in 0..n {
+                put(&mut a, i * 31 + 7);
+            }
+            let mut b = a.clone();
+            let probe = 5000;
+            let grew = a.insert_and_remove(spread(uid_hash(2, probe)));
+            let cap = b.capacity;
+            put(&mut b, probe);
+            b.remove(probe);
+            assert_eq!(keys(&a), keys(&b), "{n} entries");
+            assert_eq!(a.capacity, b.capacity, "{n} entries");
+            assert_eq!(grew, b.capacity != cap, "{n} entries");
+        }
     }
 }
