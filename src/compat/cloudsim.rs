@@ -355,7 +355,8 @@ struct Vm {
     being_instantiated: bool,
     /// The cloudlet scheduler's last update time; demand is the trace at this time.
     prev_time: f64,
-    /// `util(prev_time) · mips`, kept in step with `prev_time`.
+    /// `util(prev_time)` and `util(prev_time) · mips`, kept in step with `prev_time`.
+    util_now: f64,
     req: f64,
     submitted: bool,
     /// `PowerVm.previousTime`, for the history rule.
@@ -376,12 +377,12 @@ impl Vm {
         }
         // `t % interval == 0` exactly when floor(t / interval) · interval == t.
         let q = t / INTERVAL;
-        let k = q.floor();
+        let k = floor_nonneg(q);
         if k * INTERVAL == t {
             return self.trace[(t as i64 / INTERVAL as i64) as usize];
         }
         let i1 = k as usize;
-        let i2 = q.ceil() as usize;
+        let i2 = ceil_nonneg(q) as usize;
         let (u1, u2) = (self.trace[i1.min(288)], self.trace[i2.min(288)]);
         if i2 == i1 {
             return u1;
@@ -403,7 +404,8 @@ impl Vm {
     fn set_prev_time(&mut self, t: f64) {
         if t != self.prev_time {
             self.prev_time = t;
-            self.req = self.util(t) * self.mips;
+            self.util_now = self.util(t);
+            self.req = self.util_now * self.mips;
         }
     }
 
@@ -441,6 +443,9 @@ struct Sched {
     /// leaves. Doing that again changes nothing, so PABFD's create-and-destroy probe of a host
     /// costs nothing the second time.
     canonical: bool,
+    /// `available` as the list-order allocation left it, saved by the first probe that
+    /// replaced it: refilling the host in list order gives exactly that back.
+    list_available: Option<f64>,
     migrating_in: Vec<usize>,
     /// CloudSim never forgets a VM that migrated out (until it comes back), so this set grows
     /// through the day; membership is all that is asked of it.
@@ -547,6 +552,7 @@ impl Sched {
         self.track_migration(vm, in_migration);
         self.allocate_uid(vm, hash, req);
         self.canonical = false;
+        self.list_available = None;
     }
 
     fn track_migration(&mut self, vm: usize, in_migration: bool) {
@@ -561,6 +567,7 @@ impl Sched {
 
     /// `deallocatePesForVm`: forget the VM, then re-allocate the others in walk order.
     fn deallocate(&mut self, vm: usize) {
+        self.list_available = None;
         self.map.remove(vm);
         self.reallocate();
     }
@@ -604,11 +611,15 @@ impl Sched {
     /// PABFD's `vmCreate` then `vmDestroy` of `vm` on this host, as far as the scheduler can
     /// tell: the VM's migration bookkeeping, the map's growth from holding one more key, and a
     /// re-allocation in walk order. Returns whether any allocation may have changed.
+    #[inline]
     fn probe(&mut self, vm: usize, hash: u32, in_migration: bool) -> bool {
         self.track_migration(vm, in_migration);
         let grew = self.map.insert_and_remove(hash);
         if self.canonical && !grew {
             return false;
+        }
+        if !self.canonical && !self.overflowed {
+            self.list_available = Some(self.available);
         }
         let before = self.overflowed;
         self.reallocate();
@@ -619,32 +630,41 @@ impl Sched {
     /// migration) in order, as `HostDynamicWorkload.updateVmsProcessing` does one VM at a
     /// time. Once one VM does not fit, every later call redistributes over all VMs so far, so
     /// the end state is one redistribution over all of them.
-    fn allocate_all(&mut self, entries: &[(usize, u32, f64, bool)]) {
+    fn allocate_all(&mut self, entries: &[(usize, u32, f64, bool)], allocs: &mut Vec<f64>) {
         self.deallocate_all();
+        allocs.clear();
         let mut overflow = false;
-        for &(vm, hash, req, in_migration) in entries {
+        for &(vm, _, req, in_migration) in entries {
             self.track_migration(vm, in_migration);
-            self.map.put(vm, hash, Share { req, alloc: 0.0 });
             if overflow {
+                allocs.push(0.0);
                 continue;
             }
             let (total, a) = self.share(vm, req);
             if self.available >= total {
-                if let Some(s) = self.map.get_mut(vm) {
-                    s.alloc = a;
-                }
+                allocs.push(a);
                 self.available -= total;
             } else {
+                allocs.push(0.0);
                 overflow = true;
             }
         }
+        self.map.refill(
+            entries
+                .iter()
+                .zip(allocs.iter())
+                .map(|(&(vm, hash, req, _), &alloc)| (vm, hash, Share { req, alloc })),
+        );
         if overflow {
             self.redistribute();
+            allocs.clear();
+            allocs.extend(entries.iter().map(|e| self.allocated_for(e.0)));
         }
         self.canonical = entries.is_empty();
     }
 
     fn deallocate_all(&mut self) {
+        self.list_available = None;
         self.map.clear();
         self.available = self.total;
         self.overflowed = false;
@@ -659,6 +679,9 @@ impl Sched {
 struct Host {
     total: f64,
     power: [f64; 11],
+    /// `(power[i + 1] − power[i]) / 10` for each 10 % segment, as `getPower` computes it:
+    /// the same operation on the same operands, done once.
+    slope: [f64; 10],
     vms: Vec<usize>,
     migrating_in: Vec<usize>,
     sched: Sched,
@@ -667,8 +690,9 @@ struct Host {
     storage: f64,
     util_mips: f64,
     prev_util_mips: f64,
-    /// Watts at the measured utilisation (`PowerHost.getPower()`).
+    /// Watts at the measured utilisation (`PowerHost.getPower()`), and at the one before.
     power_now: f64,
+    prev_power: f64,
     /// Caches refreshed after every change to the host (sums in VM-list order, as CloudSim
     /// adds them): `getUtilizationOfCpuMips`, Σ requested MIPS, free RAM and bandwidth.
     alloc_cache: f64,
@@ -698,14 +722,15 @@ impl Host {
     /// `PowerModelSpecPower.getPower`.
     fn power_at(&self, u: f64) -> f64 {
         let u = u.clamp(0.0, 1.0);
-        if u % 0.1 == 0.0 {
+        if rem_tenth_is_zero(u) {
             return self.power[(u * 10.0) as usize];
         }
-        let u1 = (u * 10.0).floor() as usize;
-        let u2 = (u * 10.0).ceil() as usize;
-        let (p1, p2) = (self.power[u1], self.power[u2.min(10)]);
-        let delta = (p2 - p1) / 10.0;
-        p1 + delta * (u - u1 as f64 / 10.0) * 100.0
+        let u1 = floor_nonneg(u * 10.0) as usize;
+        let u2 = ceil_nonneg(u * 10.0) as usize;
+        let p1 = self.power[u1];
+        // (p2 − p1) / 10 with p2 = p1 when u·10 is a whole number.
+        let delta = if u2 == u1 { 0.0 } else { self.slope[u1] };
+        p1 + delta * (u - TENTHS[u1]) * 100.0
     }
     fn add_state(&mut self, t: f64, alloc: f64, req: f64, active: bool) {
         self.states.add((t, alloc, req, active), true);
@@ -726,6 +751,45 @@ fn cloudsim_sample(c: f32) -> f64 {
     }
 }
 
+/// `floor` of a finite x in [0, 2⁵³), by truncation: the libm call costs more than the
+/// rest of the trace interpolation.
+fn floor_nonneg(x: f64) -> f64 {
+    debug_assert!((0.0..9.0e15).contains(&x));
+    x as u64 as f64
+}
+
+/// `ceil` of a finite x in [0, 2⁵³).
+fn ceil_nonneg(x: f64) -> f64 {
+    let f = floor_nonneg(x);
+    if f == x { f } else { f + 1.0 }
+}
+
+/// `(double) i / 10` for i = 0..=10, as `getPower` computes the start of a segment.
+const TENTHS: [f64; 11] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+
+fn segment_slopes(power: &[f64; 11]) -> [f64; 10] {
+    std::array::from_fn(|i| (power[i + 1] - power[i]) / 10.0)
+}
+
+/// Java's `u % 0.1 == 0` for u in [0, 1], without the cost of `fmod`. The remainder is
+/// exact, so it is zero only when u is an exact multiple k·0.1 of the double nearest 0.1, an
+/// odd 52-bit mantissa times 2⁻⁵⁵: k·0.1 keeps to 53 bits only for k = 0, 1, 2, 4, 8.
+fn rem_tenth_is_zero(u: f64) -> bool {
+    u == 0.0 || u == 0.1 || u == 0.2 || u == 0.4 || u == 0.8
+}
+
+/// What PABFD asks of every host about the VM it is placing, read once.
+struct Placing {
+    vm: usize,
+    req: f64,
+    ram: f64,
+    bw: f64,
+    /// Still asking for its full RAM and bandwidth (placement at t = 0).
+    instantiating: bool,
+    /// The static threshold, when the detector is THR.
+    threshold: Option<f64>,
+}
+
 /// One experiment.
 pub struct Experiment {
     policy: Policy,
@@ -737,13 +801,17 @@ pub struct Experiment {
     last_process: f64,
     energy_ws: f64,
     migrations: u64,
-    /// Migrations under way: (completion time, sequence, vm, target host).
+    /// Migrations under way: (completion time, sequence, vm, target host), latest first.
     pending: Vec<(f64, u64, usize, usize)>,
     seq: u64,
     /// Hosts with no VMs, no load and full storage, by type (G4, G5).
     pristine: [std::collections::BTreeSet<usize>; 2],
-    /// All other hosts.
-    active: std::collections::BTreeSet<usize>,
+    /// All other hosts, by id.
+    active: Vec<usize>,
+    /// Reused buffers: PABFD's candidate hosts, and a host update's requests and allocations.
+    candidates: Vec<usize>,
+    entries: Vec<(usize, u32, f64, bool)>,
+    allocs: Vec<f64>,
     is_pristine: Vec<bool>,
     /// Hosts whose VMs the optimisation under way created or destroyed.
     touched: Vec<bool>,
@@ -768,6 +836,7 @@ impl Experiment {
                 Host {
                     total,
                     power: if t == 0 { g4 } else { g5 },
+                    slope: segment_slopes(if t == 0 { &g4 } else { &g5 }),
                     vms: Vec::new(),
                     migrating_in: Vec::new(),
                     sched: Sched {
@@ -782,6 +851,7 @@ impl Experiment {
                     util_mips: 0.0,
                     prev_util_mips: 0.0,
                     power_now: if t == 0 { g4[0] } else { g5[0] },
+                    prev_power: if t == 0 { g4[0] } else { g5[0] },
                     alloc_cache: 0.0,
                     req_cache: 0.0,
                     ram_free_cache: HOST_RAM,
@@ -807,6 +877,7 @@ impl Experiment {
                     in_migration: false,
                     being_instantiated: true,
                     prev_time: 0.0,
+                    util_now: 0.0,
                     req: 0.0,
                     submitted: false,
                     power_prev_time: 0.0,
@@ -832,7 +903,10 @@ impl Experiment {
                 (0..n_hosts).filter(|h| h % 2 == 0).collect(),
                 (0..n_hosts).filter(|h| h % 2 == 1).collect(),
             ],
-            active: std::collections::BTreeSet::new(),
+            active: Vec::new(),
+            candidates: Vec::new(),
+            entries: Vec::new(),
+            allocs: Vec::new(),
             is_pristine: vec![true; n_hosts],
             touched: vec![false; n_hosts],
             probed: vec![false; n_hosts],
@@ -895,6 +969,15 @@ impl Experiment {
     }
 
     fn vm_create(&mut self, h: usize, vm: usize) -> bool {
+        let ok = self.vm_create_untouched(h, vm);
+        if ok {
+            self.touch(h);
+        }
+        ok
+    }
+
+    /// `vm_create` without refreshing the host's caches, for refilling a host VM by VM.
+    fn vm_create_untouched(&mut self, h: usize, vm: usize) -> bool {
         if self.hosts[h].storage < VM_SIZE {
             return false;
         }
@@ -914,7 +997,6 @@ impl Experiment {
         if self.tracking {
             self.touched[h] = true;
         }
-        self.touch(h);
         true
     }
 
@@ -1010,7 +1092,8 @@ impl Experiment {
             let v = &mut self.vms[vm];
             v.set_prev_time(t);
             if t > v.power_prev_time && grid {
-                let u = v.util(t);
+                // set_prev_time has just read the trace at t.
+                let u = v.util_now;
                 if t != 0.0 || u != 0.0 {
                     v.history.push_front(u);
                     v.history.truncate(HISTORY_LENGTH);
@@ -1020,21 +1103,21 @@ impl Experiment {
         }
         let host = &mut self.hosts[h];
         host.prev_util_mips = host.util_mips;
+        host.prev_power = host.power_now;
         host.util_mips = 0.0;
         let vms = std::mem::take(&mut host.vms);
-        let entries: Vec<(usize, u32, f64, bool)> = vms
-            .iter()
-            .map(|&vm| {
-                let v = &self.vms[vm];
-                (vm, v.hash, v.requested(), v.in_migration)
-            })
-            .collect();
-        self.hosts[h].sched.allocate_all(&entries);
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.clear();
+        entries.extend(vms.iter().map(|&vm| {
+            let v = &self.vms[vm];
+            (vm, v.hash, v.requested(), v.in_migration)
+        }));
+        let mut allocs = std::mem::take(&mut self.allocs);
+        self.hosts[h].sched.allocate_all(&entries, &mut allocs);
         let mut total_req = 0.0;
         let mut alloc_mips = 0.0;
-        for &(vm, _, req, mig) in &entries {
+        for (&(vm, _, req, mig), &a) in entries.iter().zip(&allocs) {
             let host = &self.hosts[h];
-            let a = host.sched.allocated_for(vm);
             let mut util = a;
             if host.migrating_in.contains(&vm) {
                 alloc_mips += a * 0.9 / 0.1;
@@ -1048,6 +1131,8 @@ impl Experiment {
             self.hosts[h].util_mips += util;
             total_req += req;
         }
+        self.entries = entries;
+        self.allocs = allocs;
         let host = &mut self.hosts[h];
         host.vms = vms;
         let active = host.util_mips > 0.0;
@@ -1079,11 +1164,12 @@ impl Experiment {
                 let e = match self.policy {
                     Policy::Npa => host.power[10] * dt,
                     _ => {
-                        let (p, c) = (host.prev_utilization(), host.utilization());
-                        if p == 0.0 {
+                        if host.prev_utilization() == 0.0 {
                             0.0
                         } else {
-                            let (pp, pc) = (host.power_at(p), host.power_at(c));
+                            // Both cached at the update: the power at the previous and at the
+                            // current utilisation.
+                            let (pp, pc) = (host.prev_power, host.power_now);
                             (pp + (pc - pp) / 2.0) * dt
                         }
                     }
@@ -1093,6 +1179,11 @@ impl Experiment {
         }
         // Finished VMs: demand exactly 0 and not migrating (`getCompletedVms`).
         for h in 0..self.hosts.len() {
+            let finished =
+                |v: &usize| !self.vms[*v].in_migration && self.vms[*v].requested() == 0.0;
+            if !self.hosts[h].vms.iter().any(finished) {
+                continue;
+            }
             let done: Vec<usize> = self.hosts[h]
                 .vms
                 .iter()
@@ -1198,24 +1289,6 @@ impl Experiment {
         }
     }
 
-    /// `isHostOverUtilizedAfterAllocation`: true if the VM could not even be created there.
-    fn over_utilized_after(&self, h: usize, vm: usize) -> bool {
-        let host = &self.hosts[h];
-        let v = &self.vms[vm];
-        if host.storage < VM_SIZE
-            || host.ram_free_cache < v.requested_ram().min(HOST_RAM)
-            || host.bw_free_cache < v.requested_bw().min(HOST_BW)
-        {
-            return true;
-        }
-        self.over_utilized_with(h, Some(vm))
-    }
-
-    /// `getUtilizationOfCpuMips`, from the cache.
-    fn alloc_mips(&self, h: usize) -> f64 {
-        self.hosts[h].alloc_cache
-    }
-
     /// `getUtilizationOfCpuMips`: allocated MIPS, a VM migrating in counted at full size.
     fn alloc_mips_slow(&self, h: usize) -> f64 {
         let host = &self.hosts[h];
@@ -1230,42 +1303,47 @@ impl Experiment {
         m
     }
 
-    /// PABFD's evaluation of one host: the power increase, or `None` if it cannot take `vm`.
+    /// PABFD's evaluation of one host: the power increase, or `None` if it cannot take the
+    /// VM described by `c`.
     ///
     /// `isHostOverUtilizedAfterAllocation` really creates the VM on the host and destroys it
     /// again. Destroying re-allocates the host's remaining VMs in its hash-map order, which
     /// leaves different last bits in its free MIPS than the update's list-order allocation
     /// did; CloudSim's later choices see those bits, so the evaluation does the same.
-    fn power_diff(&mut self, h: usize, vm: usize) -> Option<f64> {
-        if !self.is_suitable(h, vm) {
+    #[inline]
+    fn power_diff(&mut self, h: usize, c: &Placing) -> Option<f64> {
+        let host = &self.hosts[h];
+        // isSuitableForVm: a PE can hold the request and the host has the MIPS free.
+        if !(host.sched.pe >= c.req && host.sched.available >= c.req) {
             return None;
         }
-        let alloc = self.alloc_mips(h);
-        if alloc != 0.0 {
-            if self.over_utilized_after(h, vm) {
-                if self.can_create(h, vm) {
-                    self.probe(h, vm);
-                }
+        if c.instantiating && !self.is_suitable(h, c.vm) {
+            return None;
+        }
+        if host.alloc_cache != 0.0 {
+            // vmCreate gets to the scheduler only with storage, RAM and bandwidth to spare.
+            let creatable = host.storage >= VM_SIZE
+                && host.ram_free_cache >= c.ram
+                && host.bw_free_cache >= c.bw;
+            let over = !creatable
+                || match c.threshold {
+                    Some(t) => (host.req_cache + c.req) / host.total > t,
+                    None => self.over_utilized_with(h, Some(c.vm)),
+                };
+            if creatable {
+                self.probe(h, c.vm);
+            }
+            if over {
                 return None;
             }
-            self.probe(h, vm);
         }
-        let alloc = self.alloc_mips(h);
-        let after = (alloc + self.vms[vm].requested()) / self.hosts[h].total;
         let host = &self.hosts[h];
+        let after = (host.alloc_cache + c.req) / host.total;
         Some(host.power_at(after) - host.power_now)
     }
 
-    /// Whether `vmCreate` would get as far as the CPU scheduler (storage, RAM and bandwidth).
-    fn can_create(&self, h: usize, vm: usize) -> bool {
-        let host = &self.hosts[h];
-        let v = &self.vms[vm];
-        host.storage >= VM_SIZE
-            && host.ram_free_cache >= v.requested_ram().min(HOST_RAM)
-            && host.bw_free_cache >= v.requested_bw().min(HOST_BW)
-    }
-
     /// The scheduler side of `vmCreate(vm)` followed by `vmDestroy(vm)` on `h`.
+    #[inline]
     fn probe(&mut self, h: usize, vm: usize) {
         let (mig, hash) = (self.vms[vm].in_migration, self.vms[vm].hash);
         if self.hosts[h].sched.probe(vm, hash, mig) {
@@ -1282,8 +1360,22 @@ impl Experiment {
     /// is evaluated; the others could never win the tie. When `pristine_allowed` is false every
     /// empty host is excluded (the underload phase excludes switched-off hosts).
     fn find_host(&mut self, vm: usize, excluded: &[bool], pristine_allowed: bool) -> Option<usize> {
+        let v = &self.vms[vm];
+        let c = Placing {
+            vm,
+            req: v.requested(),
+            ram: v.requested_ram().min(HOST_RAM),
+            bw: v.requested_bw().min(HOST_BW),
+            instantiating: v.requested_ram() != 0.0 || v.requested_bw() != 0.0,
+            threshold: match self.policy {
+                Policy::Migration(Detector::Thr(t), _) => Some(t),
+                _ => None,
+            },
+        };
         let mut best: Option<(f64, usize)> = None;
-        let mut candidates: Vec<usize> = self.active.iter().copied().collect();
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        candidates.extend_from_slice(&self.active);
         if pristine_allowed {
             for set in &self.pristine {
                 if let Some(&h) = set.iter().find(|&&h| !excluded[h]) {
@@ -1291,11 +1383,11 @@ impl Experiment {
                 }
             }
         }
-        for h in candidates {
+        for &h in &candidates {
             if excluded[h] {
                 continue;
             }
-            if let Some(d) = self.power_diff(h, vm) {
+            if let Some(d) = self.power_diff(h, &c) {
                 let better = match best {
                     None => true,
                     Some((bd, bh)) => d < bd || (d == bd && h < bh),
@@ -1305,6 +1397,7 @@ impl Experiment {
                 }
             }
         }
+        self.candidates = candidates;
         best.map(|b| b.1)
     }
 
@@ -1337,11 +1430,15 @@ impl Experiment {
         self.is_pristine[h] = pristine;
         let ty = h % 2;
         if pristine {
-            self.active.remove(&h);
+            if let Ok(i) = self.active.binary_search(&h) {
+                self.active.remove(i);
+            }
             self.pristine[ty].insert(h);
         } else {
             self.pristine[ty].remove(&h);
-            self.active.insert(h);
+            if let Err(i) = self.active.binary_search(&h) {
+                self.active.insert(i, h);
+            }
         }
     }
 
@@ -1463,16 +1560,14 @@ impl Experiment {
         self.tracking = true;
         let over: Vec<usize> = (0..n).filter(|&h| self.over_utilized(h)).collect();
         // saveAllocation(): VMs on their hosts, except those migrating in.
-        let saved: Vec<(usize, usize)> = (0..n)
-            .flat_map(|h| {
-                let host = &self.hosts[h];
-                host.vms
-                    .iter()
-                    .filter(|v| !host.migrating_in.contains(v))
-                    .map(move |&v| (h, v))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let mut saved: Vec<(usize, usize)> = Vec::with_capacity(self.live.len());
+        for (h, host) in self.hosts.iter().enumerate() {
+            for &v in &host.vms {
+                if !host.migrating_in.contains(&v) {
+                    saved.push((h, v));
+                }
+            }
+        }
         let mut to_move = Vec::new();
         for &h in &over {
             while let Some(vm) = self.select_vm(h, sel) {
@@ -1538,7 +1633,6 @@ impl Experiment {
             }
             map.extend(placed);
         }
-
         // restoreAllocation(): every host is emptied and refilled, its VMs migrating in first.
         // A host the optimisation never touched gets the same allocations back, so only its
         // VM order and its RAM and bandwidth books (refilled at zero demand) change.
@@ -1549,6 +1643,14 @@ impl Experiment {
                 self.reallocate_migrating_in(h);
             } else {
                 let host = &mut self.hosts[h];
+                if host.migrating_in.is_empty()
+                    && !self.probed[h]
+                    && host.ram_used.iter().all(|e| e.1 == 0.0)
+                    && host.bw_used.iter().all(|e| e.1 == 0.0)
+                {
+                    // Refilling would give back exactly what is there.
+                    continue;
+                }
                 let ins = host.migrating_in.clone();
                 let rest: Vec<usize> = host
                     .vms
@@ -1564,7 +1666,13 @@ impl Experiment {
                 for e in host.bw_used.iter_mut() {
                     e.1 = 0.0;
                 }
-                if self.probed[h] {
+                let sched = &mut self.hosts[h].sched;
+                if self.probed[h] && !sched.overflowed && sched.list_available.is_some() {
+                    // Probing left the walk-order allocation; refilling in list order gives
+                    // the same allocations and the free MIPS it had before.
+                    sched.available = sched.list_available.take().unwrap_or(sched.available);
+                    sched.canonical = false;
+                } else if self.probed[h] {
                     // Probing left the walk-order allocation; refilling allocates in list
                     // order again.
                     let entries: Vec<(usize, u32, f64, bool)> = self.hosts[h]
@@ -1575,15 +1683,21 @@ impl Experiment {
                             (vm, v.hash, v.requested(), v.in_migration)
                         })
                         .collect();
-                    self.hosts[h].sched.allocate_all(&entries);
+                    let mut allocs = Vec::new();
+                    self.hosts[h].sched.allocate_all(&entries, &mut allocs);
                 }
                 self.touch(h);
             }
         }
-        for (h, vm) in saved {
+        // `saved` runs host by host; each refilled host's caches are refreshed once, after
+        // its last VM.
+        for (i, &(h, vm)) in saved.iter().enumerate() {
             if self.touched[h] {
-                let ok = self.vm_create(h, vm);
+                let ok = self.vm_create_untouched(h, vm);
                 debug_assert!(ok, "restoring the allocation cannot fail");
+                if saved.get(i + 1).is_none_or(|next| next.0 != h) {
+                    self.touch(h);
+                }
             } else {
                 self.vms[vm].host = Some(h);
             }
@@ -1644,7 +1758,8 @@ impl Experiment {
         for v in &mut self.vms {
             v.submitted = true;
             // Demand is still read at the scheduler's last update, t = 0, until the first update.
-            v.req = v.util(v.prev_time) * v.mips;
+            v.util_now = v.util(v.prev_time);
+            v.req = v.util_now * v.mips;
         }
         for h in 0..self.hosts.len() {
             self.touch(h);
@@ -1653,21 +1768,16 @@ impl Experiment {
         let mut next_grid = SUBMIT_AT + INTERVAL;
         loop {
             // The next event: a migration completing, or the 5-minute update.
-            let mig = self
-                .pending
-                .iter()
-                .enumerate()
-                .min_by(|a, b| a.1.0.total_cmp(&b.1.0).then(a.1.1.cmp(&b.1.1)))
-                .map(|(i, e)| (i, e.0));
-            let next = match mig {
-                Some((i, t)) if t < next_grid => {
-                    let (t, _, vm, target) = self.pending.remove(i);
+            // `pending` is kept latest first: the next completion is the last entry.
+            let next = match self.pending.last() {
+                Some(&(t, ..)) if t < next_grid => {
+                    let (t, _, vm, target) = self.pending.pop().expect("just seen");
                     self.clock = t;
                     if t > LIMIT {
                         break;
                     }
                     self.complete_migration(vm, target);
-                    let more_now = self.pending.iter().any(|e| e.0 <= self.clock);
+                    let more_now = self.pending.last().is_some_and(|e| e.0 <= self.clock);
                     if !more_now {
                         self.update_all();
                     }
@@ -1690,6 +1800,9 @@ impl Experiment {
                     self.pending
                         .push((self.clock + delay, self.seq, vm, target));
                 }
+                // Earliest completion last; among equal times, the first scheduled.
+                self.pending
+                    .sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
             }
             next_grid = self.clock + INTERVAL;
         }
@@ -1843,6 +1956,32 @@ mod tests {
         let (a, b) = ols(&[1.0, 3.0, 5.0, 7.0]);
         assert!((a + 1.0).abs() < 1e-12 && (b - 2.0).abs() < 1e-12);
         assert_eq!(non_zero_beginning(&[0.3, 0.2, 0.0, 0.5]), 2);
+    }
+
+    #[test]
+    fn tenths_are_what_java_divides() {
+        for (i, &t) in TENTHS.iter().enumerate() {
+            assert_eq!(t.to_bits(), (i as f64 / 10.0).to_bits());
+        }
+    }
+
+    #[test]
+    fn tenth_remainder_matches_fmod() {
+        let mut probes: Vec<f64> = Vec::new();
+        for k in 0..=100 {
+            let k = k as f64;
+            probes.extend([k / 100.0, k * 0.01, k * 0.1 / 10.0, k / 10.0, k * 0.1]);
+        }
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            probes.push((x >> 11) as f64 / (1u64 << 53) as f64);
+        }
+        for u in probes.into_iter().filter(|u| (0.0..=1.0).contains(u)) {
+            assert_eq!(rem_tenth_is_zero(u), u % 0.1 == 0.0, "{u:?}");
+        }
     }
 
     #[test]

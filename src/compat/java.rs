@@ -89,9 +89,55 @@ impl<V> HashOrder<V> {
         self.grow_after_insert(b);
     }
 
+    /// `clear()`, then `put` of each (key, hash, value), keys all distinct. Up to 8 keys no
+    /// chain can pass `TREEIFY_THRESHOLD` and a table of 16 or more stays under its load
+    /// factor, so the walk order is a stable sort by bucket of the insertion order.
+    pub fn refill(&mut self, items: impl ExactSizeIterator<Item = (usize, u32, V)>) {
+        self.clear();
+        if items.len() == 0 {
+            return;
+        }
+        if items.len() <= TREEIFY_THRESHOLD {
+            self.init_table();
+            for (key, hash, value) in items {
+                self.entries.push((key, hash, self.next_seq, value));
+                self.next_seq += 1;
+            }
+            let cap = self.capacity;
+            self.entries.sort_by_key(|e| e.1 as usize & (cap - 1));
+        } else {
+            for (key, hash, value) in items {
+                self.insert_new(key, hash, value);
+            }
+        }
+    }
+
+    /// `put` of a key known to be absent (the map was just cleared).
+    pub fn insert_new(&mut self, key: usize, hash: u32, value: V) {
+        debug_assert!(self.entries.iter().all(|e| e.0 != key));
+        self.init_table();
+        let b = self.bucket(hash);
+        let at = self
+            .entries
+            .iter()
+            .rposition(|e| self.bucket(e.1) <= b)
+            .map_or(0, |i| i + 1);
+        self.entries.insert(at, (key, hash, self.next_seq, value));
+        self.next_seq += 1;
+        self.grow_after_insert(b);
+    }
+
     /// What inserting a new key of `hash` and removing it again leaves behind: the table may
     /// have grown, which reorders the walk. Returns whether it did.
     pub fn insert_and_remove(&mut self, hash: u32) -> bool {
+        let n = self.entries.len() + 1;
+        // Neither trigger can fire: the load stays under 3/4 and no chain can pass 8.
+        if self.capacity != 0
+            && n <= self.capacity / 4 * 3
+            && (n <= TREEIFY_THRESHOLD || self.capacity >= MIN_TREEIFY_CAPACITY)
+        {
+            return false;
+        }
         let before = self.capacity;
         self.init_table();
         let b = self.bucket(hash);
@@ -120,6 +166,12 @@ impl<V> HashOrder<V> {
     /// `putVal`'s two resize triggers after a new node joined bucket `b`: a chain longer than
     /// `TREEIFY_THRESHOLD` in a small table, then the load factor.
     fn grow_after_insert(&mut self, b: usize) {
+        if self.entries.len() <= TREEIFY_THRESHOLD {
+            if self.entries.len() > self.capacity / 4 * 3 {
+                self.resize();
+            }
+            return;
+        }
         let chain = self
             .entries
             .iter()
@@ -239,6 +291,27 @@ mod tests {
             put(&mut m, 1051 - i);
         }
         assert_eq!(keys(&m), "2-1051 2-1050 2-1049 2-1048 2-1047");
+    }
+
+    /// Refilling is clearing and putting, whatever the number of keys.
+    #[test]
+    fn refill_is_clear_then_put() {
+        for n in 0..40 {
+            let mut a: HashOrder<()> = HashOrder::default();
+            let mut b = HashOrder::default();
+            for i in 0..n {
+                put(&mut a, i * 13 + 1);
+            }
+            b.clone_from(&a);
+            let keys_in: Vec<usize> = (0..n).map(|i| i * 7 + 3).collect();
+            a.refill(keys_in.iter().map(|&k| (k, spread(uid_hash(2, k)), ())));
+            b.clear();
+            for &k in &keys_in {
+                put(&mut b, k);
+            }
+            assert_eq!(keys(&a), keys(&b), "{n} keys");
+            assert_eq!(a.capacity, b.capacity, "{n} keys");
+        }
     }
 
     /// Probing with a key that is inserted and removed again leaves the map exactly as a real
