@@ -555,6 +555,7 @@ impl Sched {
         self.list_available = None;
     }
 
+    #[inline]
     fn track_migration(&mut self, vm: usize, in_migration: bool) {
         if in_migration {
             if !self.migrating_in.contains(&vm) {
@@ -720,6 +721,7 @@ impl Host {
         if u > 1.0 && u < 1.01 { 1.0 } else { u }
     }
     /// `PowerModelSpecPower.getPower`.
+    #[inline]
     fn power_at(&self, u: f64) -> f64 {
         let u = u.clamp(0.0, 1.0);
         if rem_tenth_is_zero(u) {

@@ -129,6 +129,7 @@ impl<V> HashOrder<V> {
 
     /// What inserting a new key of `hash` and removing it again leaves behind: the table may
     /// have grown, which reorders the walk. Returns whether it did.
+    #[inline]
     pub fn insert_and_remove(&mut self, hash: u32) -> bool {
         let n = self.entries.len() + 1;
         // Neither trigger can fire: the load stays under 3/4 and no chain can pass 8.
@@ -138,6 +139,11 @@ impl<V> HashOrder<V> {
         {
             return false;
         }
+        self.insert_and_remove_slow(hash)
+    }
+
+    #[cold]
+    fn insert_and_remove_slow(&mut self, hash: u32) -> bool {
         let before = self.capacity;
         self.init_table();
         let b = self.bucket(hash);
