@@ -11,6 +11,15 @@
 //! phase, and the metric formulas of `examples/power/Helper`. Facts and file references:
 //! ../shared/reference/consolidation-algorithms.md.
 //!
+//! The agreement is exact, not statistical: CloudSim's choices between hosts often turn on the
+//! last bits of a sum (near-idle VMs score the same power increase on every host of a type), so
+//! every floating-point operation that feeds a decision is done with CloudSim's operands in
+//! CloudSim's order. That includes trace samples as `percent / 100.0` doubles, each host's
+//! free MIPS re-summed in `java.util.HashMap` order ([`super::java`]) after PABFD's probe,
+//! SPECpower interpolation, and Commons Math's QR for the MC selector. Speed comes from skipping
+//! work whose result is known to be bit-identical (a probe of a host already in walk order, a
+//! refill that gives back what is there), never from a cheaper formula.
+//!
 //! It runs its own loop because CloudSim's timing is part of the result; the faithful models of
 //! the rest of migsim replace these rules when `[compat] cloudsim` is off.
 
