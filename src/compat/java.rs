@@ -146,19 +146,9 @@ impl<V> HashOrder<V> {
     fn insert_and_remove_slow(&mut self, hash: u32) -> bool {
         let before = self.capacity;
         self.init_table();
-        let b = self.bucket(hash);
-        // The key would sit at the end of its chain, so the chain counts one more.
-        let chain = 1 + self
-            .entries
-            .iter()
-            .filter(|e| self.bucket(e.1) == b)
-            .count();
-        if chain > TREEIFY_THRESHOLD && self.capacity < MIN_TREEIFY_CAPACITY {
-            self.resize();
-        }
-        if self.entries.len() + 1 > self.capacity / 4 * 3 {
-            self.resize();
-        }
+        // The key would sit at the end of its chain, so the chain and the map count one more.
+        let chain = 1 + self.chain_len(self.bucket(hash));
+        self.resize_triggers(chain, self.entries.len() + 1);
         self.capacity != before
     }
 
@@ -169,26 +159,30 @@ impl<V> HashOrder<V> {
         }
     }
 
-    /// `putVal`'s two resize triggers after a new node joined bucket `b`: a chain longer than
-    /// `TREEIFY_THRESHOLD` in a small table, then the load factor.
+    fn chain_len(&self, b: usize) -> usize {
+        self.entries.iter().filter(|e| self.bucket(e.1) == b).count()
+    }
+
+    /// After a new node joined bucket `b`.
     fn grow_after_insert(&mut self, b: usize) {
-        if self.entries.len() <= TREEIFY_THRESHOLD {
-            if self.entries.len() > self.capacity / 4 * 3 {
-                self.resize();
-            }
-            return;
-        }
-        let chain = self
-            .entries
-            .iter()
-            .filter(|e| self.bucket(e.1) == b)
-            .count();
+        // No chain can be longer than the map.
+        let chain = if self.entries.len() <= TREEIFY_THRESHOLD {
+            0
+        } else {
+            self.chain_len(b)
+        };
+        self.resize_triggers(chain, self.entries.len());
+    }
+
+    /// `putVal`'s two resize triggers, given the new node's chain and the map's size: a chain
+    /// longer than `TREEIFY_THRESHOLD` in a small table, then the load factor.
+    fn resize_triggers(&mut self, chain: usize, size: usize) {
         if chain > TREEIFY_THRESHOLD && self.capacity < MIN_TREEIFY_CAPACITY {
             self.resize();
         }
         // A chain of 9 in a table of 64 or more becomes a red-black tree, whose walk order this
         // does not follow. A host would need that many VMs colliding in one bucket.
-        if self.entries.len() > self.capacity / 4 * 3 {
+        if size > self.capacity / 4 * 3 {
             self.resize();
         }
     }
