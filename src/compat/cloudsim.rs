@@ -144,29 +144,30 @@ pub struct Results {
 /// removed.
 fn ols_r_squared(y: &[f64], x: &[&[f64]]) -> Option<f64> {
     let m = y.len();
-    // `qrt`: the transposed design matrix, one row per column of X, the intercept first.
-    let mut qrt: Vec<Vec<f64>> = std::iter::once(vec![1.0; m])
-        .chain(x.iter().map(|c| c[..m].to_vec()))
-        .collect();
-    let design = qrt.clone();
-    let n = qrt.len();
+    let n = x.len() + 1;
+    // `qrt`: the transposed design matrix, row j = column j of X (the intercept first), flat.
+    let mut qrt = vec![1.0; n * m];
+    for (j, c) in x.iter().enumerate() {
+        qrt[(j + 1) * m..(j + 2) * m].copy_from_slice(&c[..m]);
+    }
+    let column = |j: usize, obs: usize| if j == 0 { 1.0 } else { x[j - 1][obs] };
     let mut r_diag = vec![0.0; m.min(n)];
     for minor in 0..m.min(n) {
+        let (head, tail) = qrt.split_at_mut((minor + 1) * m);
+        let v = &mut head[minor * m..];
         let mut norm_sqr = 0.0;
-        for &c in &qrt[minor][minor..] {
+        for &c in &v[minor..] {
             norm_sqr += c * c;
         }
-        let a = if qrt[minor][minor] > 0.0 {
+        let a = if v[minor] > 0.0 {
             -norm_sqr.sqrt()
         } else {
             norm_sqr.sqrt()
         };
         r_diag[minor] = a;
         if a != 0.0 {
-            qrt[minor][minor] -= a;
-            let (head, tail) = qrt.split_at_mut(minor + 1);
-            let v = &head[minor];
-            for col in tail.iter_mut() {
+            v[minor] -= a;
+            for col in tail.chunks_exact_mut(m) {
                 let mut alpha = 0.0;
                 for row in minor..m {
                     alpha -= col[row] * v[row];
@@ -183,13 +184,13 @@ fn ols_r_squared(y: &[f64], x: &[&[f64]]) -> Option<f64> {
     }
     // The solver: apply the reflections to y, then back-substitute R·β = Qᵀy.
     let mut w = y.to_vec();
-    for minor in 0..m.min(n) {
-        let v = &qrt[minor];
+    for (minor, &d) in r_diag.iter().enumerate() {
+        let v = &qrt[minor * m..(minor + 1) * m];
         let mut dot = 0.0;
         for row in minor..m {
             dot += w[row] * v[row];
         }
-        dot /= r_diag[minor] * v[minor];
+        dot /= d * v[minor];
         for row in minor..m {
             w[row] += dot * v[row];
         }
@@ -199,18 +200,19 @@ fn ols_r_squared(y: &[f64], x: &[&[f64]]) -> Option<f64> {
         w[row] /= r_diag[row];
         let w_row = w[row];
         beta[row] = w_row;
+        let q = &qrt[row * m..(row + 1) * m];
         for i in 0..row {
-            w[i] -= w_row * qrt[row][i];
+            w[i] -= w_row * q[i];
         }
     }
     // Residuals, observation by observation: y − Σ_j X[obs][j]·β[j].
     let mut rss = 0.0;
-    for obs in 0..m {
+    for (obs, &yo) in y.iter().enumerate() {
         let mut fit = 0.0;
-        for (col, b) in design.iter().zip(&beta) {
-            fit += col[obs] * b;
+        for (j, b) in beta.iter().enumerate() {
+            fit += column(j, obs) * b;
         }
-        let r = y[obs] - fit;
+        let r = yo - fit;
         rss += r * r;
     }
     // `SecondMoment`: the running mean and sum of squared deviations.
