@@ -1,5 +1,6 @@
 //! CloudSim 3.0.3 compatibility against every result CloudSim printed on 20110303
-//! (../shared/reference/cloudsim/results.csv).
+//! (../shared/reference/cloudsim/results.csv), and against CloudSim 3.0.3's own figures for all
+//! ten PlanetLab days (tests/data/cloudsim-3.0.3-days.csv).
 //!
 //! The compatibility engine repeats CloudSim's arithmetic operation for operation, so the
 //! agreement asked here is exact: the same migration and shutdown counts, and energy, SLATAH
@@ -63,7 +64,11 @@ fn references() -> Option<Vec<Reference>> {
 }
 
 fn run(policy: &str, order: &str) -> Option<serde_json::Value> {
-    let day = shared("traces/planetlab/20110303")?;
+    run_day(policy, order, "20110303")
+}
+
+fn run_day(policy: &str, order: &str, day_name: &str) -> Option<serde_json::Value> {
+    let day = shared(&format!("traces/planetlab/{day_name}"))?;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().unwrap();
     let scenario = root
@@ -143,6 +148,69 @@ fn every_reference_experiment_matches_cloudsim_first_half() {
 #[test]
 fn every_reference_experiment_matches_cloudsim_second_half() {
     check_half(1);
+}
+
+/// The ten-day file: what CloudSim 3.0.3 computed (name-sorted VM order), with full doubles.
+fn day_rows() -> Vec<csv::StringRecord> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cloudsim-3.0.3-days.csv");
+    let mut rd = csv::Reader::from_path(path).unwrap();
+    assert_eq!(
+        rd.headers().unwrap(),
+        vec![
+            "day",
+            "policy",
+            "energy_kwh",
+            "migrations",
+            "slatah",
+            "pdm",
+            "host_shutdowns",
+            "cloudsim_wall_s"
+        ]
+    );
+    rd.records().map(Result::unwrap).collect()
+}
+
+/// Every day and policy in the file, a share of them per test so that both cores work. The
+/// figures are full doubles, so the only slack is summation order: 1e-9 relative.
+fn check_days(part: usize, parts: usize) {
+    let rows = day_rows();
+    assert_eq!(rows.len(), 70, "10 days × 7 experiments");
+    let mut wrong = Vec::new();
+    for r in rows.iter().skip(part).step_by(parts) {
+        let (day, policy) = (&r[0], &r[1]);
+        let Some(got) = run_day(policy, "sorted", day) else {
+            return;
+        };
+        let f = |i: usize| r[i].parse::<f64>().unwrap();
+        for (i, name) in [(3, "migrations"), (6, "host_shutdowns")] {
+            if got[name].as_f64().unwrap() != f(i) {
+                wrong.push(format!("{day} {policy}: {name} {} vs {}", got[name], f(i)));
+            }
+        }
+        for (i, name) in [(2, "energy_kwh"), (4, "slatah"), (5, "pdm")] {
+            let (v, want) = (got[name].as_f64().unwrap(), f(i));
+            if (v - want).abs() > 1e-9 * want.abs() {
+                wrong.push(format!("{day} {policy}: {name} {v} vs {want}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn every_day_matches_cloudsim_part_1() {
+    check_days(0, 3);
+}
+
+#[test]
+fn every_day_matches_cloudsim_part_2() {
+    check_days(1, 3);
+}
+
+#[test]
+fn every_day_matches_cloudsim_part_3() {
+    check_days(2, 3);
 }
 
 #[test]
