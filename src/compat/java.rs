@@ -160,7 +160,10 @@ impl<V> HashOrder<V> {
     }
 
     fn chain_len(&self, b: usize) -> usize {
-        self.entries.iter().filter(|e| self.bucket(e.1) == b).count()
+        self.entries
+            .iter()
+            .filter(|e| self.bucket(e.1) == b)
+            .count()
     }
 
     /// After a new node joined bucket `b`.
