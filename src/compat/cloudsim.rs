@@ -1240,7 +1240,7 @@ impl Experiment {
 
     /// The host's CPU history for IQR, MAD and LR (`PowerHostUtilizationHistory`), with `extra`
     /// added last as if created there.
-    fn host_history(&self, h: usize, extra: Option<usize>) -> Vec<f64> {
+    fn host_history(&self, h: usize, extra: Option<usize>) -> ([f64; HISTORY_LENGTH], usize) {
         let mut hist = self.hosts[h].history_cache;
         let total = self.hosts[h].total;
         if let Some(v) = extra {
@@ -1252,7 +1252,7 @@ impl Experiment {
         while n > 0 && hist[n - 1] == 0.0 {
             n -= 1;
         }
-        hist[..n].to_vec()
+        (hist, n)
     }
 
     fn over_utilized(&self, h: usize) -> bool {
@@ -1271,21 +1271,37 @@ impl Experiment {
         match det {
             Detector::Thr(t) => u > t,
             Detector::Iqr(s) | Detector::Mad(s) => {
-                let hist = self.host_history(h, extra);
+                let (hist, n) = self.host_history(h, extra);
+                let hist = &hist[..n];
                 // "12 has been suggested as a safe value" (MathUtil / the IQR and MAD policies).
-                if non_zero_beginning(&hist) < 12 {
+                if non_zero_beginning(hist) < 12 {
                     return fallback();
                 }
+                // Both spreads lie in [0, max − min], and every step from the samples to the
+                // threshold (differences, the median's halving, s·spread, 1 − that) is monotone
+                // in IEEE arithmetic. So the threshold lies in [1 − s·(max − min), 1] as
+                // computed, and a load outside that band is decided without sorting.
+                let (lo, hi) = hist
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                        (a.min(x), b.max(x))
+                    });
+                if u <= 1.0 - s * (hi - lo) {
+                    return false;
+                }
+                if u > 1.0 {
+                    return true;
+                }
                 let spread = if matches!(det, Detector::Iqr(_)) {
-                    iqr(&hist)
+                    iqr(hist)
                 } else {
-                    mad(&hist)
+                    mad(hist)
                 };
                 u > 1.0 - s * spread
             }
             Detector::Lr(s) | Detector::Lrr(s) => {
-                let hist = self.host_history(h, extra);
-                if hist.len() < 10 {
+                let (hist, n) = self.host_history(h, extra);
+                if n < 10 {
                     return fallback();
                 }
                 let y: Vec<f64> = (0..10).map(|j| hist[9 - j]).collect();
