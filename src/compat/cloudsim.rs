@@ -463,6 +463,24 @@ struct Sched {
     migrating_out: BitSet,
 }
 
+/// What one VM asking `req` takes from the host's free MIPS, and what it is given
+/// (`VmSchedulerTimeSharedOverSubscription.allocatePesForVm`): the request capped at one PE; a
+/// VM migrating in reserves and gets 10 %, one migrating out keeps 90 % of a full reservation.
+fn share_of(pe: f64, ins: &[usize], outs: &BitSet, vm: usize, req: f64) -> (f64, f64) {
+    let capped = req.min(pe);
+    let taken = if ins.contains(&vm) {
+        capped * 0.1
+    } else {
+        capped
+    };
+    let given = if outs.contains(&vm) {
+        capped * 0.9
+    } else {
+        taken
+    };
+    (taken, given)
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 struct Share {
     req: f64,
@@ -496,19 +514,8 @@ impl Sched {
         r.min(self.pe)
     }
 
-    /// What one VM asking `req` takes from the host's free MIPS, and what it is given
-    /// (`VmSchedulerTimeSharedOverSubscription.allocatePesForVm`): a VM migrating in reserves
-    /// and gets 10 %, one migrating out keeps 90 % of a full reservation.
     fn share(&self, vm: usize, req: f64) -> (f64, f64) {
-        let capped = self.capped(req);
-        let inn = self.migrating_in.contains(&vm);
-        let taken = if inn { capped * 0.1 } else { capped };
-        let given = if self.migrating_out.contains(&vm) {
-            capped * 0.9
-        } else {
-            taken
-        };
-        (taken, given)
+        share_of(self.pe, &self.migrating_in, &self.migrating_out, vm, req)
     }
 
     /// `allocatePesForVm(String, …)`: record the request, then take it from the free MIPS or,
@@ -595,18 +602,9 @@ impl Sched {
         let (ins, outs) = (&self.migrating_in, &self.migrating_out);
         let mut available = self.available;
         for (vm, s) in self.map.iter_mut() {
-            let capped = s.req.min(pe);
-            let taken = if ins.contains(&vm) {
-                capped * 0.1
-            } else {
-                capped
-            };
+            let (taken, given) = share_of(pe, ins, outs, vm, s.req);
             if available >= taken {
-                s.alloc = if outs.contains(&vm) {
-                    capped * 0.9
-                } else {
-                    taken
-                };
+                s.alloc = given;
                 available -= taken;
             } else {
                 overflow = true;
@@ -754,7 +752,8 @@ impl Host {
 /// (`UtilizationModelPlanetLabInMemory`). Traces keep samples as `f32`, and 0.07f32 widened is
 /// 0.07000000029802322, not 0.07: enough to flip PABFD's power-difference ties, which decide
 /// most placements of near-idle VMs. A whole percentage is therefore rebuilt exactly; other
-/// values are widened as they are.
+/// values are widened as they are. An `f32` in [0, 1] is within 6e-8 of its percentage / 100,
+/// so 1e-4 of a percent tells a whole percentage from any other value.
 fn cloudsim_sample(c: f32) -> f64 {
     let percent = (c as f64 * 100.0).round();
     if (c as f64 * 100.0 - percent).abs() < 1e-4 {

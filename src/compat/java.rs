@@ -73,20 +73,10 @@ impl<V> HashOrder<V> {
     /// `put(key, value)`: a new key goes to the end of its chain; an existing one keeps its
     /// place.
     pub fn put(&mut self, key: usize, hash: u32, value: V) {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.0 == key) {
-            e.3 = value;
-            return;
+        match self.entries.iter_mut().find(|e| e.0 == key) {
+            Some(e) => e.3 = value,
+            None => self.insert_new(key, hash, value),
         }
-        self.init_table();
-        let b = self.bucket(hash);
-        let at = self
-            .entries
-            .iter()
-            .position(|e| self.bucket(e.1) > b)
-            .unwrap_or(self.entries.len());
-        self.entries.insert(at, (key, hash, self.next_seq, value));
-        self.next_seq += 1;
-        self.grow_after_insert(b);
     }
 
     /// `clear()`, then `put` of each (key, hash, value), keys all distinct. Up to 8 keys no
@@ -112,8 +102,8 @@ impl<V> HashOrder<V> {
         }
     }
 
-    /// `put` of a key known to be absent (the map was just cleared).
-    pub fn insert_new(&mut self, key: usize, hash: u32, value: V) {
+    /// `put` of a key known to be absent.
+    fn insert_new(&mut self, key: usize, hash: u32, value: V) {
         debug_assert!(self.entries.iter().all(|e| e.0 != key));
         self.init_table();
         let b = self.bucket(hash);
@@ -209,14 +199,6 @@ impl<V> HashOrder<V> {
 
     pub fn get(&self, key: usize) -> Option<&V> {
         self.entries.iter().find(|e| e.0 == key).map(|e| &e.3)
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// (key, value) in Java's iteration order.

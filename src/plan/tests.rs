@@ -120,7 +120,7 @@ fn link_and_host_caps_shape_the_dag() {
     assert_eq!(one_g.actions[4].parents, vec!["a0001"]);
 
     let ten_g = plan_of(&sc, &names, 10e9, &migs, &[]);
-    assert_eq!(peak_per_host(&ten_g)["h0"], 8);
+    assert_eq!(peak_per_host(&ten_g)["h0"], PER_LINK_10GBE as usize);
     let mut tight = sc.clone();
     tight.migration.max_concurrent_per_host = 2;
     let two = plan_of(&tight, &names, 10e9, &migs, &[]);
