@@ -1,5 +1,7 @@
 //! CloudSim compatibility speed: `cargo bench --bench cloudsim [-- DAY_DIR]`.
 //!
+//! `cargo bench --bench cloudsim -- --policy thr-mmt-0.8 --runs 9` times one experiment only.
+//!
 //! Runs CloudSim's experiments on a PlanetLab day (default: the shared 20110303, in the VM order
 //! CloudSim used) and prints the wall time and peak memory of each, next to CloudSim 3.0.3's
 //! own wall time for the same experiment from ../shared/reference/cloudsim/results.csv and the
@@ -17,10 +19,24 @@ use common::peak_rss_mib;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let chosen = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with("--"))
-        .map(PathBuf::from);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let only = value_of("--policy");
+    let runs: usize = value_of("--runs").and_then(|r| r.parse().ok()).unwrap_or(3);
+    // The first argument that is neither a flag nor a flag's value.
+    let chosen = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| {
+            !a.starts_with("--")
+                && (*i == 0 || !matches!(args[i - 1].as_str(), "--policy" | "--runs"))
+        })
+        .map(|(_, a)| PathBuf::from(a));
     // The reference day runs in CloudSim's own VM order, so that its wall times compare; any
     // other folder runs in name order, with nothing to compare against.
     let reference_day = chosen.is_none();
@@ -52,9 +68,12 @@ fn main() {
         "dvfs",
         "npa",
     ] {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         let mut best = f64::INFINITY;
         let mut r = None;
-        for _ in 0..3 {
+        for _ in 0..runs {
             let t = Instant::now();
             r = Some(Experiment::new(Policy::parse(name).unwrap(), &trace.vms, 800).run());
             best = best.min(t.elapsed().as_secs_f64());
@@ -65,7 +84,7 @@ fn main() {
             None => "CloudSim -".into(),
         };
         println!(
-            "{name:<12} best of 3: {best:>8.4} s | {versus} | {:>8.3} kWh {:>6} migrations | peak RSS {:.1} MiB",
+            "{name:<12} best of {runs}: {best:>8.4} s | {versus} | {:>8.3} kWh {:>6} migrations | peak RSS {:.1} MiB",
             r.energy_kwh,
             r.migrations,
             peak_rss_mib()

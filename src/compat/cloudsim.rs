@@ -510,10 +510,6 @@ impl BitSet {
 }
 
 impl Sched {
-    fn capped(&self, r: f64) -> f64 {
-        r.min(self.pe)
-    }
-
     fn share(&self, vm: usize, req: f64) -> (f64, f64) {
         share_of(self.pe, &self.migrating_in, &self.migrating_out, vm, req)
     }
@@ -538,15 +534,15 @@ impl Sched {
     /// capacity ÷ demand (summed in walk order), floored.
     fn redistribute(&mut self) {
         let mut required = 0.0;
+        let pe = self.pe;
         for (vm, s) in self.map.iter() {
-            let mut c = self.capped(s.req);
+            let mut c = s.req.min(pe);
             if self.migrating_in.contains(&vm) {
                 c *= 0.1;
             }
             required += c;
         }
         let scaling = self.total / required;
-        let pe = self.pe;
         let (ins, outs) = (&self.migrating_in, &self.migrating_out);
         for (vm, s) in self.map.iter_mut() {
             let mut m = s.req.min(pe);
@@ -830,6 +826,11 @@ pub struct Experiment {
     /// Hosts PABFD probed during the optimisation under way, whose allocation the restore
     /// redoes in list order.
     probed: Vec<bool>,
+    /// Hosts changed since their last update. A second update at the same instant (after
+    /// migrations complete) redoes only these: for any other host it would allocate the same
+    /// requests again and replace its state entries with equal ones, and with no time elapsed
+    /// no energy accrues.
+    changed: Vec<bool>,
     tracking: bool,
     /// Whether the detector reads host histories (IQR, MAD, LR, LRR).
     uses_history: bool,
@@ -922,6 +923,7 @@ impl Experiment {
             is_pristine: vec![true; n_hosts],
             touched: vec![false; n_hosts],
             probed: vec![false; n_hosts],
+            changed: vec![true; n_hosts],
             tracking: false,
             uses_history: matches!(
                 policy,
@@ -1151,6 +1153,7 @@ impl Experiment {
         let u = host.util_mips;
         host.add_state(t, u, total_req, active);
         self.touch_known(h, alloc_mips, total_req);
+        self.changed[h] = false;
     }
 
     /// `PowerDatacenter.updateCloudetProcessingWithoutSchedulingFutureEventsForce`.
@@ -1162,6 +1165,9 @@ impl Experiment {
             // An empty host already recorded as inactive would only record another inactive
             // entry at zero load: nothing any metric or the energy can see.
             let host = &self.hosts[h];
+            if dt == 0.0 && !self.changed[h] {
+                continue;
+            }
             if host.vms.is_empty()
                 && host.util_mips == 0.0
                 && host.prev_util_mips == 0.0
@@ -1431,6 +1437,7 @@ impl Experiment {
 
     /// Keeps `h`'s caches and index in step after its VMs, allocations or utilisation changed.
     fn touch(&mut self, h: usize) {
+        self.changed[h] = true;
         let alloc = self.alloc_mips_slow(h);
         let req: f64 = self.hosts[h]
             .vms

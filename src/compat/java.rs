@@ -63,6 +63,8 @@ pub struct HashOrder<V> {
     /// Table length; 0 until the first insertion.
     capacity: usize,
     next_seq: u64,
+    /// Whether `entries` is in walk order; a refill may leave it in insertion order.
+    sorted: bool,
 }
 
 impl<V> HashOrder<V> {
@@ -79,26 +81,53 @@ impl<V> HashOrder<V> {
         }
     }
 
-    /// `clear()`, then `put` of each (key, hash, value), keys all distinct. Up to 8 keys no
-    /// chain can pass `TREEIFY_THRESHOLD` and a table of 16 or more stays under its load
-    /// factor, so the walk order is a stable sort by bucket of the insertion order.
+    /// `clear()`, then `put` of each (key, hash, value), keys all distinct. When neither resize
+    /// trigger can fire (the load stays under 3/4 and no bucket gets more than
+    /// `TREEIFY_THRESHOLD` keys), the walk order is a stable sort by bucket of the insertion
+    /// order; that sort waits until something walks or inserts, since most refills are
+    /// replaced by the next one unread.
     pub fn refill(&mut self, items: impl ExactSizeIterator<Item = (usize, u32, V)>) {
         self.clear();
-        if items.len() == 0 {
+        let n = items.len();
+        if n == 0 {
             return;
         }
-        if items.len() <= TREEIFY_THRESHOLD {
-            self.init_table();
-            for (key, hash, value) in items {
-                self.entries.push((key, hash, self.next_seq, value));
-                self.next_seq += 1;
-            }
-            let cap = self.capacity;
-            self.entries.sort_by_key(|e| e.1 as usize & (cap - 1));
-        } else {
-            for (key, hash, value) in items {
+        self.init_table();
+        for (key, hash, value) in items {
+            self.entries.push((key, hash, self.next_seq, value));
+            self.next_seq += 1;
+        }
+        self.sorted = false;
+        if n > self.capacity / 4 * 3
+            || (n > TREEIFY_THRESHOLD
+                && self.capacity < MIN_TREEIFY_CAPACITY
+                && self.longest_chain() > TREEIFY_THRESHOLD)
+        {
+            // A trigger fires part-way: insert one by one, as Java does.
+            let staged = std::mem::take(&mut self.entries);
+            self.sorted = true;
+            for (key, hash, _, value) in staged {
                 self.insert_new(key, hash, value);
             }
+        }
+    }
+
+    /// The longest chain the entries make in a table smaller than `MIN_TREEIFY_CAPACITY`.
+    fn longest_chain(&self) -> usize {
+        let mut counts = [0usize; MIN_TREEIFY_CAPACITY];
+        for e in &self.entries {
+            counts[self.bucket(e.1)] += 1;
+        }
+        counts.into_iter().max().unwrap_or(0)
+    }
+
+    /// Puts the entries in walk order if a refill left them in insertion order.
+    #[inline]
+    fn sort(&mut self) {
+        if !self.sorted {
+            let cap = self.capacity;
+            self.entries.sort_by_key(|e| e.1 as usize & (cap - 1));
+            self.sorted = true;
         }
     }
 
@@ -106,6 +135,7 @@ impl<V> HashOrder<V> {
     fn insert_new(&mut self, key: usize, hash: u32, value: V) {
         debug_assert!(self.entries.iter().all(|e| e.0 != key));
         self.init_table();
+        self.sort();
         let b = self.bucket(hash);
         let at = self
             .entries
@@ -181,6 +211,7 @@ impl<V> HashOrder<V> {
     }
 
     fn resize(&mut self) {
+        self.sort();
         self.capacity *= 2;
         let cap = self.capacity;
         // Each old chain splits into two new ones, each keeping its order: a stable sort by
@@ -195,6 +226,7 @@ impl<V> HashOrder<V> {
     /// `clear()`: the table keeps its size.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.sorted = true;
     }
 
     pub fn get(&self, key: usize) -> Option<&V> {
@@ -202,12 +234,14 @@ impl<V> HashOrder<V> {
     }
 
     /// (key, value) in Java's iteration order.
-    pub fn iter(&self) -> impl Iterator<Item = (usize, &V)> {
+    pub fn iter(&mut self) -> impl Iterator<Item = (usize, &V)> {
+        self.sort();
         self.entries.iter().map(|e| (e.0, &e.3))
     }
 
     /// (key, value) in Java's iteration order, values writable.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut V)> {
+        self.sort();
         self.entries.iter_mut().map(|e| (e.0, &mut e.3))
     }
 
@@ -227,7 +261,7 @@ mod tests {
         m.put(n, spread(uid_hash(2, n)), ());
     }
 
-    fn keys(m: &HashOrder<()>) -> String {
+    fn keys(m: &mut HashOrder<()>) -> String {
         m.iter()
             .map(|(k, _)| format!("2-{k}"))
             .collect::<Vec<_>>()
@@ -250,7 +284,7 @@ mod tests {
             put(&mut m, i * 97 + 5);
         }
         assert_eq!(
-            keys(&m),
+            keys(&mut m),
             "2-781 2-296 2-684 2-199 2-490 2-393 2-5 2-878 2-587 2-102"
         );
         m.remove(5);
@@ -258,14 +292,14 @@ mod tests {
         put(&mut m, 5);
         put(&mut m, 1000);
         assert_eq!(
-            keys(&m),
+            keys(&mut m),
             "2-781 2-684 2-199 2-490 2-393 2-1000 2-5 2-878 2-587 2-102"
         );
         for i in 10..30 {
             put(&mut m, i * 97 + 5);
         }
         assert_eq!(
-            keys(&m),
+            keys(&mut m),
             "2-781 2-684 2-2139 2-1848 2-1945 2-587 2-2818 2-102 2-2042 2-1072 2-5 2-1654 \
              2-2721 2-1751 2-2527 2-1557 2-2624 2-199 2-490 2-393 2-975 2-878 2-1000 2-1363 \
              2-2430 2-1460 2-1169 2-2236 2-1266 2-2333"
@@ -275,7 +309,7 @@ mod tests {
         for i in 0..5 {
             put(&mut m, 1051 - i);
         }
-        assert_eq!(keys(&m), "2-1051 2-1050 2-1049 2-1048 2-1047");
+        assert_eq!(keys(&mut m), "2-1051 2-1050 2-1049 2-1048 2-1047");
     }
 
     /// Refilling is clearing and putting, whatever the number of keys.
@@ -294,9 +328,53 @@ mod tests {
             for &k in &keys_in {
                 put(&mut b, k);
             }
-            assert_eq!(keys(&a), keys(&b), "{n} keys");
+            assert_eq!(keys(&mut a), keys(&mut b), "{n} keys");
             assert_eq!(a.capacity, b.capacity, "{n} keys");
         }
+    }
+
+    /// A refill whose keys crowd one bucket grows the table part-way, as Java's puts do; and a
+    /// refill later changed by removals and puts walks as the same calls on a plain map would.
+    #[test]
+    fn refill_with_colliding_keys_and_later_changes() {
+        let crowded: Vec<usize> = (0..100_000)
+            .filter(|&k| spread(uid_hash(2, k)) & 15 == 3)
+            .take(10)
+            .collect();
+        for n in 1..crowded.len() {
+            let keys_in = &crowded[..n];
+            let mut a: HashOrder<()> = HashOrder::default();
+            let mut b = HashOrder::default();
+            a.refill(keys_in.iter().map(|&k| (k, spread(uid_hash(2, k)), ())));
+            for &k in keys_in {
+                put(&mut b, k);
+            }
+            assert_eq!(a.capacity, b.capacity, "{n} crowded keys");
+            assert_eq!(keys(&mut a), keys(&mut b), "{n} crowded keys");
+        }
+        for n in 2..20 {
+            let keys_in: Vec<usize> = (0..n).map(|i| i * 11 + 5).collect();
+            let mut a: HashOrder<()> = HashOrder::default();
+            let mut b = HashOrder::default();
+            a.refill(keys_in.iter().map(|&k| (k, spread(uid_hash(2, k)), ())));
+            for &k in &keys_in {
+                put(&mut b, k);
+            }
+            for m in [&mut a, &mut b] {
+                m.remove(keys_in[1]);
+                put(m, 9999);
+                put(m, keys_in[1]);
+            }
+            assert_eq!(
+                keys(&mut a),
+                keys(&mut b),
+                "{n} keys changed after a refill"
+            );
+        }
+        // Ten keys in one bucket of sixteen: the tenth put's chain passes eight.
+        let mut big: HashOrder<()> = HashOrder::default();
+        big.refill(crowded.iter().map(|&k| (k, spread(uid_hash(2, k)), ())));
+        assert!(big.capacity > 16);
     }
 
     /// Probing with a key that is inserted and removed again leaves the map exactly as a real
@@ -314,7 +392,7 @@ mod tests {
             let cap = b.capacity;
             put(&mut b, probe);
             b.remove(probe);
-            assert_eq!(keys(&a), keys(&b), "{n} entries");
+            assert_eq!(keys(&mut a), keys(&mut b), "{n} entries");
             assert_eq!(a.capacity, b.capacity, "{n} entries");
             assert_eq!(grew, b.capacity != cap, "{n} entries");
         }
