@@ -725,18 +725,19 @@ impl Host {
         let u = self.prev_util_mips / self.total;
         if u > 1.0 && u < 1.01 { 1.0 } else { u }
     }
-    /// `PowerModelSpecPower.getPower`.
+    /// `PowerModelSpecPower.getPower`. Java returns the table entry when `u % 0.1 == 0`,
+    /// which holds for u = 0, 0.1, 0.2, 0.4 and 0.8 only (the remainder is exact); for those
+    /// u·10 is a whole number and the interpolation below adds exactly zero to the same entry,
+    /// so one path serves both. The unit tests hold it to a transcription of Java's method.
     #[inline]
     fn power_at(&self, u: f64) -> f64 {
         let u = u.clamp(0.0, 1.0);
-        if rem_tenth_is_zero(u) {
-            return self.power[(u * 10.0) as usize];
-        }
-        let u1 = floor_nonneg(u * 10.0) as usize;
-        let u2 = ceil_nonneg(u * 10.0) as usize;
+        let x = u * 10.0;
+        // floor(u·10) by truncation; ceil(u·10) = floor(u·10) exactly when u·10 is whole.
+        let u1 = x as usize;
         let p1 = self.power[u1];
-        // (p2 − p1) / 10 with p2 = p1 when u·10 is a whole number.
-        let delta = if u2 == u1 { 0.0 } else { self.slope[u1] };
+        // (p2 − p1) / 10, which is 0 when p2 = p1.
+        let delta = if u1 as f64 == x { 0.0 } else { self.slope[u1] };
         p1 + delta * (u - TENTHS[u1]) * 100.0
     }
     fn add_state(&mut self, t: f64, alloc: f64, req: f64, active: bool) {
@@ -777,13 +778,6 @@ const TENTHS: [f64; 11] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0
 
 fn segment_slopes(power: &[f64; 11]) -> [f64; 10] {
     std::array::from_fn(|i| (power[i + 1] - power[i]) / 10.0)
-}
-
-/// Java's `u % 0.1 == 0` for u in [0, 1], without the cost of `fmod`. The remainder is
-/// exact, so it is zero only when u is an exact multiple k·0.1 of the double nearest 0.1, an
-/// odd 52-bit mantissa times 2⁻⁵⁵: k·0.1 keeps to 53 bits only for k = 0, 1, 2, 4, 8.
-fn rem_tenth_is_zero(u: f64) -> bool {
-    u == 0.0 || u == 0.1 || u == 0.2 || u == 0.4 || u == 0.8
 }
 
 /// What PABFD asks of every host about the VM it is placing, read once.
@@ -2000,22 +1994,38 @@ mod tests {
         }
     }
 
+    /// `PowerModelSpecPower.getPower` as Java writes it, `%` included.
+    fn java_get_power(power: &[f64; 11], u: f64) -> f64 {
+        if u % 0.1 == 0.0 {
+            return power[(u * 10.0) as usize];
+        }
+        let u1 = (u * 10.0).floor() as usize;
+        let u2 = (u * 10.0).ceil() as usize;
+        let (p1, p2) = (power[u1], power[u2]);
+        let delta = (p2 - p1) / 10.0;
+        p1 + delta * (u - u1 as f64 / 10.0) * 100.0
+    }
+
     #[test]
-    fn tenth_remainder_matches_fmod() {
+    fn power_at_is_javas_get_power_bit_for_bit() {
         let mut probes: Vec<f64> = Vec::new();
-        for k in 0..=100 {
+        for k in 0..=1000 {
             let k = k as f64;
-            probes.extend([k / 100.0, k * 0.01, k * 0.1 / 10.0, k / 10.0, k * 0.1]);
+            probes.extend([k / 1000.0, k * 0.001, k / 100.0, k * 0.01, k / 10.0, k * 0.1]);
         }
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        for _ in 0..100_000 {
+        for _ in 0..200_000 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             probes.push((x >> 11) as f64 / (1u64 << 53) as f64);
         }
-        for u in probes.into_iter().filter(|u| (0.0..=1.0).contains(u)) {
-            assert_eq!(rem_tenth_is_zero(u), u % 0.1 == 0.0, "{u:?}");
+        let e = Experiment::new(Policy::Dvfs, &[], 2);
+        for h in &e.hosts {
+            for &u in probes.iter().filter(|u| (0.0..=1.0).contains(*u)) {
+                let (ours, java) = (h.power_at(u), java_get_power(&h.power, u));
+                assert_eq!(ours.to_bits(), java.to_bits(), "{u:?}: {ours} vs {java}");
+            }
         }
     }
 
