@@ -458,22 +458,68 @@ struct Sched {
     /// replaced it: refilling the host in list order gives exactly that back.
     list_available: Option<f64>,
     migrating_in: Vec<usize>,
-    /// CloudSim never forgets a VM that migrated out (until it comes back), so this set grows
-    /// through the day; membership is all that is asked of it.
-    migrating_out: BitSet,
+    /// The host's index, under which its migrating-out set lives in [`OutSets`].
+    host: usize,
+}
+
+/// Each host's `vmsMigratingOut`, stored by VM: row `vm` holds a bit per host. CloudSim never
+/// forgets a VM that migrated out (until it comes back or is placed there again), so the sets
+/// grow through the day; membership is all that is asked of them. Stored by VM, the bits PABFD
+/// clears while scoring every host for one VM lie together.
+#[derive(Default, Clone)]
+struct OutSets {
+    words_per_vm: usize,
+    bits: Vec<u64>,
+}
+
+impl OutSets {
+    fn new(vms: usize, hosts: usize) -> OutSets {
+        let words_per_vm = hosts.div_ceil(64);
+        OutSets {
+            words_per_vm,
+            bits: vec![0; vms * words_per_vm],
+        }
+    }
+    #[inline]
+    fn at(&self, vm: usize, host: usize) -> (usize, u64) {
+        (vm * self.words_per_vm + host / 64, 1 << (host % 64))
+    }
+    #[inline]
+    fn contains(&self, vm: usize, host: usize) -> bool {
+        let (w, b) = self.at(vm, host);
+        self.bits[w] & b != 0
+    }
+    #[inline]
+    fn insert(&mut self, vm: usize, host: usize) {
+        let (w, b) = self.at(vm, host);
+        self.bits[w] |= b;
+    }
+    #[inline]
+    fn remove(&mut self, vm: usize, host: usize) {
+        let (w, b) = self.at(vm, host);
+        self.bits[w] &= !b;
+    }
 }
 
 /// What one VM asking `req` takes from the host's free MIPS, and what it is given
 /// (`VmSchedulerTimeSharedOverSubscription.allocatePesForVm`): the request capped at one PE; a
 /// VM migrating in reserves and gets 10 %, one migrating out keeps 90 % of a full reservation.
-fn share_of(pe: f64, ins: &[usize], outs: &BitSet, vm: usize, req: f64) -> (f64, f64) {
+#[inline]
+fn share_of(
+    pe: f64,
+    ins: &[usize],
+    outs: &OutSets,
+    host: usize,
+    vm: usize,
+    req: f64,
+) -> (f64, f64) {
     let capped = req.min(pe);
     let taken = if ins.contains(&vm) {
         capped * 0.1
     } else {
         capped
     };
-    let given = if outs.contains(&vm) {
+    let given = if outs.contains(vm, host) {
         capped * 0.9
     } else {
         taken
@@ -487,52 +533,30 @@ struct Share {
     alloc: f64,
 }
 
-/// A set of VM indices as bits.
-#[derive(Default, Clone)]
-struct BitSet(Vec<u64>);
-
-impl BitSet {
-    fn insert(&mut self, i: usize) {
-        let w = i / 64;
-        if self.0.len() <= w {
-            self.0.resize(w + 1, 0);
-        }
-        self.0[w] |= 1 << (i % 64);
-    }
-    fn remove(&mut self, i: usize) {
-        if let Some(w) = self.0.get_mut(i / 64) {
-            *w &= !(1 << (i % 64));
-        }
-    }
-    fn contains(&self, i: &usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-}
-
 impl Sched {
-    fn share(&self, vm: usize, req: f64) -> (f64, f64) {
-        share_of(self.pe, &self.migrating_in, &self.migrating_out, vm, req)
+    fn share(&self, outs: &OutSets, vm: usize, req: f64) -> (f64, f64) {
+        share_of(self.pe, &self.migrating_in, outs, self.host, vm, req)
     }
 
     /// `allocatePesForVm(String, …)`: record the request, then take it from the free MIPS or,
     /// when it does not fit, scale everybody.
-    fn allocate_uid(&mut self, vm: usize, hash: u32, req: f64) {
+    fn allocate_uid(&mut self, outs: &OutSets, vm: usize, hash: u32, req: f64) {
         let alloc = self.map.get(vm).map_or(0.0, |s| s.alloc);
         self.map.put(vm, hash, Share { req, alloc });
-        let (total, a) = self.share(vm, req);
+        let (total, a) = self.share(outs, vm, req);
         if self.available >= total {
             if let Some(s) = self.map.get_mut(vm) {
                 s.alloc = a;
             }
             self.available -= total;
         } else {
-            self.redistribute();
+            self.redistribute(outs);
         }
     }
 
     /// `redistributeMipsDueToOverSubscription`: every VM gets its share of the host scaled by
     /// capacity ÷ demand (summed in walk order), floored.
-    fn redistribute(&mut self) {
+    fn redistribute(&mut self, outs: &OutSets) {
         let mut required = 0.0;
         let pe = self.pe;
         for (vm, s) in self.map.iter() {
@@ -543,10 +567,10 @@ impl Sched {
             required += c;
         }
         let scaling = self.total / required;
-        let (ins, outs) = (&self.migrating_in, &self.migrating_out);
+        let (ins, host) = (&self.migrating_in, self.host);
         for (vm, s) in self.map.iter_mut() {
             let mut m = s.req.min(pe);
-            if outs.contains(&vm) {
+            if outs.contains(vm, host) {
                 m *= scaling;
                 m *= 0.9;
             } else if ins.contains(&vm) {
@@ -562,43 +586,43 @@ impl Sched {
     }
 
     /// `VmSchedulerTimeShared.allocatePesForVm(Vm, …)`: keeps the migrating-out set in step.
-    fn allocate(&mut self, vm: usize, hash: u32, req: f64, in_migration: bool) {
-        self.track_migration(vm, in_migration);
-        self.allocate_uid(vm, hash, req);
+    fn allocate(&mut self, outs: &mut OutSets, vm: usize, hash: u32, req: f64, in_migration: bool) {
+        self.track_migration(outs, vm, in_migration);
+        self.allocate_uid(outs, vm, hash, req);
         self.canonical = false;
         self.list_available = None;
     }
 
     #[inline]
-    fn track_migration(&mut self, vm: usize, in_migration: bool) {
+    fn track_migration(&self, outs: &mut OutSets, vm: usize, in_migration: bool) {
         if in_migration {
             if !self.migrating_in.contains(&vm) {
-                self.migrating_out.insert(vm);
+                outs.insert(vm, self.host);
             }
         } else {
-            self.migrating_out.remove(vm);
+            outs.remove(vm, self.host);
         }
     }
 
     /// `deallocatePesForVm`: forget the VM, then re-allocate the others in walk order.
-    fn deallocate(&mut self, vm: usize) {
+    fn deallocate(&mut self, outs: &OutSets, vm: usize) {
         self.list_available = None;
         self.map.remove(vm);
-        self.reallocate();
+        self.reallocate(outs);
     }
 
     /// Every remaining request allocated again from a full host, in walk order. Once one does
     /// not fit, CloudSim scales everybody and every later request scales again to the same
     /// result, so one redistribution ends the pass.
-    fn reallocate(&mut self) {
+    fn reallocate(&mut self, outs: &OutSets) {
         self.available = self.total;
         self.overflowed = false;
         let mut overflow = false;
         let pe = self.pe;
-        let (ins, outs) = (&self.migrating_in, &self.migrating_out);
+        let (ins, host) = (&self.migrating_in, self.host);
         let mut available = self.available;
         for (vm, s) in self.map.iter_mut() {
-            let (taken, given) = share_of(pe, ins, outs, vm, s.req);
+            let (taken, given) = share_of(pe, ins, outs, host, vm, s.req);
             if available >= taken {
                 s.alloc = given;
                 available -= taken;
@@ -609,7 +633,7 @@ impl Sched {
         }
         self.available = available;
         if overflow {
-            self.redistribute();
+            self.redistribute(outs);
         }
         self.canonical = true;
     }
@@ -618,8 +642,8 @@ impl Sched {
     /// tell: the VM's migration bookkeeping, the map's growth from holding one more key, and a
     /// re-allocation in walk order. Returns whether any allocation may have changed.
     #[inline]
-    fn probe(&mut self, vm: usize, hash: u32, in_migration: bool) -> bool {
-        self.track_migration(vm, in_migration);
+    fn probe(&mut self, outs: &mut OutSets, vm: usize, hash: u32, in_migration: bool) -> bool {
+        self.track_migration(outs, vm, in_migration);
         let grew = self.map.insert_and_remove(hash);
         if self.canonical && !grew {
             return false;
@@ -628,7 +652,7 @@ impl Sched {
             self.list_available = Some(self.available);
         }
         let before = self.overflowed;
-        self.reallocate();
+        self.reallocate(outs);
         before || self.overflowed
     }
 
@@ -636,17 +660,22 @@ impl Sched {
     /// migration) in order, as `HostDynamicWorkload.updateVmsProcessing` does one VM at a
     /// time. Once one VM does not fit, every later call redistributes over all VMs so far, so
     /// the end state is one redistribution over all of them.
-    fn allocate_all(&mut self, entries: &[(usize, u32, f64, bool)], allocs: &mut Vec<f64>) {
+    fn allocate_all(
+        &mut self,
+        outs: &mut OutSets,
+        entries: &[(usize, u32, f64, bool)],
+        allocs: &mut Vec<f64>,
+    ) {
         self.deallocate_all();
         allocs.clear();
         let mut overflow = false;
         for &(vm, _, req, in_migration) in entries {
-            self.track_migration(vm, in_migration);
+            self.track_migration(outs, vm, in_migration);
             if overflow {
                 allocs.push(0.0);
                 continue;
             }
-            let (total, a) = self.share(vm, req);
+            let (total, a) = self.share(outs, vm, req);
             if self.available >= total {
                 allocs.push(a);
                 self.available -= total;
@@ -662,7 +691,7 @@ impl Sched {
                 .map(|(&(vm, hash, req, _), &alloc)| (vm, hash, Share { req, alloc })),
         );
         if overflow {
-            self.redistribute();
+            self.redistribute(outs);
             allocs.clear();
             allocs.extend(entries.iter().map(|e| self.allocated_for(e.0)));
         }
@@ -828,6 +857,8 @@ pub struct Experiment {
     tracking: bool,
     /// Whether the detector reads host histories (IQR, MAD, LR, LRR).
     uses_history: bool,
+    /// Every host's migrating-out set.
+    outs: OutSets,
 }
 
 impl Experiment {
@@ -850,6 +881,7 @@ impl Experiment {
                         total,
                         pe: HOST_MIPS[t],
                         available: total,
+                        host: i,
                         ..Sched::default()
                     },
                     ram_used: Vec::new(),
@@ -919,6 +951,7 @@ impl Experiment {
             probed: vec![false; n_hosts],
             changed: vec![true; n_hosts],
             tracking: false,
+            outs: OutSets::new(n, n_hosts),
             uses_history: matches!(
                 policy,
                 Policy::Migration(
@@ -998,7 +1031,7 @@ impl Experiment {
             self.vms[vm].hash,
         );
         let host = &mut self.hosts[h];
-        host.sched.allocate(vm, hash, req, mig);
+        host.sched.allocate(&mut self.outs, vm, hash, req, mig);
         host.storage -= VM_SIZE;
         host.vms.push(vm);
         self.vms[vm].host = Some(h);
@@ -1012,7 +1045,7 @@ impl Experiment {
         let host = &mut self.hosts[h];
         host.ram_used.retain(|e| e.0 != vm);
         host.bw_used.retain(|e| e.0 != vm);
-        host.sched.deallocate(vm);
+        host.sched.deallocate(&self.outs, vm);
         host.storage += VM_SIZE;
     }
 
@@ -1051,7 +1084,9 @@ impl Experiment {
             self.alloc_ram_bw(h, vm);
             let v = &self.vms[vm];
             let (req, mig, hash) = (v.requested(), v.in_migration, v.hash);
-            self.hosts[h].sched.allocate(vm, hash, req, mig);
+            self.hosts[h]
+                .sched
+                .allocate(&mut self.outs, vm, hash, req, mig);
             self.hosts[h].storage -= VM_SIZE;
         }
         self.touch(h);
@@ -1065,7 +1100,9 @@ impl Experiment {
         self.alloc_ram_bw(h, vm);
         self.hosts[h].sched.migrating_in.push(vm);
         let (req, hash) = (self.vms[vm].requested(), self.vms[vm].hash);
-        self.hosts[h].sched.allocate(vm, hash, req, true);
+        self.hosts[h]
+            .sched
+            .allocate(&mut self.outs, vm, hash, req, true);
         self.hosts[h].storage -= VM_SIZE;
         self.hosts[h].migrating_in.push(vm);
         self.hosts[h].vms.push(vm);
@@ -1121,7 +1158,9 @@ impl Experiment {
             (vm, v.hash, v.requested(), v.in_migration)
         }));
         let mut allocs = std::mem::take(&mut self.allocs);
-        self.hosts[h].sched.allocate_all(&entries, &mut allocs);
+        self.hosts[h]
+            .sched
+            .allocate_all(&mut self.outs, &entries, &mut allocs);
         let mut total_req = 0.0;
         let mut alloc_mips = 0.0;
         for (&(vm, _, req, mig), &a) in entries.iter().zip(&allocs) {
@@ -1374,7 +1413,7 @@ impl Experiment {
     #[inline]
     fn probe(&mut self, h: usize, vm: usize) {
         let (mig, hash) = (self.vms[vm].in_migration, self.vms[vm].hash);
-        if self.hosts[h].sched.probe(vm, hash, mig) {
+        if self.hosts[h].sched.probe(&mut self.outs, vm, hash, mig) {
             self.touch(h);
         }
         if self.tracking {
@@ -1713,7 +1752,9 @@ impl Experiment {
                         })
                         .collect();
                     let mut allocs = Vec::new();
-                    self.hosts[h].sched.allocate_all(&entries, &mut allocs);
+                    self.hosts[h]
+                        .sched
+                        .allocate_all(&mut self.outs, &entries, &mut allocs);
                 }
                 self.touch(h);
             }
@@ -2011,7 +2052,14 @@ mod tests {
         let mut probes: Vec<f64> = Vec::new();
         for k in 0..=1000 {
             let k = k as f64;
-            probes.extend([k / 1000.0, k * 0.001, k / 100.0, k * 0.01, k / 10.0, k * 0.1]);
+            probes.extend([
+                k / 1000.0,
+                k * 0.001,
+                k / 100.0,
+                k * 0.01,
+                k / 10.0,
+                k * 0.1,
+            ]);
         }
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..200_000 {
