@@ -380,26 +380,68 @@ struct Vm {
     hash: u32,
 }
 
-impl Vm {
-    /// `UtilizationModelPlanetLabInMemory.getUtilization`.
-    fn util(&self, t: f64) -> f64 {
-        if !self.submitted {
-            return 0.0;
-        }
+/// Where an instant falls in the traces (`UtilizationModelPlanetLabInMemory.getUtilization`
+/// up to the samples themselves), worked out once for every VM updated at that instant.
+#[derive(Clone, Copy)]
+enum TracePoint {
+    /// `t % interval == 0`: sample i as it is.
+    Sample(usize),
+    /// Between samples i1 and i2 (equal past the trace's end), `offset` seconds after i1,
+    /// with `span` = (i2 − i1) · interval.
+    Between {
+        i1: usize,
+        i2: usize,
+        span: f64,
+        offset: f64,
+    },
+}
+
+impl TracePoint {
+    fn new(t: f64) -> TracePoint {
         // `t % interval == 0` exactly when floor(t / interval) · interval == t.
         let q = t / INTERVAL;
         let k = floor_nonneg(q);
         if k * INTERVAL == t {
-            return self.trace[(t as i64 / INTERVAL as i64) as usize];
+            return TracePoint::Sample((t as i64 / INTERVAL as i64) as usize);
         }
         let i1 = k as usize;
         let i2 = ceil_nonneg(q) as usize;
-        let (u1, u2) = (self.trace[i1.min(288)], self.trace[i2.min(288)]);
-        if i2 == i1 {
-            return u1;
+        TracePoint::Between {
+            i1: i1.min(288),
+            i2: if i2 == i1 { i1.min(288) } else { i2.min(288) },
+            span: (i2 - i1) as f64 * INTERVAL,
+            offset: t - i1 as f64 * INTERVAL,
         }
-        let delta = (u2 - u1) / ((i2 - i1) as f64 * INTERVAL);
-        u1 + delta * (t - i1 as f64 * INTERVAL)
+    }
+}
+
+impl Vm {
+    /// `UtilizationModelPlanetLabInMemory.getUtilization`.
+    fn util(&self, t: f64) -> f64 {
+        self.util_at(TracePoint::new(t))
+    }
+
+    #[inline]
+    fn util_at(&self, p: TracePoint) -> f64 {
+        if !self.submitted {
+            return 0.0;
+        }
+        match p {
+            TracePoint::Sample(i) => self.trace[i],
+            TracePoint::Between {
+                i1,
+                i2,
+                span,
+                offset,
+            } => {
+                let u1 = self.trace[i1];
+                if span == 0.0 {
+                    return u1;
+                }
+                let delta = (self.trace[i2] - u1) / span;
+                u1 + delta * offset
+            }
+        }
     }
 
     /// `Vm.getCurrentRequestedTotalMips` (one PE).
@@ -412,10 +454,11 @@ impl Vm {
     }
 
     /// Moves the cloudlet scheduler to `t` (`CloudletSchedulerDynamicWorkload`).
-    fn set_prev_time(&mut self, t: f64) {
+    #[inline]
+    fn set_prev_time(&mut self, t: f64, p: TracePoint) {
         if t != self.prev_time {
             self.prev_time = t;
-            self.util_now = self.util(t);
+            self.util_now = self.util_at(p);
             self.req = self.util_now * self.mips;
         }
     }
@@ -470,6 +513,8 @@ struct Sched {
 struct OutSets {
     words_per_vm: usize,
     bits: Vec<u64>,
+    /// How many sets hold each VM: most VMs are in none, and then no bit need be read.
+    count: Vec<u32>,
 }
 
 impl OutSets {
@@ -478,6 +523,7 @@ impl OutSets {
         OutSets {
             words_per_vm,
             bits: vec![0; vms * words_per_vm],
+            count: vec![0; vms],
         }
     }
     #[inline]
@@ -486,18 +532,30 @@ impl OutSets {
     }
     #[inline]
     fn contains(&self, vm: usize, host: usize) -> bool {
+        if self.count[vm] == 0 {
+            return false;
+        }
         let (w, b) = self.at(vm, host);
         self.bits[w] & b != 0
     }
     #[inline]
     fn insert(&mut self, vm: usize, host: usize) {
         let (w, b) = self.at(vm, host);
-        self.bits[w] |= b;
+        if self.bits[w] & b == 0 {
+            self.bits[w] |= b;
+            self.count[vm] += 1;
+        }
     }
     #[inline]
     fn remove(&mut self, vm: usize, host: usize) {
+        if self.count[vm] == 0 {
+            return;
+        }
         let (w, b) = self.at(vm, host);
-        self.bits[w] &= !b;
+        if self.bits[w] & b != 0 {
+            self.bits[w] &= !b;
+            self.count[vm] -= 1;
+        }
     }
 }
 
@@ -656,6 +714,13 @@ impl Sched {
         before || self.overflowed
     }
 
+    /// Whether `probe` would change nothing but the probing VM's migrating-out bit: the state
+    /// is already the walk-order one and one more key cannot grow the map.
+    #[inline]
+    fn probe_is_quiet(&self) -> bool {
+        self.canonical && self.map.takes_one_more_quietly()
+    }
+
     /// Deallocates everything, then allocates `entries` (VM, UID hash, requested MIPS, in
     /// migration) in order, as `HostDynamicWorkload.updateVmsProcessing` does one VM at a
     /// time. Once one VM does not fit, every later call redistributes over all VMs so far, so
@@ -666,7 +731,10 @@ impl Sched {
         entries: &[(usize, u32, f64, bool)],
         allocs: &mut Vec<f64>,
     ) {
-        self.deallocate_all();
+        // `deallocate_all` but for the map, which the refill below clears unless it can keep it.
+        self.list_available = None;
+        self.available = self.total;
+        self.overflowed = false;
         allocs.clear();
         let mut overflow = false;
         for &(vm, _, req, in_migration) in entries {
@@ -725,15 +793,8 @@ struct Host {
     storage: f64,
     util_mips: f64,
     prev_util_mips: f64,
-    /// Watts at the measured utilisation (`PowerHost.getPower()`), and at the one before.
-    power_now: f64,
+    /// Watts at the utilisation measured before the last update.
     prev_power: f64,
-    /// Caches refreshed after every change to the host (sums in VM-list order, as CloudSim
-    /// adds them): `getUtilizationOfCpuMips`, Σ requested MIPS, free RAM and bandwidth.
-    alloc_cache: f64,
-    req_cache: f64,
-    ram_free_cache: f64,
-    bw_free_cache: f64,
     history_cache: [f64; HISTORY_LENGTH],
     /// The host's state history, summarised.
     states: StateStream,
@@ -754,24 +815,60 @@ impl Host {
         let u = self.prev_util_mips / self.total;
         if u > 1.0 && u < 1.01 { 1.0 } else { u }
     }
-    /// `PowerModelSpecPower.getPower`. Java returns the table entry when `u % 0.1 == 0`,
-    /// which holds for u = 0, 0.1, 0.2, 0.4 and 0.8 only (the remainder is exact); for those
-    /// u·10 is a whole number and the interpolation below adds exactly zero to the same entry,
-    /// so one path serves both. The unit tests hold it to a transcription of Java's method.
     #[inline]
     fn power_at(&self, u: f64) -> f64 {
-        let u = u.clamp(0.0, 1.0);
-        let x = u * 10.0;
-        // floor(u·10) by truncation; ceil(u·10) = floor(u·10) exactly when u·10 is whole.
-        let u1 = x as usize;
-        let p1 = self.power[u1];
-        // (p2 − p1) / 10, which is 0 when p2 = p1.
-        let delta = if u1 as f64 == x { 0.0 } else { self.slope[u1] };
-        p1 + delta * (u - TENTHS[u1]) * 100.0
+        spec_power(&self.power, &self.slope, u)
     }
     fn add_state(&mut self, t: f64, alloc: f64, req: f64, active: bool) {
         self.states.add((t, alloc, req, active), true);
     }
+}
+
+/// What PABFD reads of a host while it scores every host for one VM, packed together and
+/// refreshed with the host's caches (`Experiment::touch_known`): the scan then reads one
+/// small record per host instead of the host's scattered state.
+#[derive(Clone, Copy, Default)]
+struct Hot {
+    /// The scheduler's free MIPS and PE size.
+    available: f64,
+    pe: f64,
+    total: f64,
+    /// `getUtilizationOfCpuMips` and Σ requested MIPS, summed in VM-list order as CloudSim
+    /// adds them.
+    alloc: f64,
+    req: f64,
+    ram_free: f64,
+    bw_free: f64,
+    storage: f64,
+    /// Watts at the measured utilisation (`PowerHost.getPower()`).
+    power_now: f64,
+    /// Host type: the index of its power curve.
+    ty: usize,
+    /// Whether PABFD's create-and-destroy probe would leave the scheduler as it is (see
+    /// `Sched::probe`): it is in walk order and one more key cannot grow its map.
+    quiet: bool,
+}
+
+/// A SPECpower curve and its segment slopes.
+struct Curve {
+    power: [f64; 11],
+    slope: [f64; 10],
+}
+
+/// `PowerModelSpecPower.getPower`. Java returns the table entry when `u % 0.1 == 0`,
+/// which holds for u = 0, 0.1, 0.2, 0.4 and 0.8 only (the remainder is exact); for those
+/// u·10 is a whole number and the interpolation below adds exactly zero to the same entry,
+/// so one path serves both. The unit tests hold it to a transcription of Java's method.
+#[inline]
+fn spec_power(power: &[f64; 11], slope: &[f64; 10], u: f64) -> f64 {
+    let u = u.clamp(0.0, 1.0);
+    let x = u * 10.0;
+    // floor(u·10) by truncation; ceil(u·10) = floor(u·10) exactly when u·10 is whole.
+    let u1 = x as usize;
+    let p1 = power[u1];
+    // (p2 − p1) / 10, which is 0 when p2 = p1.
+    let delta = if u1 as f64 == x { 0.0 } else { slope[u1] };
+    p1 + delta * (u - TENTHS[u1]) * 100.0
 }
 
 /// A trace sample as CloudSim holds it: `Integer.valueOf(line) / 100.0` in double precision
@@ -859,6 +956,10 @@ pub struct Experiment {
     uses_history: bool,
     /// Every host's migrating-out set.
     outs: OutSets,
+    /// What PABFD reads of each host.
+    hot: Vec<Hot>,
+    /// The G4 and G5 power curves.
+    curves: [Curve; 2],
 }
 
 impl Experiment {
@@ -889,12 +990,7 @@ impl Experiment {
                     storage: HOST_STORAGE,
                     util_mips: 0.0,
                     prev_util_mips: 0.0,
-                    power_now: if t == 0 { g4[0] } else { g5[0] },
                     prev_power: if t == 0 { g4[0] } else { g5[0] },
-                    alloc_cache: 0.0,
-                    req_cache: 0.0,
-                    ram_free_cache: HOST_RAM,
-                    bw_free_cache: HOST_BW,
                     history_cache: [0.0; HISTORY_LENGTH],
                     states: StateStream::default(),
                 }
@@ -952,6 +1048,35 @@ impl Experiment {
             changed: vec![true; n_hosts],
             tracking: false,
             outs: OutSets::new(n, n_hosts),
+            hot: (0..n_hosts)
+                .map(|i| {
+                    let ty = i % 2;
+                    let total = HOST_MIPS[ty] * HOST_PES as f64;
+                    Hot {
+                        available: total,
+                        pe: HOST_MIPS[ty],
+                        total,
+                        alloc: 0.0,
+                        req: 0.0,
+                        ram_free: HOST_RAM,
+                        bw_free: HOST_BW,
+                        storage: HOST_STORAGE,
+                        power_now: if ty == 0 { g4[0] } else { g5[0] },
+                        ty,
+                        quiet: false,
+                    }
+                })
+                .collect(),
+            curves: [
+                Curve {
+                    power: g4,
+                    slope: segment_slopes(&g4),
+                },
+                Curve {
+                    power: g5,
+                    slope: segment_slopes(&g5),
+                },
+            ],
             uses_history: matches!(
                 policy,
                 Policy::Migration(
@@ -975,14 +1100,14 @@ impl Experiment {
         if ram == 0.0 && bw == 0.0 {
             return true;
         }
-        let ram_have = host.ram_free_cache
+        let ram_have = self.hot[h].ram_free
             + host
                 .ram_used
                 .iter()
                 .find(|e| e.0 == vm)
                 .map_or(0.0, |e| e.1);
         let bw_have =
-            host.bw_free_cache + host.bw_used.iter().find(|e| e.0 == vm).map_or(0.0, |e| e.1);
+            self.hot[h].bw_free + host.bw_used.iter().find(|e| e.0 == vm).map_or(0.0, |e| e.1);
         host.sched.pe >= req
             && host.sched.available >= req
             && ram_have >= v.requested_ram().min(HOST_RAM)
@@ -1126,16 +1251,16 @@ impl Experiment {
     /// `HostDynamicWorkload.updateVmsProcessing` with `PowerVm.updateVmProcessing`.
     fn update_host(&mut self, h: usize, t: f64) {
         let grid = (t - 0.1) % INTERVAL == 0.0;
-        self.update_host_at(h, t, grid);
+        self.update_host_at(h, t, TracePoint::new(t), grid);
     }
 
     /// `update_host` with the grid test (`(t − 0.1) % interval == 0`) done once by the caller.
-    fn update_host_at(&mut self, h: usize, t: f64, grid: bool) {
+    fn update_host_at(&mut self, h: usize, t: f64, p: TracePoint, grid: bool) {
         // Each VM's cloudlet scheduler moves to t; the VM history grows at grid times.
         for i in 0..self.hosts[h].vms.len() {
             let vm = self.hosts[h].vms[i];
             let v = &mut self.vms[vm];
-            v.set_prev_time(t);
+            v.set_prev_time(t, p);
             if t > v.power_prev_time && grid {
                 // set_prev_time has just read the trace at t.
                 let u = v.util_now;
@@ -1148,7 +1273,7 @@ impl Experiment {
         }
         let host = &mut self.hosts[h];
         host.prev_util_mips = host.util_mips;
-        host.prev_power = host.power_now;
+        host.prev_power = self.hot[h].power_now;
         host.util_mips = 0.0;
         let vms = std::mem::take(&mut host.vms);
         let mut entries = std::mem::take(&mut self.entries);
@@ -1194,6 +1319,7 @@ impl Experiment {
         let t = self.clock;
         let dt = t - self.last_process;
         let grid = (t - 0.1) % INTERVAL == 0.0;
+        let p = TracePoint::new(t);
         for h in 0..self.hosts.len() {
             // An empty host already recorded as inactive would only record another inactive
             // entry at zero load: nothing any metric or the energy can see.
@@ -1208,10 +1334,10 @@ impl Experiment {
             {
                 continue;
             }
-            self.update_host_at(h, t, grid);
+            self.update_host_at(h, t, p, grid);
         }
         if dt > 0.0 {
-            for host in &self.hosts {
+            for (host, hot) in self.hosts.iter().zip(&self.hot) {
                 let e = match self.policy {
                     Policy::Npa => host.power[10] * dt,
                     _ => {
@@ -1220,7 +1346,7 @@ impl Experiment {
                         } else {
                             // Both cached at the update: the power at the previous and at the
                             // current utilisation.
-                            let (pp, pc) = (host.prev_power, host.power_now);
+                            let (pp, pc) = (host.prev_power, hot.power_now);
                             (pp + (pc - pp) / 2.0) * dt
                         }
                     }
@@ -1257,7 +1383,7 @@ impl Experiment {
     /// Requested utilisation of `h`, with `extra` counted as if created there (appended last,
     /// as `vmCreate` appends, so that sums add in CloudSim's order).
     fn host_requested_util(&self, h: usize, extra: Option<usize>) -> f64 {
-        let mut req = self.hosts[h].req_cache;
+        let mut req = self.hot[h].req;
         if let Some(v) = extra {
             req += self.vms[v].requested();
         }
@@ -1379,22 +1505,22 @@ impl Experiment {
     /// did; CloudSim's later choices see those bits, so the evaluation does the same.
     #[inline]
     fn power_diff(&mut self, h: usize, c: &Placing) -> Option<f64> {
-        let host = &self.hosts[h];
+        let hot = &self.hot[h];
+        debug_assert_eq!(hot.available, self.hosts[h].sched.available);
+        debug_assert_eq!(hot.storage, self.hosts[h].storage);
         // isSuitableForVm: a PE can hold the request and the host has the MIPS free.
-        if !(host.sched.pe >= c.req && host.sched.available >= c.req) {
+        if !(hot.pe >= c.req && hot.available >= c.req) {
             return None;
         }
         if c.instantiating && !self.is_suitable(h, c.vm) {
             return None;
         }
-        if host.alloc_cache != 0.0 {
+        if hot.alloc != 0.0 {
             // vmCreate gets to the scheduler only with storage, RAM and bandwidth to spare.
-            let creatable = host.storage >= VM_SIZE
-                && host.ram_free_cache >= c.ram
-                && host.bw_free_cache >= c.bw;
+            let creatable = hot.storage >= VM_SIZE && hot.ram_free >= c.ram && hot.bw_free >= c.bw;
             let over = !creatable
                 || match c.threshold {
-                    Some(t) => (host.req_cache + c.req) / host.total > t,
+                    Some(t) => (hot.req + c.req) / hot.total > t,
                     None => self.over_utilized_with(h, Some(c.vm)),
                 };
             if creatable {
@@ -1404,17 +1530,27 @@ impl Experiment {
                 return None;
             }
         }
-        let host = &self.hosts[h];
-        let after = (host.alloc_cache + c.req) / host.total;
-        Some(host.power_at(after) - host.power_now)
+        let hot = &self.hot[h];
+        let curve = &self.curves[hot.ty];
+        let after = (hot.alloc + c.req) / hot.total;
+        Some(spec_power(&curve.power, &curve.slope, after) - hot.power_now)
     }
 
-    /// The scheduler side of `vmCreate(vm)` followed by `vmDestroy(vm)` on `h`.
+    /// The scheduler side of `vmCreate(vm)` followed by `vmDestroy(vm)` on `h`. A quiet host
+    /// only forgets `vm` as migrating out, which needs nothing of the host's own state.
     #[inline]
     fn probe(&mut self, h: usize, vm: usize) {
         let (mig, hash) = (self.vms[vm].in_migration, self.vms[vm].hash);
-        if self.hosts[h].sched.probe(&mut self.outs, vm, hash, mig) {
-            self.touch(h);
+        debug_assert_eq!(self.hot[h].quiet, self.hosts[h].sched.probe_is_quiet());
+        if self.hot[h].quiet && !mig {
+            self.outs.remove(vm, h);
+        } else {
+            if self.hosts[h].sched.probe(&mut self.outs, vm, hash, mig) {
+                self.touch(h);
+            }
+            let sched = &self.hosts[h].sched;
+            self.hot[h].available = sched.available;
+            self.hot[h].quiet = sched.probe_is_quiet();
         }
         if self.tracking {
             self.probed[h] = true;
@@ -1486,11 +1622,19 @@ impl Experiment {
             self.hosts[h].history_cache = self.history_sum(h);
         }
         let host = &mut self.hosts[h];
-        host.alloc_cache = alloc;
-        host.req_cache = req;
-        host.ram_free_cache = host.ram_free();
-        host.bw_free_cache = host.bw_free();
-        host.power_now = host.power_at(host.utilization());
+        self.hot[h] = Hot {
+            available: host.sched.available,
+            pe: host.sched.pe,
+            total: host.total,
+            alloc,
+            req,
+            ram_free: host.ram_free(),
+            bw_free: host.bw_free(),
+            storage: host.storage,
+            power_now: host.power_at(host.utilization()),
+            ty: h % 2,
+            quiet: host.sched.probe_is_quiet(),
+        };
         let pristine = host.vms.is_empty() && host.util_mips == 0.0 && host.storage == HOST_STORAGE;
         if pristine == self.is_pristine[h] {
             return;

@@ -86,9 +86,20 @@ impl<V> HashOrder<V> {
     /// `TREEIFY_THRESHOLD` keys), the walk order is a stable sort by bucket of the insertion
     /// order; that sort waits until something walks or inserts, since most refills are
     /// replaced by the next one unread.
-    pub fn refill(&mut self, items: impl ExactSizeIterator<Item = (usize, u32, V)>) {
-        self.clear();
+    pub fn refill(&mut self, items: impl ExactSizeIterator<Item = (usize, u32, V)> + Clone) {
         let n = items.len();
+        // Still in the insertion order of the last refill, with the same keys: clearing and
+        // putting them again would give back this order, so only the values change.
+        if !self.sorted
+            && n == self.entries.len()
+            && items.clone().zip(&self.entries).all(|(i, e)| i.0 == e.0)
+        {
+            for (e, (_, _, value)) in self.entries.iter_mut().zip(items) {
+                e.3 = value;
+            }
+            return;
+        }
+        self.clear();
         if n == 0 {
             return;
         }
@@ -151,15 +162,20 @@ impl<V> HashOrder<V> {
     /// have grown, which reorders the walk. Returns whether it did.
     #[inline]
     pub fn insert_and_remove(&mut self, hash: u32) -> bool {
-        let n = self.entries.len() + 1;
-        // Neither trigger can fire: the load stays under 3/4 and no chain can pass 8.
-        if self.capacity != 0
-            && n <= self.capacity / 4 * 3
-            && (n <= TREEIFY_THRESHOLD || self.capacity >= MIN_TREEIFY_CAPACITY)
-        {
+        if self.takes_one_more_quietly() {
             return false;
         }
         self.insert_and_remove_slow(hash)
+    }
+
+    /// Whether a new key, whatever its hash, can be put without growing the table: the load
+    /// stays under 3/4 and no chain can pass 8.
+    #[inline]
+    pub fn takes_one_more_quietly(&self) -> bool {
+        let n = self.entries.len() + 1;
+        self.capacity != 0
+            && n <= self.capacity / 4 * 3
+            && (n <= TREEIFY_THRESHOLD || self.capacity >= MIN_TREEIFY_CAPACITY)
     }
 
     #[cold]
@@ -375,6 +391,30 @@ mod tests {
         let mut big: HashOrder<()> = HashOrder::default();
         big.refill(crowded.iter().map(|&k| (k, spread(uid_hash(2, k)), ())));
         assert!(big.capacity > 16);
+    }
+
+    /// Refilling twice with the same keys keeps the walk and takes the new values, whether or
+    /// not the map was walked in between.
+    #[test]
+    fn refill_with_the_same_keys_takes_new_values() {
+        for n in 1..20usize {
+            for walk_between in [false, true] {
+                let keys_in: Vec<usize> = (0..n).map(|i| i * 17 + 2).collect();
+                let mut a: HashOrder<usize> = HashOrder::default();
+                a.refill(keys_in.iter().map(|&k| (k, spread(uid_hash(2, k)), 0)));
+                if walk_between {
+                    assert_eq!(a.iter().count(), n);
+                }
+                a.refill(keys_in.iter().map(|&k| (k, spread(uid_hash(2, k)), k + 1)));
+                let mut b: HashOrder<usize> = HashOrder::default();
+                for &k in &keys_in {
+                    b.put(k, spread(uid_hash(2, k)), k + 1);
+                }
+                let walk =
+                    |m: &mut HashOrder<usize>| m.iter().map(|(k, v)| (k, *v)).collect::<Vec<_>>();
+                assert_eq!(walk(&mut a), walk(&mut b), "{n} keys");
+            }
+        }
     }
 
     /// Probing with a key that is inserted and removed again leaves the map exactly as a real
