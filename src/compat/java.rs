@@ -249,6 +249,11 @@ impl<V> HashOrder<V> {
         self.entries.iter().find(|e| e.0 == key).map(|e| &e.3)
     }
 
+    /// (key, value) in whatever order they are stored, for lookups that need no walk.
+    pub fn iter_any_order(&self) -> impl Iterator<Item = (usize, &V)> {
+        self.entries.iter().map(|e| (e.0, &e.3))
+    }
+
     /// (key, value) in Java's iteration order.
     pub fn iter(&mut self) -> impl Iterator<Item = (usize, &V)> {
         self.sort();
