@@ -938,6 +938,7 @@ pub struct Experiment {
     active: Vec<usize>,
     /// Reused buffers: PABFD's candidate hosts, and a host update's requests and allocations.
     candidates: Vec<usize>,
+    admitted: Vec<usize>,
     entries: Vec<(usize, u32, f64, bool)>,
     allocs: Vec<f64>,
     is_pristine: Vec<bool>,
@@ -1043,6 +1044,7 @@ impl Experiment {
             ],
             active: Vec::new(),
             candidates: Vec::new(),
+            admitted: Vec::new(),
             entries: Vec::new(),
             allocs: Vec::new(),
             is_pristine: vec![true; n_hosts],
@@ -1509,7 +1511,7 @@ impl Experiment {
         m
     }
 
-    /// PABFD's evaluation of one host: the power increase, or `None` if it cannot take the
+    /// PABFD's evaluation of one host short of the power increase: whether it can take the
     /// VM described by `c`.
     ///
     /// `isHostOverUtilizedAfterAllocation` really creates the VM on the host and destroys it
@@ -1517,16 +1519,16 @@ impl Experiment {
     /// leaves different last bits in its free MIPS than the update's list-order allocation
     /// did; CloudSim's later choices see those bits, so the evaluation does the same.
     #[inline]
-    fn power_diff(&mut self, h: usize, c: &Placing) -> Option<f64> {
+    fn admits(&mut self, h: usize, c: &Placing) -> bool {
         let hot = &self.hot[h];
         debug_assert_eq!(hot.available, self.hosts[h].sched.available);
         debug_assert_eq!(hot.storage, self.hosts[h].storage);
         // isSuitableForVm: a PE can hold the request and the host has the MIPS free.
         if !(hot.pe >= c.req && hot.available >= c.req) {
-            return None;
+            return false;
         }
         if c.instantiating && !self.is_suitable(h, c.vm) {
-            return None;
+            return false;
         }
         if hot.alloc != 0.0 {
             // vmCreate gets to the scheduler only with storage, RAM and bandwidth to spare.
@@ -1540,13 +1542,10 @@ impl Experiment {
                 self.probe(h, c.vm);
             }
             if over {
-                return None;
+                return false;
             }
         }
-        let hot = &self.hot[h];
-        let curve = &self.curves[hot.ty];
-        let after = (hot.alloc + c.req) / hot.total;
-        Some(spec_power(&curve.power, &curve.slope, after) - hot.power_now)
+        true
     }
 
     /// The scheduler side of `vmCreate(vm)` followed by `vmDestroy(vm)` on `h`. A quiet host
@@ -1599,21 +1598,31 @@ impl Experiment {
                 }
             }
         }
+        // Everything but the power first, probes included: a probe changes only its own
+        // host, and each host's power is read after its own probe either way. The power
+        // increases then come from a loop with no side effects.
+        let mut admitted = std::mem::take(&mut self.admitted);
+        admitted.clear();
         for &h in &candidates {
-            if excluded[h] {
-                continue;
+            if !excluded[h] && self.admits(h, &c) {
+                admitted.push(h);
             }
-            if let Some(d) = self.power_diff(h, &c) {
-                let better = match best {
-                    None => true,
-                    Some((bd, bh)) => d < bd || (d == bd && h < bh),
-                };
-                if better {
-                    best = Some((d, h));
-                }
+        }
+        for &h in &admitted {
+            let hot = &self.hot[h];
+            let curve = &self.curves[hot.ty];
+            let after = (hot.alloc + c.req) / hot.total;
+            let d = spec_power(&curve.power, &curve.slope, after) - hot.power_now;
+            let better = match best {
+                None => true,
+                Some((bd, bh)) => d < bd || (d == bd && h < bh),
+            };
+            if better {
+                best = Some((d, h));
             }
         }
         self.candidates = candidates;
+        self.admitted = admitted;
         best.map(|b| b.1)
     }
 
