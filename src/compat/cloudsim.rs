@@ -358,9 +358,10 @@ impl StateStream {
 }
 
 struct Vm {
+    /// The VM's index, which is also its column in [`Samples`].
+    id: usize,
     mips: f64,
     ram: f64,
-    trace: Vec<f64>,
     host: Option<usize>,
     in_migration: bool,
     being_instantiated: bool,
@@ -415,30 +416,61 @@ impl TracePoint {
     }
 }
 
-impl Vm {
-    /// `UtilizationModelPlanetLabInMemory.getUtilization`.
-    fn util(&self, t: f64) -> f64 {
-        self.util_at(TracePoint::new(t))
+/// Every VM's trace samples, stored by time: an update reads two samples of each VM it
+/// moves, and those lie together instead of in a separate array per VM.
+struct Samples {
+    vms: usize,
+    data: Vec<f64>,
+}
+
+impl Samples {
+    /// CloudSim's 289 points per trace; a shorter trace is held at its last sample, as
+    /// CloudSim's 289th point is.
+    fn new(traces: &[VmTrace]) -> Samples {
+        let vms = traces.len();
+        let mut data = vec![0.0; TRACE_POINTS * vms];
+        for (vm, tr) in traces.iter().enumerate() {
+            let last = tr.cpu.last().copied().unwrap_or(0.0);
+            for i in 0..TRACE_POINTS {
+                data[i * vms + vm] = cloudsim_sample(tr.cpu.get(i).copied().unwrap_or(last));
+            }
+        }
+        Samples { vms, data }
     }
 
     #[inline]
-    fn util_at(&self, p: TracePoint) -> f64 {
+    fn at(&self, i: usize, vm: usize) -> f64 {
+        self.data[i * self.vms + vm]
+    }
+}
+
+/// Points per VM trace: 288 samples and the copy of the last that CloudSim appends.
+const TRACE_POINTS: usize = 289;
+
+impl Vm {
+    /// `UtilizationModelPlanetLabInMemory.getUtilization`.
+    fn util(&self, samples: &Samples, t: f64) -> f64 {
+        self.util_at(samples, TracePoint::new(t))
+    }
+
+    #[inline]
+    fn util_at(&self, samples: &Samples, p: TracePoint) -> f64 {
         if !self.submitted {
             return 0.0;
         }
         match p {
-            TracePoint::Sample(i) => self.trace[i],
+            TracePoint::Sample(i) => samples.at(i, self.id),
             TracePoint::Between {
                 i1,
                 i2,
                 span,
                 offset,
             } => {
-                let u1 = self.trace[i1];
+                let u1 = samples.at(i1, self.id);
                 if span == 0.0 {
                     return u1;
                 }
-                let delta = (self.trace[i2] - u1) / span;
+                let delta = (samples.at(i2, self.id) - u1) / span;
                 u1 + delta * offset
             }
         }
@@ -455,10 +487,10 @@ impl Vm {
 
     /// Moves the cloudlet scheduler to `t` (`CloudletSchedulerDynamicWorkload`).
     #[inline]
-    fn set_prev_time(&mut self, t: f64, p: TracePoint) {
+    fn set_prev_time(&mut self, samples: &Samples, t: f64, p: TracePoint) {
         if t != self.prev_time {
             self.prev_time = t;
-            self.util_now = self.util_at(p);
+            self.util_now = self.util_at(samples, p);
             self.req = self.util_now * self.mips;
         }
     }
@@ -957,6 +989,7 @@ pub struct Experiment {
     uses_history: bool,
     /// Every host's migrating-out set.
     outs: OutSets,
+    samples: Samples,
     /// What PABFD reads of each host.
     hot: Vec<Hot>,
     /// Scratch for `alloc_mips_slow`: (stamp, allocation) by VM.
@@ -1003,15 +1036,13 @@ impl Experiment {
         let n_hosts = hosts.len();
         let n = traces.len();
         let per_type = n.div_ceil(4).max(1);
-        let vms = traces
-            .iter()
-            .enumerate()
-            .map(|(i, tr)| {
+        let vms = (0..n)
+            .map(|i| {
                 let ty = (i / per_type).min(3);
                 Vm {
                     mips: VM_MIPS[ty],
                     ram: VM_RAM[ty],
-                    trace: tr.cpu.iter().map(|&c| cloudsim_sample(c)).collect(),
+                    id: i,
                     host: None,
                     in_migration: false,
                     being_instantiated: true,
@@ -1053,6 +1084,7 @@ impl Experiment {
             changed: vec![true; n_hosts],
             tracking: false,
             outs: OutSets::new(n, n_hosts),
+            samples: Samples::new(traces),
             alloc_of: vec![(0, 0.0); n],
             stamp: 0,
             hot: (0..n_hosts)
@@ -1267,7 +1299,7 @@ impl Experiment {
         for i in 0..self.hosts[h].vms.len() {
             let vm = self.hosts[h].vms[i];
             let v = &mut self.vms[vm];
-            v.set_prev_time(t, p);
+            v.set_prev_time(&self.samples, t, p);
             if t > v.power_prev_time && grid {
                 // set_prev_time has just read the trace at t.
                 let u = v.util_now;
@@ -1693,7 +1725,10 @@ impl Experiment {
             }
             let key = match sel {
                 Selector::Mmt => self.vms[v].ram,
-                Selector::Mu => self.vms[v].util(self.clock) * self.vms[v].mips / self.vms[v].mips,
+                Selector::Mu => {
+                    self.vms[v].util(&self.samples, self.clock) * self.vms[v].mips
+                        / self.vms[v].mips
+                }
                 Selector::Mc => unreachable!("handled above"),
             };
             if best.is_none_or(|(_, k)| key < k) {
@@ -1753,7 +1788,7 @@ impl Experiment {
                 if v.prev_time == t && !v.being_instantiated {
                     v.req
                 } else {
-                    v.util(t) * v.mips
+                    v.util(&self.samples, t) * v.mips
                 }
             };
             let (ua, ub) = (key(&self.vms[a]), key(&self.vms[b]));
@@ -1994,7 +2029,7 @@ impl Experiment {
         for v in &mut self.vms {
             v.submitted = true;
             // Demand is still read at the scheduler's last update, t = 0, until the first update.
-            v.util_now = v.util(v.prev_time);
+            v.util_now = v.util(&self.samples, v.prev_time);
             v.req = v.util_now * v.mips;
         }
         for h in 0..self.hosts.len() {
