@@ -1349,7 +1349,9 @@ impl Experiment {
         let active = host.util_mips > 0.0;
         let u = host.util_mips;
         host.add_state(t, u, total_req, active);
-        self.touch_known(h, alloc_mips, total_req);
+        // Histories grow only at grid times; otherwise the sum cached at the host's last change
+        // still holds.
+        self.touch_known(h, alloc_mips, total_req, grid);
         self.changed[h] = false;
     }
 
@@ -1667,12 +1669,12 @@ impl Experiment {
             .iter()
             .map(|&v| self.vms[v].requested())
             .sum();
-        self.touch_known(h, alloc, req);
+        self.touch_known(h, alloc, req, true);
     }
 
     /// `touch` with the allocated and requested sums already at hand.
-    fn touch_known(&mut self, h: usize, alloc: f64, req: f64) {
-        if self.uses_history {
+    fn touch_known(&mut self, h: usize, alloc: f64, req: f64, histories_moved: bool) {
+        if self.uses_history && histories_moved {
             self.hosts[h].history_cache = self.history_sum(h);
         }
         let host = &mut self.hosts[h];
