@@ -1256,7 +1256,11 @@ impl Experiment {
         self.touch(h);
     }
 
-    fn add_migrating_in(&mut self, h: usize, vm: usize) {
+    /// `addMigratingInVm`. CloudSim then updates the target and the source at once; that is
+    /// left to the caller, which updates each host once after the last migration it starts
+    /// this instant. An update at the same instant rebuilds the host's allocation from its
+    /// VMs alone and replaces its same-time state entries, so only the last one is seen.
+    fn add_migrating_in(&mut self, h: usize, vm: usize, stale: &mut Vec<usize>) {
         self.vms[vm].in_migration = true;
         if self.hosts[h].migrating_in.contains(&vm) {
             return;
@@ -1270,10 +1274,9 @@ impl Experiment {
         self.hosts[h].storage -= VM_SIZE;
         self.hosts[h].migrating_in.push(vm);
         self.hosts[h].vms.push(vm);
-        let t = self.clock;
-        self.update_host(h, t);
+        stale.push(h);
         if let Some(src) = self.vms[vm].host {
-            self.update_host(src, t);
+            stale.push(src);
         }
     }
 
@@ -2065,13 +2068,20 @@ impl Experiment {
             self.update_all();
             if let Policy::Migration(_, sel) = self.policy {
                 let map = self.optimize(sel);
+                let mut stale = Vec::new();
                 for (vm, target) in map {
-                    self.add_migrating_in(target, vm);
+                    self.add_migrating_in(target, vm, &mut stale);
                     self.migrations += 1;
                     let delay = self.vms[vm].ram / (HOST_BW / (2.0 * 8000.0));
                     self.seq += 1;
                     self.pending
                         .push((self.clock + delay, self.seq, vm, target));
+                }
+                stale.sort_unstable();
+                stale.dedup();
+                let t = self.clock;
+                for h in stale {
+                    self.update_host(h, t);
                 }
                 // Earliest completion last; among equal times, the first scheduled.
                 self.pending
