@@ -1223,37 +1223,41 @@ impl Experiment {
         self.touch(h);
     }
 
-    fn vm_destroy_all(&mut self, h: usize) {
+    /// `restoreAllocation`'s first steps on a host the optimisation changed: every VM destroyed,
+    /// then the VMs migrating in booked back first. The scheduler is left empty; the restore
+    /// allocates every VM at once when the host's list is complete.
+    fn empty_for_restore(&mut self, h: usize) {
         let host = &mut self.hosts[h];
         host.sched.deallocate_all();
         host.ram_used.clear();
         host.bw_used.clear();
-        let vms = std::mem::take(&mut host.vms);
-        for &v in &vms {
+        for v in std::mem::take(&mut host.vms) {
             host.storage += VM_SIZE;
             self.vms[v].host = None;
         }
-        self.touch(h);
-    }
-
-    fn reallocate_migrating_in(&mut self, h: usize) {
-        let ins = self.hosts[h].migrating_in.clone();
-        for vm in ins {
-            if !self.hosts[h].vms.contains(&vm) {
-                self.hosts[h].vms.push(vm);
+        for vm in self.hosts[h].migrating_in.clone() {
+            let host = &mut self.hosts[h];
+            if !host.vms.contains(&vm) {
+                host.vms.push(vm);
             }
-            if !self.hosts[h].sched.migrating_in.contains(&vm) {
-                self.hosts[h].sched.migrating_in.push(vm);
+            if !host.sched.migrating_in.contains(&vm) {
+                host.sched.migrating_in.push(vm);
             }
             self.alloc_ram_bw(h, vm);
-            let v = &self.vms[vm];
-            let (req, mig, hash) = (v.requested(), v.in_migration, v.hash);
-            self.hosts[h]
-                .sched
-                .allocate(&mut self.outs, vm, hash, req, mig);
             self.hosts[h].storage -= VM_SIZE;
         }
-        self.touch(h);
+    }
+
+    /// `vmCreate` of a saved VM during the restore, short of the scheduler.
+    fn book_for_restore(&mut self, h: usize, vm: usize) -> bool {
+        if self.hosts[h].storage < VM_SIZE || !self.alloc_ram_bw(h, vm) {
+            return false;
+        }
+        let host = &mut self.hosts[h];
+        host.storage -= VM_SIZE;
+        host.vms.push(vm);
+        self.vms[vm].host = Some(h);
+        true
     }
 
     /// `addMigratingInVm`. CloudSim then updates the target and the source at once; that is
@@ -1913,8 +1917,7 @@ impl Experiment {
         self.tracking = false;
         for h in 0..n {
             if self.touched[h] {
-                self.vm_destroy_all(h);
-                self.reallocate_migrating_in(h);
+                self.empty_for_restore(h);
             } else {
                 let host = &mut self.hosts[h];
                 if host.migrating_in.is_empty()
@@ -1965,17 +1968,31 @@ impl Experiment {
                 self.touch(h);
             }
         }
-        // `saved` runs host by host; each refilled host's caches are refreshed once, after
-        // its last VM.
-        for (i, &(h, vm)) in saved.iter().enumerate() {
+        for &(h, vm) in &saved {
             if self.touched[h] {
-                let ok = self.vm_create_untouched(h, vm);
+                let ok = self.book_for_restore(h, vm);
                 debug_assert!(ok, "restoring the allocation cannot fail");
-                if saved.get(i + 1).is_none_or(|next| next.0 != h) {
-                    self.touch(h);
-                }
             } else {
                 self.vms[vm].host = Some(h);
+            }
+        }
+        // Each refilled host's scheduler allocates its VMs in list order, as the one-by-one
+        // `vmCreate` calls would from an empty host, and its caches are refreshed once.
+        for h in 0..n {
+            if self.touched[h] {
+                let mut entries = std::mem::take(&mut self.entries);
+                entries.clear();
+                entries.extend(self.hosts[h].vms.iter().map(|&vm| {
+                    let v = &self.vms[vm];
+                    (vm, v.hash, v.requested(), v.in_migration)
+                }));
+                let mut allocs = std::mem::take(&mut self.allocs);
+                self.hosts[h]
+                    .sched
+                    .allocate_all(&mut self.outs, &entries, &mut allocs);
+                self.entries = entries;
+                self.allocs = allocs;
+                self.touch(h);
             }
         }
         self.touched.fill(false);
