@@ -169,13 +169,15 @@ impl<V> HashOrder<V> {
     }
 
     /// Whether a new key, whatever its hash, can be put without growing the table: the load
-    /// stays under 3/4 and no chain can pass 8.
+    /// stays under 3/4 and no chain can pass 8 (none holds 8 already).
     #[inline]
     pub fn takes_one_more_quietly(&self) -> bool {
         let n = self.entries.len() + 1;
         self.capacity != 0
             && n <= self.capacity / 4 * 3
-            && (n <= TREEIFY_THRESHOLD || self.capacity >= MIN_TREEIFY_CAPACITY)
+            && (n <= TREEIFY_THRESHOLD
+                || self.capacity >= MIN_TREEIFY_CAPACITY
+                || self.longest_chain() < TREEIFY_THRESHOLD)
     }
 
     #[cold]
@@ -426,20 +428,29 @@ mod tests {
     /// put and remove would, growth included.
     #[test]
     fn insert_and_remove_is_put_then_remove() {
-        for n in 0..40 {
-            let mut a = HashOrder::default();
-            for i in 0..n {
-                put(&mut a, i * 31 + 7);
+        // Keys spread out, and keys crowding one bucket (where a ninth in a chain grows the
+        // table).
+        let crowded: Vec<usize> = (0..200_000)
+            .filter(|&k| spread(uid_hash(2, k)) & 15 == 3)
+            .take(13)
+            .collect();
+        for n in 0..52 {
+            for probe in [5000, crowded[12]] {
+                let mut a = HashOrder::default();
+                for i in 0..n {
+                    put(&mut a, crowded[..12].get(i).copied().unwrap_or(i * 31 + 7));
+                }
+                let mut b = a.clone();
+                let quiet = a.takes_one_more_quietly();
+                let grew = a.insert_and_remove(spread(uid_hash(2, probe)));
+                let cap = b.capacity;
+                put(&mut b, probe);
+                b.remove(probe);
+                assert_eq!(keys(&mut a), keys(&mut b), "{n} entries");
+                assert_eq!(a.capacity, b.capacity, "{n} entries");
+                assert_eq!(grew, b.capacity != cap, "{n} entries");
+                assert!(!(quiet && grew), "{n} entries: a quiet map grew");
             }
-            let mut b = a.clone();
-            let probe = 5000;
-            let grew = a.insert_and_remove(spread(uid_hash(2, probe)));
-            let cap = b.capacity;
-            put(&mut b, probe);
-            b.remove(probe);
-            assert_eq!(keys(&mut a), keys(&mut b), "{n} entries");
-            assert_eq!(a.capacity, b.capacity, "{n} entries");
-            assert_eq!(grew, b.capacity != cap, "{n} entries");
         }
     }
 }
