@@ -1294,6 +1294,23 @@ impl Experiment {
         self.touch(h);
     }
 
+    /// Every VM of `h` allocated afresh in list order (`Sched::allocate_all`); the requests
+    /// and allocations are left in `self.entries` and `self.allocs`.
+    fn allocate_in_list_order(&mut self, h: usize) {
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.clear();
+        entries.extend(self.hosts[h].vms.iter().map(|&vm| {
+            let v = &self.vms[vm];
+            (vm, v.hash, v.requested(), v.in_migration)
+        }));
+        let mut allocs = std::mem::take(&mut self.allocs);
+        self.hosts[h]
+            .sched
+            .allocate_all(&mut self.outs, &entries, &mut allocs);
+        self.entries = entries;
+        self.allocs = allocs;
+    }
+
     /// `HostDynamicWorkload.updateVmsProcessing` with `PowerVm.updateVmProcessing`.
     fn update_host(&mut self, h: usize, t: f64) {
         let grid = (t - 0.1) % INTERVAL == 0.0;
@@ -1321,17 +1338,9 @@ impl Experiment {
         host.prev_util_mips = host.util_mips;
         host.prev_power = self.hot[h].power_now;
         host.util_mips = 0.0;
-        let vms = std::mem::take(&mut host.vms);
-        let mut entries = std::mem::take(&mut self.entries);
-        entries.clear();
-        entries.extend(vms.iter().map(|&vm| {
-            let v = &self.vms[vm];
-            (vm, v.hash, v.requested(), v.in_migration)
-        }));
-        let mut allocs = std::mem::take(&mut self.allocs);
-        self.hosts[h]
-            .sched
-            .allocate_all(&mut self.outs, &entries, &mut allocs);
+        self.allocate_in_list_order(h);
+        let entries = std::mem::take(&mut self.entries);
+        let allocs = std::mem::take(&mut self.allocs);
         let mut total_req = 0.0;
         let mut alloc_mips = 0.0;
         for (&(vm, _, req, mig), &a) in entries.iter().zip(&allocs) {
@@ -1352,7 +1361,6 @@ impl Experiment {
         self.entries = entries;
         self.allocs = allocs;
         let host = &mut self.hosts[h];
-        host.vms = vms;
         let active = host.util_mips > 0.0;
         let u = host.util_mips;
         host.add_state(t, u, total_req, active);
@@ -1952,18 +1960,7 @@ impl Experiment {
                 } else if self.probed[h] {
                     // Probing left the walk-order allocation; refilling allocates in list
                     // order again.
-                    let entries: Vec<(usize, u32, f64, bool)> = self.hosts[h]
-                        .vms
-                        .iter()
-                        .map(|&vm| {
-                            let v = &self.vms[vm];
-                            (vm, v.hash, v.requested(), v.in_migration)
-                        })
-                        .collect();
-                    let mut allocs = Vec::new();
-                    self.hosts[h]
-                        .sched
-                        .allocate_all(&mut self.outs, &entries, &mut allocs);
+                    self.allocate_in_list_order(h);
                 }
                 self.touch(h);
             }
@@ -1980,18 +1977,7 @@ impl Experiment {
         // `vmCreate` calls would from an empty host, and its caches are refreshed once.
         for h in 0..n {
             if self.touched[h] {
-                let mut entries = std::mem::take(&mut self.entries);
-                entries.clear();
-                entries.extend(self.hosts[h].vms.iter().map(|&vm| {
-                    let v = &self.vms[vm];
-                    (vm, v.hash, v.requested(), v.in_migration)
-                }));
-                let mut allocs = std::mem::take(&mut self.allocs);
-                self.hosts[h]
-                    .sched
-                    .allocate_all(&mut self.outs, &entries, &mut allocs);
-                self.entries = entries;
-                self.allocs = allocs;
+                self.allocate_in_list_order(h);
                 self.touch(h);
             }
         }
