@@ -95,19 +95,20 @@ fn main() {
 /// (policy, CloudSim's wall seconds) for 20110303 in CloudSim's own VM order.
 fn cloudsim_wall_times(root: &std::path::Path) -> Vec<(String, f64)> {
     let path = root.join("../shared/reference/cloudsim/results.csv");
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Ok(mut rd) = csv::Reader::from_path(&path) else {
         return Vec::new();
     };
-    let mut lines = text.lines();
-    let head: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let col = |n: &str| head.iter().position(|h| *h == n);
+    let Ok(head) = rd.headers().cloned() else {
+        return Vec::new();
+    };
+    let col = |n: &str| head.iter().position(|h| h == n);
     let (Some(order), Some(policy), Some(wall)) = (col("order"), col("policy"), col("wall_s"))
     else {
         return Vec::new();
     };
-    lines
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|f| f.get(order) == Some(&"listfiles"))
-        .filter_map(|f| Some((f.get(policy)?.to_string(), f.get(wall)?.parse().ok()?)))
+    rd.records()
+        .filter_map(Result::ok)
+        .filter(|r| r.get(order) == Some("listfiles"))
+        .filter_map(|r| Some((r.get(policy)?.to_string(), r.get(wall)?.parse().ok()?)))
         .collect()
 }

@@ -367,8 +367,9 @@ struct Vm {
     being_instantiated: bool,
     /// The cloudlet scheduler's last update time; demand is the trace at this time.
     prev_time: f64,
-    /// `util(prev_time)` and `util(prev_time) · mips`, kept in step with `prev_time`.
+    /// `util(prev_time)`, kept in step with `prev_time`.
     util_now: f64,
+    /// `util_now · mips`.
     req: f64,
     submitted: bool,
     /// `PowerVm.previousTime`, for the history rule.
@@ -407,9 +408,10 @@ impl TracePoint {
         }
         let i1 = k as usize;
         let i2 = ceil_nonneg(q) as usize;
+        let last = TRACE_POINTS - 1;
         TracePoint::Between {
-            i1: i1.min(288),
-            i2: if i2 == i1 { i1.min(288) } else { i2.min(288) },
+            i1: i1.min(last),
+            i2: i2.min(last),
             span: (i2 - i1) as f64 * INTERVAL,
             offset: t - i1 as f64 * INTERVAL,
         }
@@ -813,10 +815,6 @@ impl Sched {
 
 struct Host {
     total: f64,
-    power: [f64; 11],
-    /// `(power[i + 1] − power[i]) / 10` for each 10 % segment, as `getPower` computes it:
-    /// the same operation on the same operands, done once.
-    slope: [f64; 10],
     vms: Vec<usize>,
     migrating_in: Vec<usize>,
     sched: Sched,
@@ -846,10 +844,6 @@ impl Host {
     fn prev_utilization(&self) -> f64 {
         let u = self.prev_util_mips / self.total;
         if u > 1.0 && u < 1.01 { 1.0 } else { u }
-    }
-    #[inline]
-    fn power_at(&self, u: f64) -> f64 {
-        spec_power(&self.power, &self.slope, u)
     }
     fn add_state(&mut self, t: f64, alloc: f64, req: f64, active: bool) {
         self.states.add((t, alloc, req, active), true);
@@ -884,7 +878,28 @@ struct Hot {
 /// A SPECpower curve and its segment slopes.
 struct Curve {
     power: [f64; 11],
+    /// `(power[i + 1] − power[i]) / 10` for each 10 % segment, as `getPower` computes it:
+    /// the same operation on the same operands, done once.
     slope: [f64; 10],
+}
+
+impl Curve {
+    fn new(power: [f64; 11]) -> Curve {
+        Curve {
+            power,
+            slope: std::array::from_fn(|i| (power[i + 1] - power[i]) / 10.0),
+        }
+    }
+
+    #[inline]
+    fn at(&self, u: f64) -> f64 {
+        spec_power(&self.power, &self.slope, u)
+    }
+}
+
+/// A host's type, the index of its curve: `Helper.createHostList` alternates G4 and G5.
+fn host_type(h: usize) -> usize {
+    h % 2
 }
 
 /// `PowerModelSpecPower.getPower`. Java returns the table entry when `u % 0.1 == 0`,
@@ -933,10 +948,6 @@ fn ceil_nonneg(x: f64) -> f64 {
 
 /// `(double) i / 10` for i = 0..=10, as `getPower` computes the start of a segment.
 const TENTHS: [f64; 11] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
-
-fn segment_slopes(power: &[f64; 11]) -> [f64; 10] {
-    std::array::from_fn(|i| (power[i + 1] - power[i]) / 10.0)
-}
 
 /// What PABFD asks of every host about the VM it is placing, read once.
 struct Placing {
@@ -1003,16 +1014,16 @@ impl Experiment {
     /// 800 hosts (half HP ML110 G4, half G5) and one VM per trace, VM i of type
     /// i / ceil(n/4) (`Helper.createHostList`, `createVmList`).
     pub fn new(policy: Policy, traces: &[VmTrace], hosts: usize) -> Experiment {
-        let g4 = spec_preset("hp-ml110-g4").expect("preset");
-        let g5 = spec_preset("hp-ml110-g5").expect("preset");
+        let curves = [
+            Curve::new(spec_preset("hp-ml110-g4").expect("preset")),
+            Curve::new(spec_preset("hp-ml110-g5").expect("preset")),
+        ];
         let hosts: Vec<Host> = (0..hosts)
             .map(|i| {
-                let t = i % 2;
+                let t = host_type(i);
                 let total = HOST_MIPS[t] * HOST_PES as f64;
                 Host {
                     total,
-                    power: if t == 0 { g4 } else { g5 },
-                    slope: segment_slopes(if t == 0 { &g4 } else { &g5 }),
                     vms: Vec::new(),
                     migrating_in: Vec::new(),
                     sched: Sched {
@@ -1027,7 +1038,7 @@ impl Experiment {
                     storage: HOST_STORAGE,
                     util_mips: 0.0,
                     prev_util_mips: 0.0,
-                    prev_power: if t == 0 { g4[0] } else { g5[0] },
+                    prev_power: curves[t].power[0],
                     history_cache: [0.0; HISTORY_LENGTH],
                     states: StateStream::default(),
                 }
@@ -1058,7 +1069,7 @@ impl Experiment {
                 }
             })
             .collect();
-        Experiment {
+        let mut e = Experiment {
             policy,
             hosts,
             vms,
@@ -1070,8 +1081,8 @@ impl Experiment {
             pending: Vec::new(),
             seq: 0,
             pristine: [
-                (0..n_hosts).filter(|h| h % 2 == 0).collect(),
-                (0..n_hosts).filter(|h| h % 2 == 1).collect(),
+                (0..n_hosts).filter(|&h| host_type(h) == 0).collect(),
+                (0..n_hosts).filter(|&h| host_type(h) == 1).collect(),
             ],
             active: Vec::new(),
             candidates: Vec::new(),
@@ -1087,35 +1098,8 @@ impl Experiment {
             samples: Samples::new(traces),
             alloc_of: vec![(0, 0.0); n],
             stamp: 0,
-            hot: (0..n_hosts)
-                .map(|i| {
-                    let ty = i % 2;
-                    let total = HOST_MIPS[ty] * HOST_PES as f64;
-                    Hot {
-                        available: total,
-                        pe: HOST_MIPS[ty],
-                        total,
-                        alloc: 0.0,
-                        req: 0.0,
-                        ram_free: HOST_RAM,
-                        bw_free: HOST_BW,
-                        storage: HOST_STORAGE,
-                        power_now: if ty == 0 { g4[0] } else { g5[0] },
-                        ty,
-                        quiet: false,
-                    }
-                })
-                .collect(),
-            curves: [
-                Curve {
-                    power: g4,
-                    slope: segment_slopes(&g4),
-                },
-                Curve {
-                    power: g5,
-                    slope: segment_slopes(&g5),
-                },
-            ],
+            hot: vec![Hot::default(); n_hosts],
+            curves,
             uses_history: matches!(
                 policy,
                 Policy::Migration(
@@ -1123,7 +1107,12 @@ impl Experiment {
                     _
                 )
             ),
+        };
+        // Every host's packed record, from its empty state.
+        for h in 0..n_hosts {
+            e.touch_known(h, 0.0, 0.0, true);
         }
+        e
     }
 
     // --- Host operations (`Host`, `HostDynamicWorkload`) -----------------------------------
@@ -1174,19 +1163,7 @@ impl Experiment {
     }
 
     fn vm_create(&mut self, h: usize, vm: usize) -> bool {
-        let ok = self.vm_create_untouched(h, vm);
-        if ok {
-            self.touch(h);
-        }
-        ok
-    }
-
-    /// `vm_create` without refreshing the host's caches, for refilling a host VM by VM.
-    fn vm_create_untouched(&mut self, h: usize, vm: usize) -> bool {
-        if self.hosts[h].storage < VM_SIZE {
-            return false;
-        }
-        if !self.alloc_ram_bw(h, vm) {
+        if !self.book_vm(h, vm) {
             return false;
         }
         let (req, mig, hash) = (
@@ -1194,14 +1171,13 @@ impl Experiment {
             self.vms[vm].in_migration,
             self.vms[vm].hash,
         );
-        let host = &mut self.hosts[h];
-        host.sched.allocate(&mut self.outs, vm, hash, req, mig);
-        host.storage -= VM_SIZE;
-        host.vms.push(vm);
-        self.vms[vm].host = Some(h);
+        self.hosts[h]
+            .sched
+            .allocate(&mut self.outs, vm, hash, req, mig);
         if self.tracking {
             self.touched[h] = true;
         }
+        self.touch(h);
         true
     }
 
@@ -1248,8 +1224,9 @@ impl Experiment {
         }
     }
 
-    /// `vmCreate` of a saved VM during the restore, short of the scheduler.
-    fn book_for_restore(&mut self, h: usize, vm: usize) -> bool {
+    /// `vmCreate` short of the scheduler: storage, RAM and bandwidth, and the VM list. The
+    /// restore books VMs this way and allocates a host's MIPS once its list is complete.
+    fn book_vm(&mut self, h: usize, vm: usize) -> bool {
         if self.hosts[h].storage < VM_SIZE || !self.alloc_ram_bw(h, vm) {
             return false;
         }
@@ -1395,7 +1372,7 @@ impl Experiment {
         if dt > 0.0 {
             for (host, hot) in self.hosts.iter().zip(&self.hot) {
                 let e = match self.policy {
-                    Policy::Npa => host.power[10] * dt,
+                    Policy::Npa => self.curves[hot.ty].power[10] * dt,
                     _ => {
                         if host.prev_utilization() == 0.0 {
                             0.0
@@ -1421,7 +1398,7 @@ impl Experiment {
                 .vms
                 .iter()
                 .copied()
-                .filter(|&v| !self.vms[v].in_migration && self.vms[v].requested() == 0.0)
+                .filter(|v| finished(v))
                 .collect();
             for vm in done {
                 if let Some(host) = self.vms[vm].host {
@@ -1702,8 +1679,8 @@ impl Experiment {
             ram_free: host.ram_free(),
             bw_free: host.bw_free(),
             storage: host.storage,
-            power_now: host.power_at(host.utilization()),
-            ty: h % 2,
+            power_now: self.curves[host_type(h)].at(host.utilization()),
+            ty: host_type(h),
             quiet: host.sched.probe_is_quiet(),
         };
         let pristine = host.vms.is_empty() && host.util_mips == 0.0 && host.storage == HOST_STORAGE;
@@ -1711,7 +1688,7 @@ impl Experiment {
             return;
         }
         self.is_pristine[h] = pristine;
-        let ty = h % 2;
+        let ty = host_type(h);
         if pristine {
             if let Ok(i) = self.active.binary_search(&h) {
                 self.active.remove(i);
@@ -1967,7 +1944,7 @@ impl Experiment {
         }
         for &(h, vm) in &saved {
             if self.touched[h] {
-                let ok = self.book_for_restore(h, vm);
+                let ok = self.book_vm(h, vm);
                 debug_assert!(ok, "restoring the allocation cannot fail");
             } else {
                 self.vms[vm].host = Some(h);
@@ -2285,9 +2262,9 @@ mod tests {
             probes.push((x >> 11) as f64 / (1u64 << 53) as f64);
         }
         let e = Experiment::new(Policy::Dvfs, &[], 2);
-        for h in &e.hosts {
+        for curve in &e.curves {
             for &u in probes.iter().filter(|u| (0.0..=1.0).contains(*u)) {
-                let (ours, java) = (h.power_at(u), java_get_power(&h.power, u));
+                let (ours, java) = (curve.at(u), java_get_power(&curve.power, u));
                 assert_eq!(ours.to_bits(), java.to_bits(), "{u:?}: {ours} vs {java}");
             }
         }
@@ -2310,9 +2287,9 @@ mod tests {
     #[test]
     fn specpower_matches_cloudsims_arithmetic() {
         let e = Experiment::new(Policy::Dvfs, &[], 2);
-        let g4 = &e.hosts[0];
-        assert_eq!(g4.power_at(0.0), 86.0);
-        assert!((g4.power_at(0.45) - 100.75).abs() < 1e-9);
-        assert_eq!(g4.power_at(1.0), 117.0);
+        let g4 = &e.curves[host_type(0)];
+        assert_eq!(g4.at(0.0), 86.0);
+        assert!((g4.at(0.45) - 100.75).abs() < 1e-9);
+        assert_eq!(g4.at(1.0), 117.0);
     }
 }

@@ -284,6 +284,14 @@ mod tests {
         m.put(n, spread(uid_hash(2, n)), ());
     }
 
+    /// The first `n` keys whose UIDs fall in bucket 3 of a 16-bucket table.
+    fn crowded(n: usize) -> Vec<usize> {
+        (0..)
+            .filter(|&k| spread(uid_hash(2, k)) & 15 == 3)
+            .take(n)
+            .collect()
+    }
+
     fn keys(m: &mut HashOrder<()>) -> String {
         m.iter()
             .map(|(k, _)| format!("2-{k}"))
@@ -360,10 +368,7 @@ mod tests {
     /// refill later changed by removals and puts walks as the same calls on a plain map would.
     #[test]
     fn refill_with_colliding_keys_and_later_changes() {
-        let crowded: Vec<usize> = (0..100_000)
-            .filter(|&k| spread(uid_hash(2, k)) & 15 == 3)
-            .take(10)
-            .collect();
+        let crowded = crowded(10);
         for n in 1..crowded.len() {
             let keys_in = &crowded[..n];
             let mut a: HashOrder<()> = HashOrder::default();
@@ -430,10 +435,7 @@ mod tests {
     fn insert_and_remove_is_put_then_remove() {
         // Keys spread out, and keys crowding one bucket (where a ninth in a chain grows the
         // table).
-        let crowded: Vec<usize> = (0..200_000)
-            .filter(|&k| spread(uid_hash(2, k)) & 15 == 3)
-            .take(13)
-            .collect();
+        let crowded = crowded(13);
         for n in 0..52 {
             for probe in [5000, crowded[12]] {
                 let mut a = HashOrder::default();
