@@ -580,6 +580,14 @@ impl OutSets {
             self.count[vm] += 1;
         }
     }
+    /// Row `vm` into `out`; empty when no set holds `vm`.
+    fn copy_row(&self, vm: usize, out: &mut Vec<u64>) {
+        out.clear();
+        if self.count[vm] != 0 {
+            let start = vm * self.words_per_vm;
+            out.extend_from_slice(&self.bits[start..start + self.words_per_vm]);
+        }
+    }
     #[inline]
     fn remove(&mut self, vm: usize, host: usize) {
         if self.count[vm] == 0 {
@@ -875,47 +883,84 @@ struct Hot {
     quiet: bool,
 }
 
-/// A SPECpower curve and its segment slopes.
+/// A SPECpower curve, kept both as its table and as one record per 10 % segment.
 struct Curve {
     power: [f64; 11],
-    /// `(power[i + 1] − power[i]) / 10` for each 10 % segment, as `getPower` computes it:
-    /// the same operation on the same operands, done once.
-    slope: [f64; 10],
+    /// Segment i (0..=10) as `getPower` reads it; padded to 16 so that an index known to be
+    /// at most 10 needs no bounds check in PABFD's scan.
+    segments: [Segment; 16],
+}
+
+/// What `getPower` reads for a utilisation in segment i: the entry it starts from, the slope
+/// `(power[i + 1] − power[i]) / 10` (the same operation on the same operands, done once; 0
+/// for the last entry, which no interpolation leaves) and the segment's start `(double) i / 10`.
+#[derive(Clone, Copy, Default)]
+struct Segment {
+    start_power: f64,
+    slope: f64,
+    start: f64,
 }
 
 impl Curve {
     fn new(power: [f64; 11]) -> Curve {
-        Curve {
-            power,
-            slope: std::array::from_fn(|i| (power[i + 1] - power[i]) / 10.0),
+        let mut segments = [Segment::default(); 16];
+        for (i, s) in segments.iter_mut().take(11).enumerate() {
+            *s = Segment {
+                start_power: power[i],
+                slope: if i < 10 {
+                    (power[i + 1] - power[i]) / 10.0
+                } else {
+                    0.0
+                },
+                start: TENTHS[i],
+            };
         }
+        Curve { power, segments }
     }
 
+    /// `PowerModelSpecPower.getPower`. Java returns the table entry when `u % 0.1 == 0`,
+    /// which holds for u = 0, 0.1, 0.2, 0.4 and 0.8 only (the remainder is exact); for those
+    /// u·10 is a whole number and the interpolation below adds exactly zero to the same entry,
+    /// so one path serves both. The unit tests hold it to a transcription of Java's method.
     #[inline]
     fn at(&self, u: f64) -> f64 {
-        spec_power(&self.power, &self.slope, u)
+        let u = u.clamp(0.0, 1.0);
+        let x = u * 10.0;
+        // floor(u·10) by truncation (at most 10); ceil(u·10) = floor(u·10) exactly when u·10
+        // is whole.
+        let i = x as usize;
+        let s = &self.segments[i & 15];
+        // (p2 − p1) / 10, which is 0 when p2 = p1.
+        let delta = if i as f64 == x { 0.0 } else { s.slope };
+        s.start_power + delta * (u - s.start) * 100.0
     }
+}
+
+/// The least of `xs` (infinite when empty), in four independent running minima so that the
+/// comparisons overlap. No score is NaN, so the order of comparison cannot change the result.
+fn least_of(xs: &[f64]) -> f64 {
+    let mut m = [f64::INFINITY; 4];
+    let mut chunks = xs.chunks_exact(4);
+    for c in &mut chunks {
+        for i in 0..4 {
+            if c[i] < m[i] {
+                m[i] = c[i];
+            }
+        }
+    }
+    for &x in chunks.remainder() {
+        if x < m[0] {
+            m[0] = x;
+        }
+    }
+    let a = if m[1] < m[0] { m[1] } else { m[0] };
+    let b = if m[3] < m[2] { m[3] } else { m[2] };
+    if b < a { b } else { a }
 }
 
 /// A host's type, the index of its curve: `Helper.createHostList` alternates G4 and G5.
 fn host_type(h: usize) -> usize {
     h % 2
-}
-
-/// `PowerModelSpecPower.getPower`. Java returns the table entry when `u % 0.1 == 0`,
-/// which holds for u = 0, 0.1, 0.2, 0.4 and 0.8 only (the remainder is exact); for those
-/// u·10 is a whole number and the interpolation below adds exactly zero to the same entry,
-/// so one path serves both. The unit tests hold it to a transcription of Java's method.
-#[inline]
-fn spec_power(power: &[f64; 11], slope: &[f64; 10], u: f64) -> f64 {
-    let u = u.clamp(0.0, 1.0);
-    let x = u * 10.0;
-    // floor(u·10) by truncation; ceil(u·10) = floor(u·10) exactly when u·10 is whole.
-    let u1 = x as usize;
-    let p1 = power[u1];
-    // (p2 − p1) / 10, which is 0 when p2 = p1.
-    let delta = if u1 as f64 == x { 0.0 } else { slope[u1] };
-    p1 + delta * (u - TENTHS[u1]) * 100.0
 }
 
 /// A trace sample as CloudSim holds it: `Integer.valueOf(line) / 100.0` in double precision
@@ -982,6 +1027,10 @@ pub struct Experiment {
     /// Reused buffers: PABFD's candidate hosts, and a host update's requests and allocations.
     candidates: Vec<usize>,
     admitted: Vec<usize>,
+    /// Scratch: the bits of the VM being placed in the migrating-out sets.
+    out_row: Vec<u64>,
+    /// Scratch: PABFD's score of each candidate.
+    scores: Vec<f64>,
     entries: Vec<(usize, u32, f64, bool)>,
     allocs: Vec<f64>,
     is_pristine: Vec<bool>,
@@ -1087,6 +1136,8 @@ impl Experiment {
             active: Vec::new(),
             candidates: Vec::new(),
             admitted: Vec::new(),
+            out_row: Vec::new(),
+            scores: Vec::new(),
             entries: Vec::new(),
             allocs: Vec::new(),
             is_pristine: vec![true; n_hosts],
@@ -1613,7 +1664,6 @@ impl Experiment {
                 _ => None,
             },
         };
-        let mut best: Option<(f64, usize)> = None;
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();
         candidates.extend_from_slice(&self.active);
@@ -1624,21 +1674,42 @@ impl Experiment {
                 }
             }
         }
+        let best = match c.threshold {
+            // A VM being instantiated is on no host yet, so `isSuitableForVm` finds none of its
+            // RAM or bandwidth booked on the host scored.
+            Some(t)
+                if !self.vms[vm].in_migration
+                    && (!c.instantiating || self.vms[vm].host.is_none()) =>
+            {
+                self.best_under_threshold(&c, t, &candidates, excluded)
+            }
+            _ => self.best_in_general(&c, &candidates, excluded),
+        };
+        self.candidates = candidates;
+        best
+    }
+
+    /// PABFD's scan as CloudSim writes it: admit (probing) every candidate, then score those
+    /// admitted. Any detector, any VM.
+    fn best_in_general(
+        &mut self,
+        c: &Placing,
+        candidates: &[usize],
+        excluded: &[bool],
+    ) -> Option<usize> {
         // Everything but the power first, probes included: a probe changes only its own
         // host, and each host's power is read after its own probe either way. The power
         // increases then come from a loop with no side effects.
         let mut admitted = std::mem::take(&mut self.admitted);
         admitted.clear();
-        for &h in &candidates {
-            if !excluded[h] && self.admits(h, &c) {
+        for &h in candidates {
+            if !excluded[h] && self.admits(h, c) {
                 admitted.push(h);
             }
         }
+        let mut best: Option<(f64, usize)> = None;
         for &h in &admitted {
-            let hot = &self.hot[h];
-            let curve = &self.curves[hot.ty];
-            let after = (hot.alloc + c.req) / hot.total;
-            let d = spec_power(&curve.power, &curve.slope, after) - hot.power_now;
+            let d = self.power_increase(h, c.req);
             let better = match best {
                 None => true,
                 Some((bd, bh)) => d < bd || (d == bd && h < bh),
@@ -1647,9 +1718,72 @@ impl Experiment {
                 best = Some((d, h));
             }
         }
-        self.candidates = candidates;
         self.admitted = admitted;
         best.map(|b| b.1)
+    }
+
+    /// The same scan for the THR detector and a VM not in migration, which is every placement
+    /// of a day. A probe of a quiet host that does not hold the VM as migrating out
+    /// changes nothing but the restore's `probed` mark, so such hosts are admitted and scored
+    /// with no branch on the outcome; the few others take `admits`.
+    fn best_under_threshold(
+        &mut self,
+        c: &Placing,
+        t: f64,
+        candidates: &[usize],
+        excluded: &[bool],
+    ) -> Option<usize> {
+        let mut out_row = std::mem::take(&mut self.out_row);
+        self.outs.copy_row(c.vm, &mut out_row);
+        // Scores first, infinite for a host not admitted; the choice after. Keeping the running
+        // minimum out of the scoring loop leaves its iterations independent of each other.
+        let mut scores = std::mem::take(&mut self.scores);
+        scores.clear();
+        scores.resize(candidates.len(), f64::INFINITY);
+        for (score, &h) in scores.iter_mut().zip(candidates) {
+            if excluded[h] {
+                continue;
+            }
+            let held_out = out_row.get(h / 64).is_some_and(|w| w >> (h % 64) & 1 != 0);
+            let admitted = if !self.hot[h].quiet || held_out {
+                self.admits(h, c)
+            } else {
+                let hot = &self.hot[h];
+                debug_assert_eq!(hot.available, self.hosts[h].sched.available);
+                let room = (hot.ram_free >= c.ram) & (hot.bw_free >= c.bw);
+                let suitable =
+                    (hot.pe >= c.req) & (hot.available >= c.req) & (room | !c.instantiating);
+                let loaded = hot.alloc != 0.0;
+                let creatable = (hot.storage >= VM_SIZE) & room;
+                let over = (hot.req + c.req) / hot.total > t;
+                self.probed[h] |= self.tracking & suitable & loaded & creatable;
+                suitable & !(loaded & (!creatable | over))
+            };
+            let d = self.power_increase(h, c.req);
+            *score = if admitted { d } else { f64::INFINITY };
+        }
+        let least = least_of(&scores);
+        let best = (least != f64::INFINITY).then(|| {
+            candidates
+                .iter()
+                .zip(&scores)
+                .filter(|&(_, &d)| d == least)
+                .map(|(&h, _)| h)
+                .min()
+                .unwrap_or(usize::MAX)
+        });
+        self.scores = scores;
+        self.out_row = out_row;
+        best
+    }
+
+    /// PABFD's score: watts after taking `req` more MIPS (`getPowerAfterAllocation`) less
+    /// watts now.
+    #[inline]
+    fn power_increase(&self, h: usize, req: f64) -> f64 {
+        let hot = &self.hot[h];
+        // Types are 0 and 1; the mask spares the bounds check.
+        self.curves[hot.ty & 1].at((hot.alloc + req) / hot.total) - hot.power_now
     }
 
     /// Keeps `h`'s caches and index in step after its VMs, allocations or utilisation changed.
