@@ -928,10 +928,10 @@ impl Curve {
         let x = u * 10.0;
         // floor(u·10) by truncation (at most 10); ceil(u·10) = floor(u·10) exactly when u·10
         // is whole.
-        let i = x as usize;
-        let s = &self.segments[i & 15];
+        let i = x as i32;
+        let s = &self.segments[(i & 15) as usize];
         // (p2 − p1) / 10, which is 0 when p2 = p1.
-        let delta = if i as f64 == x { 0.0 } else { s.slope };
+        let delta = if f64::from(i) == x { 0.0 } else { s.slope };
         s.start_power + delta * (u - s.start) * 100.0
     }
 }
