@@ -780,12 +780,25 @@ impl Sched {
         allocs.clear();
         let mut overflow = false;
         for &(vm, _, req, in_migration) in entries {
-            self.track_migration(outs, vm, in_migration);
+            // `track_migration`, then `share`: the migrating-out bit is known once set or
+            // cleared, and only a VM migrating in may hold one set from before.
+            let coming_in = self.migrating_in.contains(&vm);
+            let held_out = if !in_migration {
+                outs.remove(vm, self.host);
+                false
+            } else if coming_in {
+                outs.contains(vm, self.host)
+            } else {
+                outs.insert(vm, self.host);
+                true
+            };
             if overflow {
                 allocs.push(0.0);
                 continue;
             }
-            let (total, a) = self.share(outs, vm, req);
+            let capped = req.min(self.pe);
+            let total = if coming_in { capped * 0.1 } else { capped };
+            let a = if held_out { capped * 0.9 } else { total };
             if self.available >= total {
                 allocs.push(a);
                 self.available -= total;
@@ -1044,6 +1057,15 @@ pub struct Experiment {
     /// requests again and replace its state entries with equal ones, and with no time elapsed
     /// no energy accrues.
     changed: Vec<bool>,
+    /// Hosts left empty, idle and recorded inactive by their last update, and given no VM
+    /// since: another update would record another inactive entry at zero load, which no
+    /// metric or energy sum can see.
+    dormant: Vec<bool>,
+    /// Hosts whose last update saw a VM with no demand left and not migrating, which
+    /// `update_all` then removes (`getCompletedVms`). Only these can hold one.
+    finishing: Vec<usize>,
+    /// Scratch: the hosts one `update_all` updated, in order.
+    updated: Vec<usize>,
     tracking: bool,
     /// Whether the detector reads host histories (IQR, MAD, LR, LRR).
     uses_history: bool,
@@ -1144,6 +1166,9 @@ impl Experiment {
             touched: vec![false; n_hosts],
             probed: vec![false; n_hosts],
             changed: vec![true; n_hosts],
+            dormant: vec![false; n_hosts],
+            finishing: Vec::new(),
+            updated: Vec::new(),
             tracking: false,
             outs: OutSets::new(n, n_hosts),
             samples: Samples::new(traces),
@@ -1254,6 +1279,7 @@ impl Experiment {
     /// then the VMs migrating in booked back first. The scheduler is left empty; the restore
     /// allocates every VM at once when the host's list is complete.
     fn empty_for_restore(&mut self, h: usize) {
+        self.dormant[h] = false;
         let host = &mut self.hosts[h];
         host.sched.deallocate_all();
         host.ram_used.clear();
@@ -1281,6 +1307,7 @@ impl Experiment {
         if self.hosts[h].storage < VM_SIZE || !self.alloc_ram_bw(h, vm) {
             return false;
         }
+        self.dormant[h] = false;
         let host = &mut self.hosts[h];
         host.storage -= VM_SIZE;
         host.vms.push(vm);
@@ -1306,6 +1333,7 @@ impl Experiment {
         self.hosts[h].storage -= VM_SIZE;
         self.hosts[h].migrating_in.push(vm);
         self.hosts[h].vms.push(vm);
+        self.dormant[h] = false;
         stale.push(h);
         if let Some(src) = self.vms[vm].host {
             stale.push(src);
@@ -1348,10 +1376,12 @@ impl Experiment {
     /// `update_host` with the grid test (`(t − 0.1) % interval == 0`) done once by the caller.
     fn update_host_at(&mut self, h: usize, t: f64, p: TracePoint, grid: bool) {
         // Each VM's cloudlet scheduler moves to t; the VM history grows at grid times.
+        let mut finishing = false;
         for i in 0..self.hosts[h].vms.len() {
             let vm = self.hosts[h].vms[i];
             let v = &mut self.vms[vm];
             v.set_prev_time(&self.samples, t, p);
+            finishing |= !v.in_migration && v.requested() == 0.0;
             if t > v.power_prev_time && grid {
                 // set_prev_time has just read the trace at t.
                 let u = v.util_now;
@@ -1396,6 +1426,14 @@ impl Experiment {
         // still holds.
         self.touch_known(h, alloc_mips, total_req, grid);
         self.changed[h] = false;
+        let host = &self.hosts[h];
+        self.dormant[h] = host.vms.is_empty()
+            && host.util_mips == 0.0
+            && host.prev_util_mips == 0.0
+            && host.states.last_flag() == Some(false);
+        if finishing {
+            self.finishing.push(h);
+        }
     }
 
     /// `PowerDatacenter.updateCloudetProcessingWithoutSchedulingFutureEventsForce`.
@@ -1404,47 +1442,44 @@ impl Experiment {
         let dt = t - self.last_process;
         let grid = (t - 0.1) % INTERVAL == 0.0;
         let p = TracePoint::new(t);
+        let mut updated = std::mem::take(&mut self.updated);
+        updated.clear();
         for h in 0..self.hosts.len() {
-            // An empty host already recorded as inactive would only record another inactive
-            // entry at zero load: nothing any metric or the energy can see.
-            let host = &self.hosts[h];
-            if dt == 0.0 && !self.changed[h] {
-                continue;
-            }
-            if host.vms.is_empty()
-                && host.util_mips == 0.0
-                && host.prev_util_mips == 0.0
-                && host.states.last_flag() == Some(false)
-            {
+            if self.dormant[h] || (dt == 0.0 && !self.changed[h]) {
                 continue;
             }
             self.update_host_at(h, t, p, grid);
+            updated.push(h);
         }
         if dt > 0.0 {
-            for (host, hot) in self.hosts.iter().zip(&self.hot) {
-                let e = match self.policy {
-                    Policy::Npa => self.curves[hot.ty].power[10] * dt,
-                    _ => {
-                        if host.prev_utilization() == 0.0 {
-                            0.0
-                        } else {
-                            // Both cached at the update: the power at the previous and at the
-                            // current utilisation.
-                            let (pp, pc) = (host.prev_power, hot.power_now);
-                            (pp + (pc - pp) / 2.0) * dt
-                        }
+            if self.policy == Policy::Npa {
+                for hot in &self.hot {
+                    self.energy_ws += self.curves[hot.ty].power[10] * dt;
+                }
+            } else {
+                // A host not updated is dormant: idle before, so it adds nothing.
+                for &h in &updated {
+                    let host = &self.hosts[h];
+                    if host.prev_utilization() != 0.0 {
+                        // Both cached at the update: the power at the previous and at the
+                        // current utilisation.
+                        let (pp, pc) = (host.prev_power, self.hot[h].power_now);
+                        self.energy_ws += (pp + (pc - pp) / 2.0) * dt;
                     }
-                };
-                self.energy_ws += e;
+                }
             }
         }
-        // Finished VMs: demand exactly 0 and not migrating (`getCompletedVms`).
-        for h in 0..self.hosts.len() {
+        self.updated = updated;
+        // Finished VMs: demand exactly 0 and not migrating (`getCompletedVms`), host by host
+        // in id order. Only a host whose update saw one can hold one: a VM's demand and
+        // migration flag change only in its hosts' updates and in moves that mark the hosts
+        // changed.
+        let mut finishing = std::mem::take(&mut self.finishing);
+        finishing.sort_unstable();
+        finishing.dedup();
+        for &h in &finishing {
             let finished =
                 |v: &usize| !self.vms[*v].in_migration && self.vms[*v].requested() == 0.0;
-            if !self.hosts[h].vms.iter().any(finished) {
-                continue;
-            }
             let done: Vec<usize> = self.hosts[h]
                 .vms
                 .iter()
@@ -1459,6 +1494,8 @@ impl Experiment {
                 self.live.retain(|&v| v != vm);
             }
         }
+        finishing.clear();
+        self.finishing = finishing;
         self.last_process = t;
     }
 
@@ -1789,6 +1826,7 @@ impl Experiment {
     /// Keeps `h`'s caches and index in step after its VMs, allocations or utilisation changed.
     fn touch(&mut self, h: usize) {
         self.changed[h] = true;
+        self.dormant[h] = false;
         let alloc = self.alloc_mips_slow(h);
         let req: f64 = self.hosts[h]
             .vms
