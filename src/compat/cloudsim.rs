@@ -834,13 +834,64 @@ impl Sched {
     }
 }
 
+/// A host's RAM or bandwidth provisioner (`RamProvisionerSimple`, `BwProvisionerSimple`): what
+/// each VM holds, in booking order, and their sum in that order, which a new holding extends
+/// and only a removal has to redo.
+#[derive(Default)]
+struct Book {
+    capacity: f64,
+    held: Vec<(usize, f64)>,
+    sum: f64,
+}
+
+impl Book {
+    fn new(capacity: f64) -> Book {
+        Book {
+            capacity,
+            held: Vec::new(),
+            sum: 0.0,
+        }
+    }
+    fn free(&self) -> f64 {
+        self.capacity - self.sum
+    }
+    fn held_by(&self, vm: usize) -> f64 {
+        self.held.iter().find(|e| e.0 == vm).map_or(0.0, |e| e.1)
+    }
+    fn release(&mut self, vm: usize) {
+        let before = self.held.len();
+        self.held.retain(|e| e.0 != vm);
+        if self.held.len() != before {
+            self.sum = self.held.iter().map(|e| e.1).sum();
+        }
+    }
+    fn hold(&mut self, vm: usize, amount: f64) {
+        self.held.push((vm, amount));
+        self.sum += amount;
+    }
+    fn clear(&mut self) {
+        self.held.clear();
+        self.sum = 0.0;
+    }
+    fn all_zero(&self) -> bool {
+        self.held.iter().all(|e| e.1 == 0.0)
+    }
+    /// Every VM keeps its place but holds nothing: a refill at zero demand.
+    fn zero_all(&mut self) {
+        for e in &mut self.held {
+            e.1 = 0.0;
+        }
+        self.sum = 0.0;
+    }
+}
+
 struct Host {
     total: f64,
     vms: Vec<usize>,
     migrating_in: Vec<usize>,
     sched: Sched,
-    ram_used: Vec<(usize, f64)>,
-    bw_used: Vec<(usize, f64)>,
+    ram: Book,
+    bw: Book,
     storage: f64,
     util_mips: f64,
     prev_util_mips: f64,
@@ -852,12 +903,6 @@ struct Host {
 }
 
 impl Host {
-    fn ram_free(&self) -> f64 {
-        HOST_RAM - self.ram_used.iter().map(|e| e.1).sum::<f64>()
-    }
-    fn bw_free(&self) -> f64 {
-        HOST_BW - self.bw_used.iter().map(|e| e.1).sum::<f64>()
-    }
     fn utilization(&self) -> f64 {
         let u = self.util_mips / self.total;
         if u > 1.0 && u < 1.01 { 1.0 } else { u }
@@ -1104,8 +1149,8 @@ impl Experiment {
                         host: i,
                         ..Sched::default()
                     },
-                    ram_used: Vec::new(),
-                    bw_used: Vec::new(),
+                    ram: Book::new(HOST_RAM),
+                    bw: Book::new(HOST_BW),
                     storage: HOST_STORAGE,
                     util_mips: 0.0,
                     prev_util_mips: 0.0,
@@ -1204,14 +1249,8 @@ impl Experiment {
         if ram == 0.0 && bw == 0.0 {
             return true;
         }
-        let ram_have = self.hot[h].ram_free
-            + host
-                .ram_used
-                .iter()
-                .find(|e| e.0 == vm)
-                .map_or(0.0, |e| e.1);
-        let bw_have =
-            self.hot[h].bw_free + host.bw_used.iter().find(|e| e.0 == vm).map_or(0.0, |e| e.1);
+        let ram_have = host.ram.free() + host.ram.held_by(vm);
+        let bw_have = host.bw.free() + host.bw.held_by(vm);
         host.sched.pe >= req
             && host.sched.available >= req
             && ram_have >= v.requested_ram().min(HOST_RAM)
@@ -1224,17 +1263,17 @@ impl Experiment {
             self.vms[vm].requested_bw().min(HOST_BW),
         );
         let host = &mut self.hosts[h];
-        host.ram_used.retain(|e| e.0 != vm);
-        if host.ram_free() < ram {
+        host.ram.release(vm);
+        if host.ram.free() < ram {
             return false;
         }
-        host.ram_used.push((vm, ram));
-        host.bw_used.retain(|e| e.0 != vm);
-        if host.bw_free() < bw {
-            host.ram_used.retain(|e| e.0 != vm);
+        host.ram.hold(vm, ram);
+        host.bw.release(vm);
+        if host.bw.free() < bw {
+            host.ram.release(vm);
             return false;
         }
-        host.bw_used.push((vm, bw));
+        host.bw.hold(vm, bw);
         true
     }
 
@@ -1259,8 +1298,8 @@ impl Experiment {
 
     fn vm_deallocate(&mut self, h: usize, vm: usize) {
         let host = &mut self.hosts[h];
-        host.ram_used.retain(|e| e.0 != vm);
-        host.bw_used.retain(|e| e.0 != vm);
+        host.ram.release(vm);
+        host.bw.release(vm);
         host.sched.deallocate(&self.outs, vm);
         host.storage += VM_SIZE;
     }
@@ -1282,8 +1321,8 @@ impl Experiment {
         self.dormant[h] = false;
         let host = &mut self.hosts[h];
         host.sched.deallocate_all();
-        host.ram_used.clear();
-        host.bw_used.clear();
+        host.ram.clear();
+        host.bw.clear();
         for v in std::mem::take(&mut host.vms) {
             host.storage += VM_SIZE;
             self.vms[v].host = None;
@@ -1848,8 +1887,8 @@ impl Experiment {
             total: host.total,
             alloc,
             req,
-            ram_free: host.ram_free(),
-            bw_free: host.bw_free(),
+            ram_free: host.ram.free(),
+            bw_free: host.bw.free(),
             storage: host.storage,
             power_now: self.curves[host_type(h)].at(host.utilization()),
             ty: host_type(h),
@@ -2079,8 +2118,8 @@ impl Experiment {
                 let host = &mut self.hosts[h];
                 if host.migrating_in.is_empty()
                     && !self.probed[h]
-                    && host.ram_used.iter().all(|e| e.1 == 0.0)
-                    && host.bw_used.iter().all(|e| e.1 == 0.0)
+                    && host.ram.all_zero()
+                    && host.bw.all_zero()
                 {
                     // Refilling would give back exactly what is there.
                     continue;
@@ -2094,12 +2133,8 @@ impl Experiment {
                     .collect();
                 host.vms = ins;
                 host.vms.extend(rest);
-                for e in host.ram_used.iter_mut() {
-                    e.1 = 0.0;
-                }
-                for e in host.bw_used.iter_mut() {
-                    e.1 = 0.0;
-                }
+                host.ram.zero_all();
+                host.bw.zero_all();
                 let sched = &mut self.hosts[h].sched;
                 if self.probed[h] && !sched.overflowed && sched.list_available.is_some() {
                     // Probing left the walk-order allocation; refilling in list order gives
