@@ -782,7 +782,9 @@ impl Sched {
         for &(vm, _, req, in_migration) in entries {
             // `track_migration`, then `share`: the migrating-out bit is known once set or
             // cleared, and only a VM migrating in may hold one set from before.
-            let coming_in = self.migrating_in.contains(&vm);
+            // Only a VM in migration is ever on a migrating-in list.
+            debug_assert!(in_migration || !self.migrating_in.contains(&vm));
+            let coming_in = in_migration && self.migrating_in.contains(&vm);
             let held_out = if !in_migration {
                 outs.remove(vm, self.host);
                 false
@@ -1415,12 +1417,17 @@ impl Experiment {
     /// `update_host` with the grid test (`(t − 0.1) % interval == 0`) done once by the caller.
     fn update_host_at(&mut self, h: usize, t: f64, p: TracePoint, grid: bool) {
         // Each VM's cloudlet scheduler moves to t; the VM history grows at grid times.
+        // The scheduler's requests are gathered on the way (`allocate_in_list_order`).
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.clear();
         let mut finishing = false;
         for i in 0..self.hosts[h].vms.len() {
             let vm = self.hosts[h].vms[i];
             let v = &mut self.vms[vm];
             v.set_prev_time(&self.samples, t, p);
-            finishing |= !v.in_migration && v.requested() == 0.0;
+            let req = v.requested();
+            entries.push((vm, v.hash, req, v.in_migration));
+            finishing |= !v.in_migration && req == 0.0;
             if t > v.power_prev_time && grid {
                 // set_prev_time has just read the trace at t.
                 let u = v.util_now;
@@ -1435,15 +1442,15 @@ impl Experiment {
         host.prev_util_mips = host.util_mips;
         host.prev_power = self.hot[h].power_now;
         host.util_mips = 0.0;
-        self.allocate_in_list_order(h);
-        let entries = std::mem::take(&mut self.entries);
-        let allocs = std::mem::take(&mut self.allocs);
+        let mut allocs = std::mem::take(&mut self.allocs);
+        host.sched
+            .allocate_all(&mut self.outs, &entries, &mut allocs);
         let mut total_req = 0.0;
         let mut alloc_mips = 0.0;
         for (&(vm, _, req, mig), &a) in entries.iter().zip(&allocs) {
             let host = &self.hosts[h];
             let mut util = a;
-            if host.migrating_in.contains(&vm) {
+            if mig && host.migrating_in.contains(&vm) {
                 alloc_mips += a * 0.9 / 0.1;
             } else {
                 self.vms[vm].add_state(t, a, req, mig);
