@@ -2435,6 +2435,60 @@ mod tests {
         assert_eq!(non_zero_beginning(&[0.3, 0.2, 0.0, 0.5]), 2);
     }
 
+    /// A small xorshift generator for the property tests below.
+    fn xorshift(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    /// After any run of bookings, releases and refills, a book's free amount is the capacity
+    /// less the holdings summed in booking order, to the bit, as `RamProvisionerSimple` sums.
+    #[test]
+    fn book_keeps_its_in_order_sum() {
+        let mut x = 0x2545_f491_4f6c_dd1d;
+        let mut book = Book::new(HOST_RAM);
+        for step in 0..20_000 {
+            let vm = (xorshift(&mut x) % 12) as usize;
+            match xorshift(&mut x) % 10 {
+                0..=4 => {
+                    book.release(vm);
+                    book.hold(vm, (xorshift(&mut x) % 4000) as f64 / 3.0);
+                }
+                5..=7 => book.release(vm),
+                8 => book.zero_all(),
+                _ => book.clear(),
+            }
+            let summed: f64 = book.held.iter().map(|e| e.1).sum();
+            assert_eq!(
+                book.free().to_bits(),
+                (HOST_RAM - summed).to_bits(),
+                "step {step}"
+            );
+            assert_eq!(book.all_zero(), book.held.iter().all(|e| e.1 == 0.0));
+        }
+    }
+
+    /// `least_of` is the plain minimum, on any length (remainders included) and with the
+    /// infinite scores of hosts not admitted.
+    #[test]
+    fn least_of_is_the_minimum() {
+        let mut x = 0x9e37_79b9_7f4a_7c15;
+        for n in 0..40 {
+            for _ in 0..50 {
+                let v: Vec<f64> = (0..n)
+                    .map(|_| match xorshift(&mut x) % 5 {
+                        0 => f64::INFINITY,
+                        r => (xorshift(&mut x) % 1000) as f64 / 7.0 - r as f64,
+                    })
+                    .collect();
+                let expected = v.iter().copied().fold(f64::INFINITY, f64::min);
+                assert_eq!(least_of(&v), expected, "{v:?}");
+            }
+        }
+    }
+
     #[test]
     fn tenths_are_what_java_divides() {
         for (i, &t) in TENTHS.iter().enumerate() {
