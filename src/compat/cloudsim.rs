@@ -450,6 +450,17 @@ impl Samples {
 const TRACE_POINTS: usize = 289;
 
 impl Vm {
+    /// What the host's scheduler is asked for this VM: (VM, UID hash, requested MIPS, in
+    /// migration).
+    fn request(&self) -> (usize, u32, f64, bool) {
+        (self.id, self.hash, self.requested(), self.in_migration)
+    }
+
+    /// `getCompletedVms`: no demand left, and not migrating.
+    fn finished(&self) -> bool {
+        !self.in_migration && self.requested() == 0.0
+    }
+
     /// `UtilizationModelPlanetLabInMemory.getUtilization`.
     fn util(&self, samples: &Samples, t: f64) -> f64 {
         self.util_at(samples, TracePoint::new(t))
@@ -613,17 +624,16 @@ fn share_of(
     vm: usize,
     req: f64,
 ) -> (f64, f64) {
+    share(pe, req, ins.contains(&vm), outs.contains(vm, host))
+}
+
+/// [`share_of`] with the VM's place on the migrating-in list and in the migrating-out set
+/// already known.
+#[inline]
+fn share(pe: f64, req: f64, coming_in: bool, held_out: bool) -> (f64, f64) {
     let capped = req.min(pe);
-    let taken = if ins.contains(&vm) {
-        capped * 0.1
-    } else {
-        capped
-    };
-    let given = if outs.contains(vm, host) {
-        capped * 0.9
-    } else {
-        taken
-    };
+    let taken = if coming_in { capped * 0.1 } else { capped };
+    let given = if held_out { capped * 0.9 } else { taken };
     (taken, given)
 }
 
@@ -781,8 +791,8 @@ impl Sched {
         let mut overflow = false;
         for &(vm, _, req, in_migration) in entries {
             // `track_migration`, then `share`: the migrating-out bit is known once set or
-            // cleared, and only a VM migrating in may hold one set from before.
-            // Only a VM in migration is ever on a migrating-in list.
+            // cleared, and only a VM migrating in may hold one set from before. Only a VM in
+            // migration is ever on a migrating-in list.
             debug_assert!(in_migration || !self.migrating_in.contains(&vm));
             let coming_in = in_migration && self.migrating_in.contains(&vm);
             let held_out = if !in_migration {
@@ -798,9 +808,7 @@ impl Sched {
                 allocs.push(0.0);
                 continue;
             }
-            let capped = req.min(self.pe);
-            let total = if coming_in { capped * 0.1 } else { capped };
-            let a = if held_out { capped * 0.9 } else { total };
+            let (total, a) = share(self.pe, req, coming_in, held_out);
             if self.available >= total {
                 allocs.push(a);
                 self.available -= total;
@@ -1396,10 +1404,7 @@ impl Experiment {
     fn allocate_in_list_order(&mut self, h: usize) {
         let mut entries = std::mem::take(&mut self.entries);
         entries.clear();
-        entries.extend(self.hosts[h].vms.iter().map(|&vm| {
-            let v = &self.vms[vm];
-            (vm, v.hash, v.requested(), v.in_migration)
-        }));
+        entries.extend(self.hosts[h].vms.iter().map(|&vm| self.vms[vm].request()));
         let mut allocs = std::mem::take(&mut self.allocs);
         self.hosts[h]
             .sched
@@ -1425,9 +1430,8 @@ impl Experiment {
             let vm = self.hosts[h].vms[i];
             let v = &mut self.vms[vm];
             v.set_prev_time(&self.samples, t, p);
-            let req = v.requested();
-            entries.push((vm, v.hash, req, v.in_migration));
-            finishing |= !v.in_migration && req == 0.0;
+            entries.push(v.request());
+            finishing |= v.finished();
             if t > v.power_prev_time && grid {
                 // set_prev_time has just read the trace at t.
                 let u = v.util_now;
@@ -1524,13 +1528,11 @@ impl Experiment {
         finishing.sort_unstable();
         finishing.dedup();
         for &h in &finishing {
-            let finished =
-                |v: &usize| !self.vms[*v].in_migration && self.vms[*v].requested() == 0.0;
             let done: Vec<usize> = self.hosts[h]
                 .vms
                 .iter()
                 .copied()
-                .filter(|v| finished(v))
+                .filter(|&v| self.vms[v].finished())
                 .collect();
             for vm in done {
                 if let Some(host) = self.vms[vm].host {
@@ -2435,57 +2437,69 @@ mod tests {
         assert_eq!(non_zero_beginning(&[0.3, 0.2, 0.0, 0.5]), 2);
     }
 
-    /// A small xorshift generator for the property tests below.
-    fn xorshift(x: &mut u64) -> u64 {
-        *x ^= *x << 13;
-        *x ^= *x >> 7;
-        *x ^= *x << 17;
-        *x
+    /// One step on a book: hold (after releasing any earlier holding, as `alloc_ram_bw`
+    /// does), release, zero every holding, or clear.
+    #[derive(Debug, Clone)]
+    enum BookStep {
+        Hold(usize, f64),
+        Release(usize),
+        ZeroAll,
+        Clear,
     }
 
-    /// After any run of bookings, releases and refills, a book's free amount is the capacity
-    /// less the holdings summed in booking order, to the bit, as `RamProvisionerSimple` sums.
-    #[test]
-    fn book_keeps_its_in_order_sum() {
-        let mut x = 0x2545_f491_4f6c_dd1d;
-        let mut book = Book::new(HOST_RAM);
-        for step in 0..20_000 {
-            let vm = (xorshift(&mut x) % 12) as usize;
-            match xorshift(&mut x) % 10 {
-                0..=4 => {
-                    book.release(vm);
-                    book.hold(vm, (xorshift(&mut x) % 4000) as f64 / 3.0);
+    fn book_step() -> impl proptest::strategy::Strategy<Value = BookStep> {
+        use proptest::prelude::*;
+        prop_oneof![
+            5 => (0usize..12, 0.0f64..1400.0).prop_map(|(vm, x)| BookStep::Hold(vm, x)),
+            3 => (0usize..12).prop_map(BookStep::Release),
+            1 => Just(BookStep::ZeroAll),
+            1 => Just(BookStep::Clear),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// After any run of bookings, releases and refills, a book's free amount is the
+        /// capacity less the holdings summed in booking order, to the bit, as
+        /// `RamProvisionerSimple` sums them.
+        #[test]
+        fn book_keeps_its_in_order_sum(steps in proptest::collection::vec(book_step(), 0..200)) {
+            let mut book = Book::new(HOST_RAM);
+            for step in steps {
+                match step {
+                    BookStep::Hold(vm, x) => {
+                        book.release(vm);
+                        book.hold(vm, x);
+                    }
+                    BookStep::Release(vm) => book.release(vm),
+                    BookStep::ZeroAll => book.zero_all(),
+                    BookStep::Clear => book.clear(),
                 }
-                5..=7 => book.release(vm),
-                8 => book.zero_all(),
-                _ => book.clear(),
+                let summed: f64 = book.held.iter().map(|e| e.1).sum();
+                proptest::prop_assert_eq!(book.free().to_bits(), (HOST_RAM - summed).to_bits());
+                proptest::prop_assert_eq!(book.all_zero(), book.held.iter().all(|e| e.1 == 0.0));
             }
-            let summed: f64 = book.held.iter().map(|e| e.1).sum();
-            assert_eq!(
-                book.free().to_bits(),
-                (HOST_RAM - summed).to_bits(),
-                "step {step}"
-            );
-            assert_eq!(book.all_zero(), book.held.iter().all(|e| e.1 == 0.0));
         }
-    }
 
-    /// `least_of` is the plain minimum, on any length (remainders included) and with the
-    /// infinite scores of hosts not admitted.
-    #[test]
-    fn least_of_is_the_minimum() {
-        let mut x = 0x9e37_79b9_7f4a_7c15;
-        for n in 0..40 {
-            for _ in 0..50 {
-                let v: Vec<f64> = (0..n)
-                    .map(|_| match xorshift(&mut x) % 5 {
-                        0 => f64::INFINITY,
-                        r => (xorshift(&mut x) % 1000) as f64 / 7.0 - r as f64,
-                    })
-                    .collect();
-                let expected = v.iter().copied().fold(f64::INFINITY, f64::min);
-                assert_eq!(least_of(&v), expected, "{v:?}");
-            }
+        /// `least_of` is the plain minimum, on any length (remainders included) and with the
+        /// infinite scores of hosts not admitted.
+        #[test]
+        fn least_of_is_the_minimum(
+            v in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(f64::INFINITY),
+                    -50.0f64..200.0,
+                ],
+                0..40,
+            )
+        ) {
+            let expected = v.iter().copied().fold(f64::INFINITY, f64::min);
+            proptest::prop_assert_eq!(least_of(&v), expected);
         }
     }
 
