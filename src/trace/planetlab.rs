@@ -53,6 +53,9 @@ pub fn files(dir: &Path, order: Option<&Path>) -> Result<Vec<PathBuf>, TraceErro
             .ok_or_else(|| TraceError::new(order, 1, name, format!("missing column {name:?}")))
     };
     let (c_id, c_file) = (col("vm_id")?, col("file")?);
+    // The folder was just listed: a file named there needs no `stat` of its own.
+    let listed: std::collections::HashSet<&std::ffi::OsStr> =
+        names.iter().filter_map(|p| p.file_name()).collect();
     let mut out: Vec<Option<PathBuf>> = Vec::new();
     for (i, row) in rd.records().enumerate() {
         let line = i + 2;
@@ -63,7 +66,7 @@ pub fn files(dir: &Path, order: Option<&Path>) -> Result<Vec<PathBuf>, TraceErro
             })?;
         let file = row.get(c_file).unwrap_or("").to_string();
         let path = dir.join(&file);
-        if !path.is_file() {
+        if !listed.contains(std::ffi::OsStr::new(&file)) && !path.is_file() {
             return Err(TraceError::new(
                 order,
                 line,
