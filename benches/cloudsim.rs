@@ -1,6 +1,8 @@
 //! CloudSim compatibility speed: `cargo bench --bench cloudsim [-- DAY_DIR]`.
 //!
-//! `cargo bench --bench cloudsim -- --policy thr-mmt-0.8 --runs 9` times one experiment only.
+//! `cargo bench --bench cloudsim -- --policy thr-mmt-0.8 --runs 9` times one experiment only;
+//! `--sorted` drives VM i with the i-th file in name order instead, and compares with
+//! CloudSim's runs in that order where the references have one.
 //!
 //! Runs CloudSim's experiments on a PlanetLab day (default: the shared 20110303, in the VM order
 //! CloudSim used) and prints the wall time and peak memory of each, next to CloudSim 3.0.3's
@@ -27,6 +29,7 @@ fn main() {
             .cloned()
     };
     let only = value_of("--policy");
+    let sorted = args.iter().any(|a| a == "--sorted");
     let runs: usize = value_of("--runs").and_then(|r| r.parse().ok()).unwrap_or(3);
     // The first argument that is neither a flag nor a flag's value.
     let chosen = args
@@ -37,8 +40,9 @@ fn main() {
                 && (*i == 0 || !matches!(args[i - 1].as_str(), "--policy" | "--runs"))
         })
         .map(|(_, a)| PathBuf::from(a));
-    // The reference day runs in CloudSim's own VM order, so that its wall times compare; any
-    // other folder runs in name order, with nothing to compare against.
+    // The reference day runs in CloudSim's own VM order, or in name order with `--sorted`, and
+    // its wall times compare with CloudSim's in the same order; any other folder runs in name
+    // order, with nothing to compare against.
     let reference_day = chosen.is_none();
     let day = chosen.unwrap_or_else(|| root.join("../shared/traces/planetlab/20110303"));
     if !day.is_dir() {
@@ -46,7 +50,7 @@ fn main() {
         return;
     }
     let order = root.join("../shared/reference/cloudsim/vm-file-order/20110303.csv");
-    let order = (reference_day && order.is_file()).then_some(order);
+    let order = (reference_day && !sorted && order.is_file()).then_some(order);
     let t0 = Instant::now();
     let trace = migsim::trace::planetlab::read_dir(&day, order.as_deref()).expect("trace");
     println!(
@@ -54,8 +58,8 @@ fn main() {
         trace.vms.len(),
         t0.elapsed().as_secs_f64()
     );
-    let cloudsim_wall = if order.is_some() {
-        cloudsim_wall_times(&root)
+    let cloudsim_wall = if reference_day {
+        cloudsim_wall_times(&root, if sorted { "sorted" } else { "listfiles" })
     } else {
         Vec::new()
     };
@@ -92,8 +96,9 @@ fn main() {
     }
 }
 
-/// (policy, CloudSim's wall seconds) for 20110303 in CloudSim's own VM order.
-fn cloudsim_wall_times(root: &std::path::Path) -> Vec<(String, f64)> {
+/// (policy, CloudSim's wall seconds) for 20110303 in the VM order `which` (`listfiles`:
+/// CloudSim's own; `sorted`: name order).
+fn cloudsim_wall_times(root: &std::path::Path, which: &str) -> Vec<(String, f64)> {
     let path = root.join("../shared/reference/cloudsim/results.csv");
     let Ok(mut rd) = csv::Reader::from_path(&path) else {
         return Vec::new();
@@ -108,7 +113,7 @@ fn cloudsim_wall_times(root: &std::path::Path) -> Vec<(String, f64)> {
     };
     rd.records()
         .filter_map(Result::ok)
-        .filter(|r| r.get(order) == Some("listfiles"))
+        .filter(|r| r.get(order) == Some(which))
         .filter_map(|r| Some((r.get(policy)?.to_string(), r.get(wall)?.parse().ok()?)))
         .collect()
 }
