@@ -112,7 +112,7 @@ impl<V> HashOrder<V> {
         if n > self.capacity / 4 * 3
             || (n > TREEIFY_THRESHOLD
                 && self.capacity < MIN_TREEIFY_CAPACITY
-                && self.longest_chain() > TREEIFY_THRESHOLD)
+                && self.has_chain_over(TREEIFY_THRESHOLD))
         {
             // A trigger fires part-way: insert one by one, as Java does.
             let staged = std::mem::take(&mut self.entries);
@@ -123,13 +123,20 @@ impl<V> HashOrder<V> {
         }
     }
 
-    /// The longest chain the entries make in a table smaller than `MIN_TREEIFY_CAPACITY`.
-    fn longest_chain(&self) -> usize {
-        let mut counts = [0usize; MIN_TREEIFY_CAPACITY];
+    /// Whether the entries make a chain of more than `limit` keys in a table smaller than
+    /// `MIN_TREEIFY_CAPACITY`. Such a table holds fewer than 48 keys, so a byte counts a
+    /// chain, and the count stops at the first chain found.
+    fn has_chain_over(&self, limit: usize) -> bool {
+        debug_assert!(self.capacity <= MIN_TREEIFY_CAPACITY && self.entries.len() < 256);
+        let mut counts = [0u8; MIN_TREEIFY_CAPACITY];
         for e in &self.entries {
-            counts[self.bucket(e.1)] += 1;
+            let c = &mut counts[self.bucket(e.1) & (MIN_TREEIFY_CAPACITY - 1)];
+            *c += 1;
+            if usize::from(*c) > limit {
+                return true;
+            }
         }
-        counts.into_iter().max().unwrap_or(0)
+        false
     }
 
     /// Puts the entries in walk order if a refill left them in insertion order.
@@ -177,7 +184,7 @@ impl<V> HashOrder<V> {
             && n <= self.capacity / 4 * 3
             && (n <= TREEIFY_THRESHOLD
                 || self.capacity >= MIN_TREEIFY_CAPACITY
-                || self.longest_chain() < TREEIFY_THRESHOLD)
+                || !self.has_chain_over(TREEIFY_THRESHOLD - 1))
     }
 
     #[cold]
