@@ -1855,7 +1855,7 @@ impl Experiment {
                 .filter(|&(_, &d)| d == least)
                 .map(|(&h, _)| h)
                 .min()
-                .unwrap_or(usize::MAX)
+                .expect("the least score is some candidate's")
         });
         self.scores = scores;
         self.out_row = out_row;

@@ -102,13 +102,8 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, TraceError> {
     let v = match plain_percentages(&bytes) {
         Some(v) => v,
         None => {
-            let text = String::from_utf8(bytes).map_err(|_| {
-                TraceError::new(
-                    path,
-                    0,
-                    "",
-                    "cannot read: stream did not contain valid UTF-8",
-                )
+            let text = String::from_utf8(bytes).map_err(|e| {
+                TraceError::new(path, 0, "", format!("cannot read: not UTF-8 text ({e})"))
             })?;
             percentages(path, &text)?
         }
@@ -321,6 +316,15 @@ mod tests {
         assert_eq!(plain_percentages(b"\n"), None);
         assert_eq!(plain_percentages(b"5\n\n6\n"), None);
         assert_eq!(plain_percentages(b"101\n"), None);
+    }
+
+    #[test]
+    fn a_file_that_is_not_text_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("node_bin");
+        fs::write(&p, b"5\n\xff\n").unwrap();
+        let e = read_file(&p).unwrap_err().to_string();
+        assert!(e.contains("node_bin") && e.contains("not UTF-8"), "{e}");
     }
 
     #[test]
