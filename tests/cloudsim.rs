@@ -221,3 +221,31 @@ fn printed_tolerances() {
     assert_eq!(printed_tolerance("0.0502057113", 4), 0.5e-10);
     assert_eq!(printed_tolerance("0.0", 4), 0.00005);
 }
+
+/// PABFD through the host index chooses exactly what scoring every host chooses: the same
+/// results to the bit, for detectors whose admission is a threshold, a history statistic or a
+/// regression, and for each selector.
+#[test]
+fn the_host_index_chooses_as_a_scan_of_every_host() {
+    use migsim::compat::cloudsim::{Experiment, Policy};
+    let Some(day) = shared("traces/planetlab/20110306") else {
+        return;
+    };
+    let trace = migsim::trace::planetlab::read_dir(&day, None).unwrap();
+    for name in ["thr-mmt-0.8", "iqr-mu-1.5", "mad-mmt-2.5", "lr-mc-1.2"] {
+        let policy = Policy::parse(name).unwrap();
+        let indexed = Experiment::new(policy, &trace.vms, 800).run();
+        let plain = Experiment::new(policy, &trace.vms, 800)
+            .scan_every_host()
+            .run();
+        assert!(indexed.migrations > 10_000, "{name}: {indexed:?}");
+        let bits = |r: &migsim::compat::cloudsim::Results| {
+            [r.energy_kwh, r.slatah, r.pdm, r.mean_migration_time_s].map(f64::to_bits)
+        };
+        assert_eq!(
+            (indexed.migrations, indexed.host_shutdowns, bits(&indexed)),
+            (plain.migrations, plain.host_shutdowns, bits(&plain)),
+            "{name}: {indexed:?} vs {plain:?}"
+        );
+    }
+}

@@ -31,6 +31,10 @@ use crate::trace::VmTrace;
 
 use super::java::{HashOrder, spread, uid_hash};
 
+mod index;
+
+use index::{GroupQueue, HostIndex};
+
 /// The broker's entity id, the user id in every VM UID `"2-<vm id>"`: `CloudSim.init` creates
 /// entities 0 and 1 (the shutdown entity and the information service) and
 /// `Helper.createBroker` comes next. Checked by printing `broker.getId()` under CloudSim 3.0.3.
@@ -1004,26 +1008,12 @@ impl Curve {
     }
 }
 
-/// The least of `xs` (infinite when empty), in four independent running minima so that the
-/// comparisons overlap. No score is NaN, so the order of comparison cannot change the result.
-fn least_of(xs: &[f64]) -> f64 {
-    let mut m = [f64::INFINITY; 4];
-    let mut chunks = xs.chunks_exact(4);
-    for c in &mut chunks {
-        for i in 0..4 {
-            if c[i] < m[i] {
-                m[i] = c[i];
-            }
-        }
+/// Keeps the better of `best` and host `h` scoring `d`: the least score, the lowest id on ties.
+#[inline]
+fn consider(best: &mut Option<(f64, usize)>, d: f64, h: usize) {
+    if best.is_none_or(|(bd, bh)| d < bd || (d == bd && h < bh)) {
+        *best = Some((d, h));
     }
-    for &x in chunks.remainder() {
-        if x < m[0] {
-            m[0] = x;
-        }
-    }
-    let a = if m[1] < m[0] { m[1] } else { m[0] };
-    let b = if m[3] < m[2] { m[3] } else { m[2] };
-    if b < a { b } else { a }
 }
 
 /// A host's type, the index of its curve: `Helper.createHostList` alternates G4 and G5.
@@ -1097,8 +1087,6 @@ pub struct Experiment {
     admitted: Vec<usize>,
     /// Scratch: the bits of the VM being placed in the migrating-out sets.
     out_row: Vec<u64>,
-    /// Scratch: PABFD's score of each candidate.
-    scores: Vec<f64>,
     entries: Vec<(usize, u32, f64, bool)>,
     allocs: Vec<f64>,
     is_pristine: Vec<bool>,
@@ -1134,6 +1122,13 @@ pub struct Experiment {
     stamp: u64,
     /// The G4 and G5 power curves.
     curves: [Curve; 2],
+    /// PABFD's host index, live during placements.
+    index: HostIndex,
+    /// Scratch: the index's groups by their bound.
+    group_queue: GroupQueue,
+    /// Score every host in every placement, as CloudSim does, instead of using the index: the
+    /// reference the index is tested against.
+    plain_scan: bool,
 }
 
 impl Experiment {
@@ -1214,7 +1209,6 @@ impl Experiment {
             candidates: Vec::new(),
             admitted: Vec::new(),
             out_row: Vec::new(),
-            scores: Vec::new(),
             entries: Vec::new(),
             allocs: Vec::new(),
             is_pristine: vec![true; n_hosts],
@@ -1230,6 +1224,16 @@ impl Experiment {
             alloc_of: vec![(0, 0.0); n],
             stamp: 0,
             hot: vec![Hot::default(); n_hosts],
+            index: HostIndex::new(
+                n_hosts,
+                [&curves[0].power, &curves[1].power],
+                [
+                    HOST_MIPS[0] * HOST_PES as f64,
+                    HOST_MIPS[1] * HOST_PES as f64,
+                ],
+            ),
+            group_queue: GroupQueue::default(),
+            plain_scan: false,
             curves,
             uses_history: matches!(
                 policy,
@@ -1244,6 +1248,14 @@ impl Experiment {
             e.touch_known(h, 0.0, 0.0, true);
         }
         e
+    }
+
+    /// Scores every host in every placement, as CloudSim's `findHostForVm` does, instead of
+    /// visiting the host index's groups by their bound. The choices are the same; this is the
+    /// reference the index is tested against, and the measure of what it saves.
+    pub fn scan_every_host(mut self) -> Experiment {
+        self.plain_scan = true;
+        self
     }
 
     // --- Host operations (`Host`, `HostDynamicWorkload`) -----------------------------------
@@ -1729,6 +1741,7 @@ impl Experiment {
         if self.tracking {
             self.probed[h] = true;
         }
+        self.reindex(h);
     }
 
     /// PABFD's host choice (`findHostForVm`): the least power increase, the lowest id on ties.
@@ -1749,6 +1762,15 @@ impl Experiment {
                 _ => None,
             },
         };
+        // A VM being instantiated is on no host yet, so `isSuitableForVm` finds none of its
+        // RAM or bandwidth booked on the host scored; the quiet-host shortcut relies on that.
+        let indexed = self.index.live()
+            && !self.plain_scan
+            && !self.vms[vm].in_migration
+            && (!c.instantiating || self.vms[vm].host.is_none());
+        if indexed {
+            return self.best_indexed(&c, excluded, pristine_allowed);
+        }
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();
         candidates.extend_from_slice(&self.active);
@@ -1759,23 +1781,13 @@ impl Experiment {
                 }
             }
         }
-        let best = match c.threshold {
-            // A VM being instantiated is on no host yet, so `isSuitableForVm` finds none of its
-            // RAM or bandwidth booked on the host scored.
-            Some(t)
-                if !self.vms[vm].in_migration
-                    && (!c.instantiating || self.vms[vm].host.is_none()) =>
-            {
-                self.best_under_threshold(&c, t, &candidates, excluded)
-            }
-            _ => self.best_in_general(&c, &candidates, excluded),
-        };
+        let best = self.best_in_general(&c, &candidates, excluded);
         self.candidates = candidates;
         best
     }
 
     /// PABFD's scan as CloudSim writes it: admit (probing) every candidate, then score those
-    /// admitted. Any detector, any VM.
+    /// admitted. Any detector, any VM; the indexed scan must choose as this one does.
     fn best_in_general(
         &mut self,
         c: &Placing,
@@ -1794,72 +1806,134 @@ impl Experiment {
         }
         let mut best: Option<(f64, usize)> = None;
         for &h in &admitted {
-            let d = self.power_increase(h, c.req);
-            let better = match best {
-                None => true,
-                Some((bd, bh)) => d < bd || (d == bd && h < bh),
-            };
-            if better {
-                best = Some((d, h));
-            }
+            consider(&mut best, self.power_increase(h, c.req), h);
         }
         self.admitted = admitted;
         best.map(|b| b.1)
     }
 
-    /// The same scan for the THR detector and a VM not in migration, which is every placement
-    /// of a day. A probe of a quiet host that does not hold the VM as migrating out
-    /// changes nothing but the restore's `probed` mark, so such hosts are admitted and scored
-    /// with no branch on the outcome; the few others take `admits`.
-    fn best_under_threshold(
+    /// The same choice through the host index ([`index`]): first every host whose evaluation
+    /// may change it (not yet in walk order, or holding the VM as migrating out), then the
+    /// lowest-numbered empty host of each type, then the groups of quiet hosts in the order
+    /// of their bound on the power increase, until a bound passes the best found.
+    ///
+    /// Evaluating a host changes at most that host, so the order of evaluation cannot change
+    /// any host's verdict or score; ties still go to the lowest id.
+    fn best_indexed(
         &mut self,
         c: &Placing,
-        t: f64,
-        candidates: &[usize],
         excluded: &[bool],
+        pristine_allowed: bool,
     ) -> Option<usize> {
+        let stamp = self.index.next_placement();
         let mut out_row = std::mem::take(&mut self.out_row);
         self.outs.copy_row(c.vm, &mut out_row);
-        // Scores first, infinite for a host not admitted; the choice after. Keeping the running
-        // minimum out of the scoring loop leaves its iterations independent of each other.
-        let mut scores = std::mem::take(&mut self.scores);
-        scores.clear();
-        scores.resize(candidates.len(), f64::INFINITY);
-        for (score, &h) in scores.iter_mut().zip(candidates) {
-            if excluded[h] {
+        let held = |row: &[u64], h: usize| row.get(h / 64).is_some_and(|w| w >> (h % 64) & 1 != 0);
+        let mut best: Option<(f64, usize)> = None;
+        let odd = self.index.take_odd();
+        for &h in &odd {
+            if excluded[h] || !self.index.is_odd(h) || self.index.see(h, stamp) {
                 continue;
             }
-            let held_out = out_row.get(h / 64).is_some_and(|w| w >> (h % 64) & 1 != 0);
-            let admitted = if !self.hot[h].quiet || held_out {
-                self.admits(h, c)
-            } else {
-                let hot = &self.hot[h];
-                debug_assert_eq!(hot.available, self.hosts[h].sched.available);
-                let room = (hot.ram_free >= c.ram) & (hot.bw_free >= c.bw);
-                let suitable =
-                    (hot.pe >= c.req) & (hot.available >= c.req) & (room | !c.instantiating);
-                let loaded = hot.alloc != 0.0;
-                let creatable = (hot.storage >= VM_SIZE) & room;
-                let over = (hot.req + c.req) / hot.total > t;
-                self.probed[h] |= self.tracking & suitable & loaded & creatable;
-                suitable & !(loaded & (!creatable | over))
-            };
-            let d = self.power_increase(h, c.req);
-            *score = if admitted { d } else { f64::INFINITY };
+            if let Some(d) = self.evaluate(h, c, held(&out_row, h)) {
+                consider(&mut best, d, h);
+            }
         }
-        let least = least_of(&scores);
-        let best = (least != f64::INFINITY).then(|| {
-            candidates
-                .iter()
-                .zip(&scores)
-                .filter(|&(_, &d)| d == least)
-                .map(|(&h, _)| h)
-                .min()
-                .expect("the least score is some candidate's")
-        });
-        self.scores = scores;
+        self.index.return_odd(odd);
+        // Hosts holding the VM as migrating out; an empty one is reached below if at all.
+        for (w, &word) in out_row.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let h = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if excluded[h] || self.is_pristine[h] || self.index.see(h, stamp) {
+                    continue;
+                }
+                if let Some(d) = self.evaluate(h, c, true) {
+                    consider(&mut best, d, h);
+                }
+            }
+        }
+        if pristine_allowed {
+            for ty in 0..self.pristine.len() {
+                let Some(&h) = self.pristine[ty].iter().find(|&&h| !excluded[h]) else {
+                    continue;
+                };
+                if self.index.see(h, stamp) {
+                    continue;
+                }
+                if let Some(d) = self.evaluate(h, c, held(&out_row, h)) {
+                    consider(&mut best, d, h);
+                }
+            }
+        }
+        // The quiet hosts, whose evaluation changes nothing.
+        let mut queue = std::mem::take(&mut self.group_queue);
+        self.index.bound_groups(c.req, &mut queue);
+        while let Some((bound, g)) = queue.pop_least() {
+            if best.is_some_and(|(d, _)| bound > d) {
+                break;
+            }
+            for i in 0..self.index.group_len(g) {
+                let h = self.index.group_host(g, i);
+                debug_assert!(!excluded[h] && !self.index.is_odd(h));
+                if self.index.seen(h, stamp) || held(&out_row, h) {
+                    continue;
+                }
+                let d = self.power_increase(h, c.req);
+                let better = best.is_none_or(|(bd, bh)| d < bd || (d == bd && h < bh));
+                if better && self.admits_quietly(h, c) {
+                    best = Some((d, h));
+                }
+            }
+        }
+        self.group_queue = queue;
         self.out_row = out_row;
-        best
+        best.map(|b| b.1)
+    }
+
+    /// One host's verdict and score, with every side effect CloudSim's evaluation has on it.
+    /// A quiet host under THR that does not hold the VM as migrating out changes nothing but
+    /// the restore's `probed` mark, so it is admitted by its packed record alone.
+    fn evaluate(&mut self, h: usize, c: &Placing, held_out: bool) -> Option<f64> {
+        let admitted = match c.threshold {
+            Some(_) if self.hot[h].quiet && !held_out => {
+                let (suitable, loaded, creatable) = self.quiet_checks(h, c);
+                if self.tracking && suitable && loaded && creatable && !self.probed[h] {
+                    self.probed[h] = true;
+                    self.reindex(h);
+                }
+                self.admits_quietly(h, c)
+            }
+            _ => self.admits(h, c),
+        };
+        admitted.then(|| self.power_increase(h, c.req))
+    }
+
+    /// `isSuitableForVm` and the two conditions of `isHostOverUtilizedAfterAllocation`'s
+    /// probe, from a quiet host's packed record: (suitable, loaded, creatable).
+    #[inline]
+    fn quiet_checks(&self, h: usize, c: &Placing) -> (bool, bool, bool) {
+        let hot = &self.hot[h];
+        debug_assert_eq!(hot.available, self.hosts[h].sched.available);
+        let room = (hot.ram_free >= c.ram) & (hot.bw_free >= c.bw);
+        let suitable = (hot.pe >= c.req) & (hot.available >= c.req) & (room | !c.instantiating);
+        (suitable, hot.alloc != 0.0, (hot.storage >= VM_SIZE) & room)
+    }
+
+    /// PABFD's verdict on a quiet host not holding the VM as migrating out, whose probe
+    /// changes nothing: under THR from its packed record, otherwise by the detector.
+    #[inline]
+    fn admits_quietly(&mut self, h: usize, c: &Placing) -> bool {
+        match c.threshold {
+            Some(t) => {
+                let (suitable, loaded, creatable) = self.quiet_checks(h, c);
+                let hot = &self.hot[h];
+                let over = (hot.req + c.req) / hot.total > t;
+                suitable & !(loaded & (!creatable | over))
+            }
+            None => self.admits(h, c),
+        }
     }
 
     /// PABFD's score: watts after taking `req` more MIPS (`getPowerAfterAllocation`) less
@@ -1905,6 +1979,7 @@ impl Experiment {
         };
         let pristine = host.vms.is_empty() && host.util_mips == 0.0 && host.storage == HOST_STORAGE;
         if pristine == self.is_pristine[h] {
+            self.reindex(h);
             return;
         }
         self.is_pristine[h] = pristine;
@@ -1919,6 +1994,37 @@ impl Experiment {
             if let Err(i) = self.active.binary_search(&h) {
                 self.active.insert(i, h);
             }
+        }
+        self.reindex(h);
+    }
+
+    /// Keeps `h`'s place in PABFD's index in step with its packed record, while the index is
+    /// live. A host is odd, and always evaluated, while a probe could still change it: its
+    /// scheduler is not in walk order, or (during an optimisation) it is loaded and not yet
+    /// marked probed for the restore.
+    #[inline]
+    fn reindex(&mut self, h: usize) {
+        if !self.index.live() {
+            return;
+        }
+        if self.is_pristine[h] {
+            self.index.set(h, None, false);
+            return;
+        }
+        let hot = &self.hot[h];
+        let load = hot.alloc / hot.total;
+        let base = self.curves[hot.ty & 1].at(load) - hot.power_now;
+        let odd = !(hot.quiet && (!self.tracking || hot.alloc == 0.0 || self.probed[h]));
+        self.index
+            .set(h, Some((hot.ty, HostIndex::bin(load), base)), odd);
+    }
+
+    /// Makes the index live and places every active host in it.
+    fn begin_index(&mut self) {
+        self.index.begin();
+        for i in 0..self.active.len() {
+            let h = self.active[i];
+            self.reindex(h);
         }
     }
 
@@ -2041,6 +2147,7 @@ impl Experiment {
     fn optimize(&mut self, sel: Selector) -> Vec<(usize, usize)> {
         let n = self.hosts.len();
         self.tracking = true;
+        self.begin_index();
         let over: Vec<usize> = (0..n).filter(|&h| self.over_utilized(h)).collect();
         // saveAllocation(): VMs on their hosts, except those migrating in.
         let mut saved: Vec<(usize, usize)> = Vec::with_capacity(self.live.len());
@@ -2064,6 +2171,7 @@ impl Experiment {
         let mut excluded = vec![false; n];
         for &h in &over {
             excluded[h] = true;
+            self.index.retire(h);
         }
         let mut map = self.placement(to_move, &excluded, false);
 
@@ -2076,6 +2184,7 @@ impl Experiment {
         for &h in &off {
             ex_under[h] = true;
             ex_place[h] = true;
+            self.index.retire(h);
         }
         // Candidates in the order CloudSim's repeated minimum search would pick them: least
         // measured utilisation first, lowest id on ties. Measured utilisation does not change
@@ -2106,6 +2215,7 @@ impl Experiment {
             let Some(h) = under else { break };
             ex_under[h] = true;
             ex_place[h] = true;
+            self.index.retire(h);
             let vms = self.migratable(h);
             if vms.is_empty() {
                 continue;
@@ -2120,6 +2230,7 @@ impl Experiment {
         // A host the optimisation never touched gets the same allocations back, so only its
         // VM order and its RAM and bandwidth books (refilled at zero demand) change.
         self.tracking = false;
+        self.index.end();
         for h in 0..n {
             if self.touched[h] {
                 self.empty_for_restore(h);
@@ -2208,12 +2319,11 @@ impl Experiment {
     /// Runs the day and computes the metrics.
     pub fn run(mut self) -> Results {
         // t = 0: VMs created one by one, each asking for its full MIPS and RAM.
+        let none = vec![false; self.hosts.len()];
+        self.begin_index();
         for vm in 0..self.vms.len() {
             let host = match self.policy {
-                Policy::Migration(..) => {
-                    let none = vec![false; self.hosts.len()];
-                    self.find_host(vm, &none, true)
-                }
+                Policy::Migration(..) => self.find_host(vm, &none, true),
                 _ => self.first_fit(vm),
             };
             if let Some(h) = host {
@@ -2225,6 +2335,7 @@ impl Experiment {
                 self.touch(h);
             }
         }
+        self.index.end();
         // Cloudlets arrive with the broker's acknowledgement, 0.1 s later.
         self.clock = SUBMIT_AT;
         for v in &mut self.vms {
@@ -2484,22 +2595,6 @@ mod tests {
                 proptest::prop_assert_eq!(book.free().to_bits(), (HOST_RAM - summed).to_bits());
                 proptest::prop_assert_eq!(book.all_zero(), book.held.iter().all(|e| e.1 == 0.0));
             }
-        }
-
-        /// `least_of` is the plain minimum, on any length (remainders included) and with the
-        /// infinite scores of hosts not admitted.
-        #[test]
-        fn least_of_is_the_minimum(
-            v in proptest::collection::vec(
-                proptest::prop_oneof![
-                    proptest::strategy::Just(f64::INFINITY),
-                    -50.0f64..200.0,
-                ],
-                0..40,
-            )
-        ) {
-            let expected = v.iter().copied().fold(f64::INFINITY, f64::min);
-            proptest::prop_assert_eq!(least_of(&v), expected);
         }
     }
 
