@@ -1345,10 +1345,12 @@ impl Experiment {
         host.sched.deallocate_all();
         host.ram.clear();
         host.bw.clear();
-        for v in std::mem::take(&mut host.vms) {
+        // Cleared rather than taken, so that the refill reuses the list's room.
+        for &v in &host.vms {
             host.storage += VM_SIZE;
             self.vms[v].host = None;
         }
+        host.vms.clear();
         for vm in self.hosts[h].migrating_in.clone() {
             let host = &mut self.hosts[h];
             if !host.vms.contains(&vm) {
@@ -1387,10 +1389,14 @@ impl Experiment {
         }
         self.alloc_ram_bw(h, vm);
         self.hosts[h].sched.migrating_in.push(vm);
+        // `allocatePesForVm`: the VM is on the migrating-in list, so not migrating out, and its
+        // request is recorded under its UID. The update that follows re-allocates the host,
+        // so the MIPS it would be given here are never read.
         let (req, hash) = (self.vms[vm].requested(), self.vms[vm].hash);
-        self.hosts[h]
-            .sched
-            .allocate(&mut self.outs, vm, hash, req, true);
+        let sched = &mut self.hosts[h].sched;
+        sched.map.put(vm, hash, Share { req, alloc: 0.0 });
+        sched.canonical = false;
+        sched.list_available = None;
         self.hosts[h].storage -= VM_SIZE;
         self.hosts[h].migrating_in.push(vm);
         self.hosts[h].vms.push(vm);
@@ -1399,16 +1405,6 @@ impl Experiment {
         if let Some(src) = self.vms[vm].host {
             stale.push(src);
         }
-    }
-
-    fn remove_migrating_in(&mut self, h: usize, vm: usize) {
-        self.vm_deallocate(h, vm);
-        let host = &mut self.hosts[h];
-        host.migrating_in.retain(|&v| v != vm);
-        host.vms.retain(|&v| v != vm);
-        host.sched.migrating_in.retain(|&v| v != vm);
-        self.vms[vm].in_migration = false;
-        self.touch(h);
     }
 
     /// Every VM of `h` allocated afresh in list order (`Sched::allocate_all`); the requests
@@ -2307,13 +2303,55 @@ impl Experiment {
         if self.clock > self.last_process {
             self.update_all();
         }
+        // CloudSim destroys the VM on its source, removes it from the target's migrating-in
+        // list and creates it there, each step re-allocating the host's MIPS. The update that
+        // follows at this same instant (`run` makes it once the last completion at this time
+        // is moved) re-allocates both hosts from their VM lists and rebuilds their packed
+        // records, so only what that update reads and does not rebuild is kept exact here:
+        // the VM lists, the RAM, bandwidth and storage books, the scheduler's keys (the table
+        // of Java's map grows with them) and migrating-in list, and the migrating-out bits.
         if let Some(src) = self.vms[vm].host {
-            self.vm_destroy(src, vm);
+            self.forget_vm(src, vm);
+            self.vms[vm].host = None;
         }
-        self.remove_migrating_in(target, vm);
-        let ok = self.vm_create(target, vm);
-        debug_assert!(ok, "a reserved destination takes its VM");
+        self.forget_vm(target, vm);
+        let host = &mut self.hosts[target];
+        host.migrating_in.retain(|&v| v != vm);
+        host.sched.migrating_in.retain(|&v| v != vm);
         self.vms[vm].in_migration = false;
+        let ok = self.book_vm(target, vm);
+        debug_assert!(ok, "a reserved destination takes its VM");
+        // `allocatePesForVm` of a VM no longer in migration: out of the migrating-out set,
+        // its request recorded under its UID.
+        self.outs.remove(vm, target);
+        let (req, hash) = (self.vms[vm].requested(), self.vms[vm].hash);
+        let sched = &mut self.hosts[target].sched;
+        sched.map.put(vm, hash, Share { req, alloc: 0.0 });
+        sched.canonical = false;
+        sched.list_available = None;
+        self.mark_changed(target);
+    }
+
+    /// `vmDestroy` short of the re-allocation, for a VM that completed its migration.
+    fn forget_vm(&mut self, h: usize, vm: usize) {
+        let host = &mut self.hosts[h];
+        host.ram.release(vm);
+        host.bw.release(vm);
+        host.sched.list_available = None;
+        host.sched.map.remove(vm);
+        host.storage += VM_SIZE;
+        host.vms.retain(|&v| v != vm);
+        self.mark_changed(h);
+    }
+
+    /// What `touch` does that the next update at the same instant does not redo: the host is
+    /// marked for that update, and its history sum follows its new VM list.
+    fn mark_changed(&mut self, h: usize) {
+        self.changed[h] = true;
+        self.dormant[h] = false;
+        if self.uses_history {
+            self.hosts[h].history_cache = self.history_sum(h);
+        }
     }
 
     /// Runs the day and computes the metrics.
