@@ -52,10 +52,11 @@ fn main() {
     let order = root.join("../shared/reference/cloudsim/vm-file-order/20110303.csv");
     let order = (reference_day && !sorted && order.is_file()).then_some(order);
     let t0 = Instant::now();
-    let trace = migsim::trace::planetlab::read_dir(&day, order.as_deref()).expect("trace");
+    let trace =
+        migsim::trace::planetlab::read_dir_percentages(&day, order.as_deref()).expect("trace");
     println!(
         "read {} VMs in {:.3} s",
-        trace.vms.len(),
+        trace.len(),
         t0.elapsed().as_secs_f64()
     );
     let cloudsim_wall = if reference_day {
@@ -79,7 +80,7 @@ fn main() {
         let mut r = None;
         for _ in 0..runs {
             let t = Instant::now();
-            r = Some(Experiment::new(Policy::parse(name).unwrap(), &trace.vms, 800).run());
+            r = Some(Experiment::from_percentages(Policy::parse(name).unwrap(), &trace, 800).run());
             best = best.min(t.elapsed().as_secs_f64());
         }
         let r = r.unwrap();

@@ -444,6 +444,20 @@ impl Samples {
         Samples { vms, data }
     }
 
+    /// From each VM's 288 integer percentages, as CloudSim reads them: `percent / 100.0`,
+    /// and the 289th point a copy of the 288th.
+    fn from_percentages(vms_pct: &[Vec<u8>]) -> Samples {
+        let vms = vms_pct.len();
+        let mut data = vec![0.0; TRACE_POINTS * vms];
+        for (vm, pct) in vms_pct.iter().enumerate() {
+            let last = pct.last().copied().unwrap_or(0);
+            for i in 0..TRACE_POINTS {
+                data[i * vms + vm] = f64::from(pct.get(i).copied().unwrap_or(last)) / 100.0;
+            }
+        }
+        Samples { vms, data }
+    }
+
     #[inline]
     fn at(&self, i: usize, vm: usize) -> f64 {
         self.data[i * self.vms + vm]
@@ -1135,6 +1149,16 @@ impl Experiment {
     /// 800 hosts (half HP ML110 G4, half G5) and one VM per trace, VM i of type
     /// i / ceil(n/4) (`Helper.createHostList`, `createVmList`).
     pub fn new(policy: Policy, traces: &[VmTrace], hosts: usize) -> Experiment {
+        Experiment::with_samples(policy, Samples::new(traces), hosts)
+    }
+
+    /// [`Experiment::new`] from each VM's integer percentages
+    /// ([`crate::trace::planetlab::read_dir_percentages`]), which CloudSim divides by 100.
+    pub fn from_percentages(policy: Policy, vms: &[Vec<u8>], hosts: usize) -> Experiment {
+        Experiment::with_samples(policy, Samples::from_percentages(vms), hosts)
+    }
+
+    fn with_samples(policy: Policy, samples: Samples, hosts: usize) -> Experiment {
         let curves = [
             Curve::new(spec_preset("hp-ml110-g4").expect("preset")),
             Curve::new(spec_preset("hp-ml110-g5").expect("preset")),
@@ -1166,7 +1190,7 @@ impl Experiment {
             })
             .collect();
         let n_hosts = hosts.len();
-        let n = traces.len();
+        let n = samples.vms;
         let per_type = n.div_ceil(4).max(1);
         let vms = (0..n)
             .map(|i| {
@@ -1220,7 +1244,7 @@ impl Experiment {
             updated: Vec::new(),
             tracking: false,
             outs: OutSets::new(n, n_hosts),
-            samples: Samples::new(traces),
+            samples,
             alloc_of: vec![(0, 0.0); n],
             stamp: 0,
             hot: vec![Hot::default(); n_hosts],
@@ -2495,16 +2519,16 @@ pub fn run_scenario(
         .order
         .as_ref()
         .map(|o| loaded.resolve_path("trace.order", o));
-    let trace = crate::trace::planetlab::read_dir(&path, order.as_deref())
+    let trace = crate::trace::planetlab::read_dir_percentages(&path, order.as_deref())
         .map_err(|e| loaded.field_error("trace.path", e.to_string()))?;
     let hosts: usize = sc.hosts.iter().map(|h| h.count as usize).sum();
-    let r = Experiment::new(policy, &trace.vms, hosts).run();
+    let r = Experiment::from_percentages(policy, &trace, hosts).run();
     Ok(crate::metrics::Summary {
         scenario: sc.name.clone(),
         seed: sc.seed,
         horizon_s: LIMIT,
         hosts,
-        vms: trace.vms.len(),
+        vms: trace.len(),
         policy: sc.policy.name.clone(),
         hypervisor: "cloudsim".into(),
         energy_kwh: r.energy_kwh,
@@ -2545,7 +2569,7 @@ pub fn run_scenario(
         energy_saved_pct: None,
         vm_states_at_end: {
             let mut m = crate::metrics::vm_state_counts(&crate::model::vm::Vms::default());
-            m.insert("active".into(), trace.vms.len() - r.vms_removed);
+            m.insert("active".into(), trace.len() - r.vms_removed);
             m.insert("inactive".into(), r.vms_removed);
             m
         },
