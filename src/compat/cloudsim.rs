@@ -803,9 +803,35 @@ impl Sched {
     ) {
         // `deallocate_all` but for the map, which the refill below clears unless it can keep it.
         self.list_available = None;
-        self.available = self.total;
         self.overflowed = false;
+        let left = self.list_shares(outs, entries, allocs);
+        self.available = left.unwrap_or(0.0);
+        self.map.refill(
+            entries
+                .iter()
+                .zip(allocs.iter())
+                .map(|(&(vm, hash, req, _), &alloc)| (vm, hash, Share { req, alloc })),
+        );
+        if left.is_none() {
+            self.redistribute(outs);
+            allocs.clear();
+            allocs.extend(entries.iter().map(|e| self.allocated_for(e.0)));
+        }
+        self.canonical = entries.is_empty();
+    }
+
+    /// The list-order pass of [`Sched::allocate_all`], which leaves the scheduler as it is:
+    /// each VM's migrating-out bit set or cleared, and its share taken from a full host, into
+    /// `allocs`. Returns the MIPS left, or `None` once a VM does not fit (CloudSim then scales
+    /// every VM; the VMs after it are given 0 here, their bits still kept).
+    fn list_shares(
+        &self,
+        outs: &mut OutSets,
+        entries: &[(usize, u32, f64, bool)],
+        allocs: &mut Vec<f64>,
+    ) -> Option<f64> {
         allocs.clear();
+        let mut available = self.total;
         let mut overflow = false;
         for &(vm, _, req, in_migration) in entries {
             // `track_migration`, then `share`: the migrating-out bit is known once set or
@@ -827,26 +853,15 @@ impl Sched {
                 continue;
             }
             let (total, a) = share(self.pe, req, coming_in, held_out);
-            if self.available >= total {
+            if available >= total {
                 allocs.push(a);
-                self.available -= total;
+                available -= total;
             } else {
                 allocs.push(0.0);
                 overflow = true;
             }
         }
-        self.map.refill(
-            entries
-                .iter()
-                .zip(allocs.iter())
-                .map(|(&(vm, hash, req, _), &alloc)| (vm, hash, Share { req, alloc })),
-        );
-        if overflow {
-            self.redistribute(outs);
-            allocs.clear();
-            allocs.extend(entries.iter().map(|e| self.allocated_for(e.0)));
-        }
-        self.canonical = entries.is_empty();
+        (!overflow).then_some(available)
     }
 
     fn deallocate_all(&mut self) {
@@ -1445,14 +1460,24 @@ impl Experiment {
         self.allocs = allocs;
     }
 
-    /// `HostDynamicWorkload.updateVmsProcessing` with `PowerVm.updateVmProcessing`.
+    /// `HostDynamicWorkload.updateVmsProcessing` with `PowerVm.updateVmProcessing`, for a
+    /// host that starts or ends a migration now: the next optimisation comes after another
+    /// update, so this one may be brief (see `update_host_at`).
     fn update_host(&mut self, h: usize, t: f64) {
         let grid = (t - 0.1) % INTERVAL == 0.0;
-        self.update_host_at(h, t, TracePoint::new(t), grid);
+        self.update_host_at(h, t, TracePoint::new(t), grid, true);
     }
 
     /// `update_host` with the grid test (`(t − 0.1) % interval == 0`) done once by the caller.
-    fn update_host_at(&mut self, h: usize, t: f64, p: TracePoint, grid: bool) {
+    ///
+    /// A `brief` update is one whose scheduler state nothing reads before the host's next
+    /// update: only the optimisation reads a host's free MIPS, walk-order map and packed
+    /// record, and it always follows a full update at the grid time. A brief update still
+    /// keeps the migrating-out bits, the VM and host state histories, the utilisation and the
+    /// watts that the energy sum reads; it leaves the map's values, the free MIPS and the rest
+    /// of the packed record for the next full update, which rebuilds them from the VM list.
+    /// A host that is empty, was empty or runs out of MIPS is updated in full.
+    fn update_host_at(&mut self, h: usize, t: f64, p: TracePoint, grid: bool, brief: bool) {
         // Each VM's cloudlet scheduler moves to t; the VM history grows at grid times.
         // The scheduler's requests are gathered on the way (`allocate_in_list_order`).
         let mut entries = std::mem::take(&mut self.entries);
@@ -1479,8 +1504,17 @@ impl Experiment {
         host.prev_power = self.hot[h].power_now;
         host.util_mips = 0.0;
         let mut allocs = std::mem::take(&mut self.allocs);
-        host.sched
-            .allocate_all(&mut self.outs, &entries, &mut allocs);
+        let brief = brief
+            && !entries.is_empty()
+            && !self.is_pristine[h]
+            && host
+                .sched
+                .list_shares(&mut self.outs, &entries, &mut allocs)
+                .is_some();
+        if !brief {
+            host.sched
+                .allocate_all(&mut self.outs, &entries, &mut allocs);
+        }
         let mut total_req = 0.0;
         let mut alloc_mips = 0.0;
         for (&(vm, _, req, mig), &a) in entries.iter().zip(&allocs) {
@@ -1504,9 +1538,15 @@ impl Experiment {
         let active = host.util_mips > 0.0;
         let u = host.util_mips;
         host.add_state(t, u, total_req, active);
-        // Histories grow only at grid times; otherwise the sum cached at the host's last change
-        // still holds.
-        self.touch_known(h, alloc_mips, total_req, grid);
+        if brief {
+            // What the energy sum and the next update read.
+            let host = &self.hosts[h];
+            self.hot[h].power_now = self.curves[host_type(h)].at(host.utilization());
+        } else {
+            // Histories grow only at grid times; otherwise the sum cached at the host's last
+            // change still holds.
+            self.touch_known(h, alloc_mips, total_req, grid);
+        }
         self.changed[h] = false;
         let host = &self.hosts[h];
         self.dormant[h] = host.vms.is_empty()
@@ -1530,7 +1570,8 @@ impl Experiment {
             if self.dormant[h] || (dt == 0.0 && !self.changed[h]) {
                 continue;
             }
-            self.update_host_at(h, t, p, grid);
+            // Only the update at a grid time comes before an optimisation.
+            self.update_host_at(h, t, p, grid, !grid);
             updated.push(h);
         }
         if dt > 0.0 {
