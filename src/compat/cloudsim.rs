@@ -1119,8 +1119,12 @@ pub struct Experiment {
     entries: Vec<(usize, u32, f64, bool)>,
     allocs: Vec<f64>,
     is_pristine: Vec<bool>,
-    /// Hosts whose VMs the optimisation under way created or destroyed.
+    /// Hosts whose VMs the optimisation under way created or destroyed, by flag and in the
+    /// order first touched.
     touched: Vec<bool>,
+    touched_list: Vec<usize>,
+    /// Scratch: the hosts active when the optimisation under way began.
+    active_then: Vec<usize>,
     /// Hosts PABFD probed during the optimisation under way, whose allocation the restore
     /// redoes in list order.
     probed: Vec<bool>,
@@ -1252,6 +1256,8 @@ impl Experiment {
             allocs: Vec::new(),
             is_pristine: vec![true; n_hosts],
             touched: vec![false; n_hosts],
+            touched_list: Vec::new(),
+            active_then: Vec::new(),
             probed: vec![false; n_hosts],
             changed: vec![true; n_hosts],
             dormant: vec![false; n_hosts],
@@ -1350,9 +1356,7 @@ impl Experiment {
         self.hosts[h]
             .sched
             .allocate(&mut self.outs, vm, hash, req, mig);
-        if self.tracking {
-            self.touched[h] = true;
-        }
+        self.mark_touched(h);
         self.touch(h);
         true
     }
@@ -1365,10 +1369,16 @@ impl Experiment {
         host.storage += VM_SIZE;
     }
 
-    fn vm_destroy(&mut self, h: usize, vm: usize) {
-        if self.tracking {
+    /// Notes a host whose VMs the optimisation under way created or destroyed.
+    fn mark_touched(&mut self, h: usize) {
+        if self.tracking && !self.touched[h] {
             self.touched[h] = true;
+            self.touched_list.push(h);
         }
+    }
+
+    fn vm_destroy(&mut self, h: usize, vm: usize) {
+        self.mark_touched(h);
         self.vm_deallocate(h, vm);
         self.hosts[h].vms.retain(|&v| v != vm);
         self.vms[vm].host = None;
@@ -2209,10 +2219,22 @@ impl Experiment {
         let n = self.hosts.len();
         self.tracking = true;
         self.begin_index();
-        let over: Vec<usize> = (0..n).filter(|&h| self.over_utilized(h)).collect();
+        // CloudSim walks every host in each step below. An empty host (not in `active`) holds no
+        // VM, has no load and no history, so no detector finds it overloaded, and it has
+        // nothing to save, evacuate or refill: walking the active hosts in id order does the
+        // same.
+        let mut hosts_then = std::mem::take(&mut self.active_then);
+        hosts_then.clear();
+        hosts_then.extend_from_slice(&self.active);
+        let over: Vec<usize> = hosts_then
+            .iter()
+            .copied()
+            .filter(|&h| self.over_utilized(h))
+            .collect();
         // saveAllocation(): VMs on their hosts, except those migrating in.
         let mut saved: Vec<(usize, usize)> = Vec::with_capacity(self.live.len());
-        for (h, host) in self.hosts.iter().enumerate() {
+        for &h in &hosts_then {
+            let host = &self.hosts[h];
             for &v in &host.vms {
                 if !host.migrating_in.contains(&v) {
                     saved.push((h, v));
@@ -2236,8 +2258,13 @@ impl Experiment {
         }
         let mut map = self.placement(to_move, &excluded, false);
 
-        // Underload phase.
-        let off: Vec<usize> = (0..n)
+        // Underload phase. Empty hosts are switched off too, but PABFD here never considers
+        // an empty host, and none is a candidate for evacuation, so only the hosts active now
+        // are marked: among them, those the placement above has just woken, which count as off.
+        let off: Vec<usize> = self
+            .active
+            .iter()
+            .copied()
             .filter(|&h| self.hosts[h].utilization() == 0.0)
             .collect();
         let mut ex_under = excluded.clone();
@@ -2250,7 +2277,9 @@ impl Experiment {
         // Candidates in the order CloudSim's repeated minimum search would pick them: least
         // measured utilisation first, lowest id on ties. Measured utilisation does not change
         // during the optimisation, and a host only leaves the candidates by being excluded.
-        let mut order: Vec<usize> = (0..n)
+        let mut order: Vec<usize> = hosts_then
+            .iter()
+            .copied()
             .filter(|&h| {
                 let u = self.hosts[h].utilization();
                 !ex_under[h] && u > 0.0 && u < 1.0
@@ -2292,7 +2321,11 @@ impl Experiment {
         // VM order and its RAM and bandwidth books (refilled at zero demand) change.
         self.tracking = false;
         self.index.end();
-        for h in 0..n {
+        // The hosts to refill: those active at the start, and any the optimisation touched.
+        hosts_then.extend_from_slice(&self.touched_list);
+        hosts_then.sort_unstable();
+        hosts_then.dedup();
+        for &h in &hosts_then {
             if self.touched[h] {
                 self.empty_for_restore(h);
             } else {
@@ -2340,14 +2373,23 @@ impl Experiment {
         }
         // Each refilled host's scheduler allocates its VMs in list order, as the one-by-one
         // `vmCreate` calls would from an empty host, and its caches are refreshed once.
-        for h in 0..n {
-            if self.touched[h] {
-                self.allocate_in_list_order(h);
-                self.touch(h);
-            }
+        let mut touched = std::mem::take(&mut self.touched_list);
+        touched.sort_unstable();
+        for &h in &touched {
+            self.allocate_in_list_order(h);
+            self.touch(h);
+            self.touched[h] = false;
         }
-        self.touched.fill(false);
-        self.probed.fill(false);
+        touched.clear();
+        self.touched_list = touched;
+        for &h in &hosts_then {
+            self.probed[h] = false;
+        }
+        debug_assert!(
+            self.probed.iter().all(|&p| !p),
+            "only those hosts are probed"
+        );
+        self.active_then = hosts_then;
         map
     }
 
