@@ -1488,6 +1488,9 @@ impl Experiment {
     /// of the packed record for the next full update, which rebuilds them from the VM list.
     /// A host that is empty, was empty or runs out of MIPS is updated in full.
     fn update_host_at(&mut self, h: usize, t: f64, p: TracePoint, grid: bool, brief: bool) {
+        if brief && self.update_host_briefly(h, t, p, grid) {
+            return;
+        }
         // Each VM's cloudlet scheduler moves to t; the VM history grows at grid times.
         // The scheduler's requests are gathered on the way (`allocate_in_list_order`).
         let mut entries = std::mem::take(&mut self.entries);
@@ -1514,17 +1517,8 @@ impl Experiment {
         host.prev_power = self.hot[h].power_now;
         host.util_mips = 0.0;
         let mut allocs = std::mem::take(&mut self.allocs);
-        let brief = brief
-            && !entries.is_empty()
-            && !self.is_pristine[h]
-            && host
-                .sched
-                .list_shares(&mut self.outs, &entries, &mut allocs)
-                .is_some();
-        if !brief {
-            host.sched
-                .allocate_all(&mut self.outs, &entries, &mut allocs);
-        }
+        host.sched
+            .allocate_all(&mut self.outs, &entries, &mut allocs);
         let mut total_req = 0.0;
         let mut alloc_mips = 0.0;
         for (&(vm, _, req, mig), &a) in entries.iter().zip(&allocs) {
@@ -1548,15 +1542,9 @@ impl Experiment {
         let active = host.util_mips > 0.0;
         let u = host.util_mips;
         host.add_state(t, u, total_req, active);
-        if brief {
-            // What the energy sum and the next update read.
-            let host = &self.hosts[h];
-            self.hot[h].power_now = self.curves[host_type(h)].at(host.utilization());
-        } else {
-            // Histories grow only at grid times; otherwise the sum cached at the host's last
-            // change still holds.
-            self.touch_known(h, alloc_mips, total_req, grid);
-        }
+        // Histories grow only at grid times; otherwise the sum cached at the host's last change
+        // still holds.
+        self.touch_known(h, alloc_mips, total_req, grid);
         self.changed[h] = false;
         let host = &self.hosts[h];
         self.dormant[h] = host.vms.is_empty()
@@ -1566,6 +1554,87 @@ impl Experiment {
         if finishing {
             self.finishing.push(h);
         }
+    }
+
+    /// The brief form of [`Experiment::update_host_at`], in one pass over the host's VMs: each
+    /// VM's demand at `t`, its migrating-out bit and its share taken in list order, its state
+    /// entry, and the host's sums in the same order as the full update adds them. Returns
+    /// false, having changed nothing the full update does not redo the same way, for a host
+    /// that is empty or was, or runs out of MIPS: the caller then updates it in full. (A VM's
+    /// second state entry at the same time replaces the first, and the demand, the bits and
+    /// the history step are the same whoever makes them first.)
+    fn update_host_briefly(&mut self, h: usize, t: f64, p: TracePoint, grid: bool) -> bool {
+        let Experiment {
+            hosts,
+            vms,
+            outs,
+            samples,
+            is_pristine,
+            ..
+        } = self;
+        let host = &mut hosts[h];
+        if host.vms.is_empty() || is_pristine[h] {
+            return false;
+        }
+        let sched = &host.sched;
+        let (pe, mut available) = (sched.pe, sched.total);
+        let (mut finishing, mut total_req, mut util_mips) = (false, 0.0, 0.0);
+        for &vm in &host.vms {
+            let v = &mut vms[vm];
+            v.set_prev_time(samples, t, p);
+            if t > v.power_prev_time && grid {
+                let u = v.util_now;
+                if t != 0.0 || u != 0.0 {
+                    v.history.push_front(u);
+                    v.history.truncate(HISTORY_LENGTH);
+                }
+                v.power_prev_time = t;
+            }
+            let (req, mig) = (v.requested(), v.in_migration);
+            finishing |= v.finished();
+            // `Sched::list_shares`, one VM at a time.
+            debug_assert!(mig || !sched.migrating_in.contains(&vm));
+            let coming_in = mig && sched.migrating_in.contains(&vm);
+            let held_out = if !mig {
+                outs.remove(vm, h);
+                false
+            } else if coming_in {
+                outs.contains(vm, h)
+            } else {
+                outs.insert(vm, h);
+                true
+            };
+            let (taken, a) = share(pe, req, coming_in, held_out);
+            if available < taken {
+                return false;
+            }
+            available -= taken;
+            // The sums of `update_host_at`, term for term (the allocated sum only feeds the
+            // packed record).
+            debug_assert_eq!(coming_in, mig && host.migrating_in.contains(&vm));
+            let mut util = a;
+            if !coming_in {
+                v.add_state(t, a, req, mig);
+                if mig {
+                    util /= 0.9;
+                }
+            }
+            util_mips += util;
+            total_req += req;
+        }
+        host.prev_util_mips = host.util_mips;
+        host.prev_power = self.hot[h].power_now;
+        host.util_mips = util_mips;
+        host.add_state(t, util_mips, total_req, util_mips > 0.0);
+        // What the energy sum and the next update read; the rest of the packed record waits
+        // for the next full update.
+        self.hot[h].power_now = self.curves[host_type(h)].at(host.utilization());
+        self.changed[h] = false;
+        self.dormant[h] = false;
+        if finishing {
+            self.finishing.push(h);
+        }
+        true
     }
 
     /// `PowerDatacenter.updateCloudetProcessingWithoutSchedulingFutureEventsForce`.
