@@ -44,37 +44,29 @@ const BIN_SPAN: [(usize, f64); GROUPS] = {
     span
 };
 
-/// The groups' bounds for one placement, taken least first.
+/// The groups' bounds for one placement, taken least first: (bound, group) of each
+/// non-empty group, in no order.
+#[derive(Default)]
 pub(super) struct GroupQueue {
-    bounds: [f64; 2 * GROUPS],
-}
-
-impl Default for GroupQueue {
-    fn default() -> GroupQueue {
-        GroupQueue {
-            bounds: [f64::INFINITY; 2 * GROUPS],
-        }
-    }
+    bounds: Vec<(f64, usize)>,
 }
 
 impl GroupQueue {
     /// The group with the least bound not yet taken, lowest index on ties, and its bound;
-    /// `None` once only empty groups are left. Placements visit two or three groups, so a
-    /// scan for each beats sorting all of them.
+    /// `None` once every group is taken. Placements visit two or three groups, so a scan
+    /// for each beats sorting all of them.
     #[inline]
     pub(super) fn pop_least(&mut self) -> Option<(f64, usize)> {
         let mut at = 0;
-        for (i, &b) in self.bounds.iter().enumerate() {
-            if b < self.bounds[at] {
+        let mut least = *self.bounds.first()?;
+        for (i, &e) in self.bounds.iter().enumerate().skip(1) {
+            if e.0 < least.0 || (e.0 == least.0 && e.1 < least.1) {
+                least = e;
                 at = i;
             }
         }
-        let b = self.bounds[at];
-        if b == f64::INFINITY {
-            return None;
-        }
-        self.bounds[at] = f64::INFINITY;
-        Some((b, at))
+        self.bounds.swap_remove(at);
+        Some(least)
     }
 }
 
@@ -304,13 +296,13 @@ impl HostIndex {
         self.seen[h] == stamp
     }
 
-    /// Every group's bound on its hosts' cost of taking `req` more MIPS, infinite for an
-    /// empty group, into `queue`.
+    /// Every non-empty group's bound on its hosts' cost of taking `req` more MIPS, into
+    /// `queue`.
     pub(super) fn bound_groups(&mut self, req: f64, queue: &mut GroupQueue) {
         let r = [req / self.totals[0], req / self.totals[1]];
+        queue.bounds.clear();
         for (gi, g) in self.groups.iter_mut().enumerate() {
             if g.hosts.is_empty() {
-                queue.bounds[gi] = f64::INFINITY;
                 continue;
             }
             if g.stale {
@@ -326,7 +318,8 @@ impl HostIndex {
             // from that of b / BINS to that of (b + 1) / BINS + r.
             let (first, top) = BIN_SPAN[b];
             let reach = (((top + r[ty]) * 10.0) as usize).min(SEGMENTS - 1);
-            queue.bounds[gi] = g.least_base + r[ty] * self.least_slope[ty][first][reach] - MARGIN;
+            let bound = g.least_base + r[ty] * self.least_slope[ty][first][reach] - MARGIN;
+            queue.bounds.push((bound, gi));
         }
     }
 
