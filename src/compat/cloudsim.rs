@@ -2354,7 +2354,7 @@ impl Experiment {
                 !ex_under[h] && u > 0.0 && u < 1.0
             })
             .collect();
-        order.sort_by(|&a, &b| {
+        order.sort_unstable_by(|&a, &b| {
             self.hosts[a]
                 .utilization()
                 .total_cmp(&self.hosts[b].utilization())
@@ -2606,7 +2606,7 @@ impl Experiment {
                 }
                 // Earliest completion last; among equal times, the first scheduled.
                 self.pending
-                    .sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+                    .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
             }
             next_grid = self.clock + INTERVAL;
         }
