@@ -2480,7 +2480,9 @@ impl Experiment {
                     // order again.
                     self.allocate_in_list_order(h);
                 }
-                self.touch(h);
+                // The packed record is not refreshed: the host keeps its VMs, and so its
+                // watts (all an update reads of it) and its place among the empty hosts; the
+                // full update before the next optimisation rebuilds the rest.
             }
         }
         for &(h, vm) in &saved {
@@ -2492,12 +2494,17 @@ impl Experiment {
             }
         }
         // Each refilled host's scheduler allocates its VMs in list order, as the one-by-one
-        // `vmCreate` calls would from an empty host, and its caches are refreshed once.
+        // `vmCreate` calls would from an empty host. Its packed record is refreshed only where
+        // its place among the empty hosts may have changed: otherwise, as above, the watts an
+        // update reads are those of the unchanged measured load, and the full update before
+        // the next optimisation rebuilds the rest.
         let mut touched = std::mem::take(&mut self.touched_list);
         touched.sort_unstable();
         for &h in &touched {
             self.allocate_in_list_order(h);
-            self.touch(h);
+            if self.hosts[h].vms.is_empty() || self.is_pristine[h] {
+                self.touch(h);
+            }
             self.touched[h] = false;
         }
         touched.clear();
