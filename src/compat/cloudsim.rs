@@ -486,7 +486,7 @@ impl Samples {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn at(&self, i: usize, vm: usize) -> f64 {
         match &self.data {
             SampleData::Percent { pct, fraction } => fraction[usize::from(pct[i * self.vms + vm])],
@@ -515,7 +515,7 @@ impl Vm {
         self.util_at(samples, TracePoint::new(t))
     }
 
-    #[inline]
+    #[inline(always)]
     fn util_at(&self, samples: &Samples, p: TracePoint) -> f64 {
         if !self.submitted {
             return 0.0;
@@ -2292,19 +2292,24 @@ impl Experiment {
         Some(vms[best])
     }
 
+    /// Most demanding first; ties keep their order (`Collections.sort` is stable).
     fn sort_by_cpu(&self, vms: &mut [usize]) {
         let t = self.clock;
-        vms.sort_by(|&a, &b| {
-            let key = |v: &Vm| {
-                if v.prev_time == t && !v.being_instantiated {
-                    v.req
-                } else {
-                    v.util(&self.samples, t) * v.mips
-                }
-            };
-            let (ua, ub) = (key(&self.vms[a]), key(&self.vms[b]));
-            ub.total_cmp(&ua)
-        });
+        let key = |v: &Vm| {
+            if v.prev_time == t && !v.being_instantiated {
+                v.req
+            } else {
+                v.util(&self.samples, t) * v.mips
+            }
+        };
+        if vms.len() < 2 {
+            return;
+        }
+        let mut keyed: Vec<(f64, usize)> = vms.iter().map(|&v| (key(&self.vms[v]), v)).collect();
+        keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (slot, (_, v)) in vms.iter_mut().zip(keyed) {
+            *slot = v;
+        }
     }
 
     fn placement(
@@ -2397,25 +2402,17 @@ impl Experiment {
         // Candidates in the order CloudSim's repeated minimum search would pick them: least
         // measured utilisation first, lowest id on ties. Measured utilisation does not change
         // during the optimisation, and a host only leaves the candidates by being excluded.
-        let mut order: Vec<usize> = hosts_then
+        let mut order: Vec<(f64, usize)> = hosts_then
             .iter()
-            .copied()
-            .filter(|&h| {
-                let u = self.hosts[h].utilization();
-                !ex_under[h] && u > 0.0 && u < 1.0
-            })
+            .map(|&h| (self.hosts[h].utilization(), h))
+            .filter(|&(u, h)| !ex_under[h] && u > 0.0 && u < 1.0)
             .collect();
-        order.sort_unstable_by(|&a, &b| {
-            self.hosts[a]
-                .utilization()
-                .total_cmp(&self.hosts[b].utilization())
-                .then(a.cmp(&b))
-        });
+        order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let mut cursor = 0;
         loop {
             let mut under = None;
             while cursor < order.len() {
-                let h = order[cursor];
+                let h = order[cursor].1;
                 cursor += 1;
                 if !ex_under[h] && !self.all_out_or_any_in(h) {
                     under = Some(h);
