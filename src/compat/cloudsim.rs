@@ -594,6 +594,9 @@ struct Sched {
     /// `available` as the list-order allocation left it, saved by the first probe that
     /// replaced it: refilling the host in list order gives exactly that back.
     list_available: Option<f64>,
+    /// A probe has put the scheduler in walk order without re-summing `available`, which
+    /// [`Sched::settle`] does before anything reads it.
+    walk_pending: bool,
     migrating_in: Vec<usize>,
     /// The host's index, under which its migrating-out set lives in [`OutSets`].
     host: usize,
@@ -774,6 +777,7 @@ impl Sched {
     /// not fit, CloudSim scales everybody and every later request scales again to the same
     /// result, so one redistribution ends the pass.
     fn reallocate(&mut self, outs: &OutSets) {
+        self.walk_pending = false;
         self.available = self.total;
         self.overflowed = false;
         let mut overflow = false;
@@ -810,9 +814,27 @@ impl Sched {
         if !self.canonical && !self.overflowed {
             self.list_available = Some(self.available);
         }
+        if !self.overflowed && self.available > WALK_MARGIN {
+            // The walk takes the same shares in another order, so its free MIPS differ from
+            // these in the last bits only: nothing overflows and no allocation changes. Only
+            // the free MIPS are left to re-sum, when something reads them; many hosts a probe
+            // puts in walk order are read again only by the restore, which puts back the
+            // list-order value.
+            self.canonical = true;
+            self.walk_pending = true;
+            return false;
+        }
         let before = self.overflowed;
         self.reallocate(outs);
         before || self.overflowed
+    }
+
+    /// Re-sums the free MIPS in walk order if a probe left that to do.
+    #[inline]
+    fn settle(&mut self, outs: &OutSets) {
+        if self.walk_pending {
+            self.reallocate(outs);
+        }
     }
 
     /// Whether `probe` would change nothing but the probing VM's migrating-out bit: the state
@@ -834,6 +856,7 @@ impl Sched {
     ) {
         // `deallocate_all` but for the map, which the refill below clears unless it can keep it.
         self.list_available = None;
+        self.walk_pending = false;
         self.overflowed = false;
         let left = self.list_shares(outs, entries, allocs);
         self.available = left.unwrap_or(0.0);
@@ -897,6 +920,7 @@ impl Sched {
 
     fn deallocate_all(&mut self) {
         self.list_available = None;
+        self.walk_pending = false;
         self.map.clear();
         self.available = self.total;
         self.overflowed = false;
@@ -1129,6 +1153,10 @@ fn ceil_nonneg(x: f64) -> f64 {
     if f == x { f } else { f + 1.0 }
 }
 
+/// Free MIPS above which re-summing a host's shares in another order cannot run out: the
+/// orders differ by rounding, tens of shares times 2⁻⁵² of at most 5 320 MIPS (about 1e-11).
+const WALK_MARGIN: f64 = 1e-6;
+
 /// `(double) i / 10` for i = 0..=10, as `getPower` computes the start of a segment.
 const TENTHS: [f64; 11] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
 
@@ -1208,8 +1236,9 @@ pub struct Experiment {
     curves: [Curve; 2],
     /// PABFD's host index, live during placements.
     index: HostIndex,
-    /// Scratch: the index's groups by their bound.
+    /// Scratch: the index's groups by their bound, and one group's hosts with their scores.
     group_queue: GroupQueue,
+    scored: Vec<(f64, usize)>,
     /// Score every host in every placement, as CloudSim does, instead of using the index: the
     /// reference the index is tested against.
     plain_scan: bool,
@@ -1329,6 +1358,7 @@ impl Experiment {
                 ],
             ),
             group_queue: GroupQueue::default(),
+            scored: Vec::new(),
             plain_scan: false,
             curves,
             uses_history: matches!(
@@ -1395,7 +1425,19 @@ impl Experiment {
         true
     }
 
+    /// Re-sums `h`'s free MIPS in walk order if a probe left that to do ([`Sched::probe`]),
+    /// before anything reads them.
+    #[inline]
+    fn settle(&mut self, h: usize) {
+        let sched = &mut self.hosts[h].sched;
+        if sched.walk_pending {
+            sched.settle(&self.outs);
+            self.hot[h].available = sched.available;
+        }
+    }
+
     fn vm_create(&mut self, h: usize, vm: usize) -> bool {
+        self.settle(h);
         if !self.book_vm(h, vm) {
             return false;
         }
@@ -1885,6 +1927,7 @@ impl Experiment {
     /// did; CloudSim's later choices see those bits, so the evaluation does the same.
     #[inline]
     fn admits(&mut self, h: usize, c: &Placing) -> bool {
+        self.settle(h);
         let hot = &self.hot[h];
         debug_assert_eq!(hot.available, self.hosts[h].sched.available);
         debug_assert_eq!(hot.storage, self.hosts[h].storage);
@@ -2058,26 +2101,44 @@ impl Experiment {
                 }
             }
         }
-        // The quiet hosts, whose evaluation changes nothing.
+        // The quiet hosts, whose evaluation changes nothing: in each group every score first,
+        // then the verdicts from the least score up, to the first host admitted (no later one
+        // could beat it). Most hosts scored are never asked for a verdict.
         let mut queue = std::mem::take(&mut self.group_queue);
+        let mut scored = std::mem::take(&mut self.scored);
         self.index.bound_groups(c.req, &mut queue);
         while let Some((bound, g)) = queue.pop_least() {
             if best.is_some_and(|(d, _)| bound > d) {
                 break;
             }
+            scored.clear();
             for i in 0..self.index.group_len(g) {
                 let h = self.index.group_host(g, i);
                 debug_assert!(!excluded[h] && !self.index.is_odd(h));
-                if self.index.seen(h, stamp) || held(&out_row, h) {
-                    continue;
+                if !self.index.seen(h, stamp) && !held(&out_row, h) {
+                    scored.push((self.power_increase(h, c.req), h));
                 }
-                let d = self.power_increase(h, c.req);
-                let better = best.is_none_or(|(bd, bh)| d < bd || (d == bd && h < bh));
-                if better && self.admits_quietly(h, c) {
+            }
+            loop {
+                let mut at = usize::MAX;
+                let mut least = best;
+                for (i, &(d, h)) in scored.iter().enumerate() {
+                    if least.is_none_or(|(bd, bh)| d < bd || (d == bd && h < bh)) {
+                        least = Some((d, h));
+                        at = i;
+                    }
+                }
+                if at == usize::MAX {
+                    break;
+                }
+                let (d, h) = scored.swap_remove(at);
+                if self.admits_quietly(h, c) {
                     best = Some((d, h));
+                    break;
                 }
             }
         }
+        self.scored = scored;
         self.group_queue = queue;
         self.out_row = out_row;
         best.map(|b| b.1)
@@ -2089,6 +2150,7 @@ impl Experiment {
     fn evaluate(&mut self, h: usize, c: &Placing, held_out: bool) -> Option<f64> {
         let admitted = match c.threshold {
             Some(_) if self.hot[h].quiet && !held_out => {
+                self.settle(h);
                 let (suitable, loaded, creatable) = self.quiet_checks(h, c);
                 if self.tracking && suitable && loaded && creatable && !self.probed[h] {
                     self.probed[h] = true;
@@ -2118,6 +2180,7 @@ impl Experiment {
     fn admits_quietly(&mut self, h: usize, c: &Placing) -> bool {
         match c.threshold {
             Some(t) => {
+                self.settle(h);
                 let (suitable, loaded, creatable) = self.quiet_checks(h, c);
                 let hot = &self.hot[h];
                 let over = (hot.req + c.req) / hot.total > t;
@@ -2472,6 +2535,7 @@ impl Experiment {
                     // the same allocations and the free MIPS it had before.
                     sched.available = sched.list_available.take().unwrap_or(sched.available);
                     sched.canonical = false;
+                    sched.walk_pending = false;
                 } else if self.probed[h] {
                     // Probing left the walk-order allocation; refilling allocates in list
                     // order again.
