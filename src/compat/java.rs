@@ -153,14 +153,19 @@ impl<V> HashOrder<V> {
     fn insert_new(&mut self, key: usize, hash: u32, value: V) {
         debug_assert!(self.entries.iter().all(|e| e.0 != key));
         self.init_table();
-        self.sort();
         let b = self.bucket(hash);
-        let at = self
-            .entries
-            .iter()
-            .rposition(|e| self.bucket(e.1) <= b)
-            .map_or(0, |i| i + 1);
-        self.entries.insert(at, (key, hash, self.next_seq, value));
+        if self.sorted {
+            let at = self
+                .entries
+                .iter()
+                .rposition(|e| self.bucket(e.1) <= b)
+                .map_or(0, |i| i + 1);
+            self.entries.insert(at, (key, hash, self.next_seq, value));
+        } else {
+            // Still in insertion order, whose stable sort by bucket is the walk: the new key,
+            // last of all, goes to the end of its chain as Java puts it.
+            self.entries.push((key, hash, self.next_seq, value));
+        }
         self.next_seq += 1;
         self.grow_after_insert(b);
     }
@@ -460,6 +465,133 @@ mod tests {
                 assert_eq!(grew, b.capacity != cap, "{n} entries");
                 assert!(!(quiet && grew), "{n} entries: a quiet map grew");
             }
+        }
+    }
+
+    /// OpenJDK's `HashMap` as its code reads, chain by chain: `putVal` appends to a chain and
+    /// resizes when a chain reaches 9 nodes in a table under 64 or the size passes 3/4 of the
+    /// table, `resize` splits each chain keeping its order, `remove` unlinks, `clear` keeps
+    /// the table.
+    #[derive(Default)]
+    struct Reference {
+        table: Vec<Vec<(usize, u32)>>,
+        size: usize,
+    }
+
+    impl Reference {
+        fn put(&mut self, key: usize, hash: u32) {
+            if self.table.is_empty() {
+                self.table = vec![Vec::new(); 16];
+            }
+            let cap = self.table.len();
+            let chain = &mut self.table[hash as usize & (cap - 1)];
+            if chain.iter().any(|e| e.0 == key) {
+                return;
+            }
+            chain.push((key, hash));
+            if chain.len() > TREEIFY_THRESHOLD && cap < MIN_TREEIFY_CAPACITY {
+                self.resize();
+            }
+            self.size += 1;
+            if self.size > self.table.len() / 4 * 3 {
+                self.resize();
+            }
+        }
+        fn resize(&mut self) {
+            let cap = self.table.len() * 2;
+            let mut table = vec![Vec::new(); cap];
+            for chain in &self.table {
+                for &e in chain {
+                    table[e.1 as usize & (cap - 1)].push(e);
+                }
+            }
+            self.table = table;
+        }
+        fn remove(&mut self, key: usize) {
+            for chain in &mut self.table {
+                if let Some(i) = chain.iter().position(|e| e.0 == key) {
+                    chain.remove(i);
+                    self.size -= 1;
+                }
+            }
+        }
+        fn clear(&mut self) {
+            for chain in &mut self.table {
+                chain.clear();
+            }
+            self.size = 0;
+        }
+        fn walk(&self) -> Vec<usize> {
+            self.table.iter().flatten().map(|e| e.0).collect()
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Put(usize),
+        Remove(usize),
+        /// `clear()` and these keys put again, as a host's update refills its map.
+        Refill(Vec<usize>),
+        Walk,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        // Keys from a small range collide often; some crowd bucket 3 of a 16-bucket table.
+        let key = prop_oneof![0usize..60, proptest::sample::select(crowded(12))];
+        prop_oneof![
+            4 => key.clone().prop_map(Step::Put),
+            2 => key.clone().prop_map(Step::Remove),
+            1 => proptest::collection::vec(key, 0..30).prop_map(|mut v| {
+                let mut seen = std::collections::HashSet::new();
+                v.retain(|k| seen.insert(*k));
+                Step::Refill(v)
+            }),
+            2 => Just(Step::Walk),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Any run of puts, removals, refills and walks leaves the map walking as OpenJDK's
+        /// `HashMap` does, with the same table size, whether or not it was walked (and so
+        /// sorted) in between.
+        #[test]
+        fn walks_as_openjdk_after_any_changes(steps in proptest::collection::vec(step(), 0..80)) {
+            let mut ours: HashOrder<()> = HashOrder::default();
+            let mut java = Reference::default();
+            for step in steps {
+                let h = |k: usize| spread(uid_hash(2, k));
+                match step {
+                    Step::Put(k) => {
+                        ours.put(k, h(k), ());
+                        java.put(k, h(k));
+                    }
+                    Step::Remove(k) => {
+                        ours.remove(k);
+                        java.remove(k);
+                    }
+                    Step::Refill(keys) => {
+                        ours.refill(keys.iter().map(|&k| (k, h(k), ())));
+                        java.clear();
+                        for &k in &keys {
+                            java.put(k, h(k));
+                        }
+                    }
+                    Step::Walk => {
+                        let walked: Vec<usize> = ours.iter().map(|(k, _)| k).collect();
+                        proptest::prop_assert_eq!(walked, java.walk());
+                    }
+                }
+                proptest::prop_assert_eq!(ours.capacity, java.table.len());
+            }
+            let walked: Vec<usize> = ours.iter().map(|(k, _)| k).collect();
+            proptest::prop_assert_eq!(walked, java.walk());
         }
     }
 }
