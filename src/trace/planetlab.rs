@@ -16,30 +16,32 @@ pub const SAMPLES: usize = 288;
 /// The VM files of a day folder, in the order VMs are driven: name-sorted, or as an order
 /// file (`vm_id,file` columns; others ignored) lists them.
 pub fn files(dir: &Path, order: Option<&Path>) -> Result<Vec<PathBuf>, TraceError> {
-    let mut names: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(|e| TraceError::new(dir, 0, "", format!("cannot read the folder: {e}")))?
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            // The entry's own type needs no `stat` on most file systems; only a link (or an
-            // unknown type) is followed to see whether it ends at a file.
-            e.file_type()
-                .is_ok_and(|t| t.is_file() || (!t.is_dir() && e.path().is_file()))
-        })
-        .map(|e| e.path())
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .filter(|p| p.extension().is_none_or(|e| e != "md"))
-        .collect();
-    // Every path shares the folder, so name order is path order. Each name is taken out of
-    // its path once: comparing `file_name()`s would split both paths at every comparison.
-    names.sort_by_cached_key(|p| p.file_name().map(|n| n.to_os_string()));
+    let unreadable =
+        |e: std::io::Error| TraceError::new(dir, 0, "", format!("cannot read the folder: {e}"));
+    // Names first, sorted, and paths made once at the end: every path shares the folder, so
+    // name order is path order.
+    let mut names: Vec<std::ffi::OsString> = Vec::new();
+    for entry in fs::read_dir(dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        let name = entry.file_name();
+        if name.as_encoded_bytes().first() == Some(&b'.')
+            || Path::new(&name).extension().is_some_and(|e| e == "md")
+        {
+            continue;
+        }
+        // The entry's own type needs no `stat` on most file systems; only a link (or an
+        // unknown type) is followed to see whether it ends at a file.
+        let ty = entry.file_type().map_err(unreadable)?;
+        if ty.is_file() || (!ty.is_dir() && entry.path().is_file()) {
+            names.push(name);
+        }
+    }
+    names.sort_unstable();
     let Some(order) = order else {
         if names.is_empty() {
             return Err(TraceError::new(dir, 0, "", "no trace files in the folder"));
         }
-        return Ok(names);
+        return Ok(names.iter().map(|n| dir.join(n)).collect());
     };
     let mut rd = csv::Reader::from_path(order)
         .map_err(|e| TraceError::new(order, 0, "", format!("cannot read: {e}")))?;
@@ -55,7 +57,7 @@ pub fn files(dir: &Path, order: Option<&Path>) -> Result<Vec<PathBuf>, TraceErro
     let (c_id, c_file) = (col("vm_id")?, col("file")?);
     // The folder was just listed: a file named there needs no `stat` of its own.
     let listed: std::collections::HashSet<&std::ffi::OsStr> =
-        names.iter().filter_map(|p| p.file_name()).collect();
+        names.iter().map(|n| n.as_os_str()).collect();
     let mut out: Vec<Option<PathBuf>> = Vec::new();
     for (i, row) in rd.records().enumerate() {
         let line = i + 2;
