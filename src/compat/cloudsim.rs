@@ -1581,7 +1581,7 @@ impl Experiment {
     /// of the packed record for the next full update, which rebuilds them from the VM list.
     /// A host that is empty, was empty or runs out of MIPS is updated in full.
     fn update_host_at(&mut self, h: usize, t: f64, p: TracePoint, grid: bool, brief: bool) {
-        if brief && self.update_host_briefly(h, t, p, grid) {
+        if self.update_host_in_one_pass(h, t, p, grid, !brief) {
             return;
         }
         // Each VM's cloudlet scheduler moves to t; the VM history grows at grid times.
@@ -1649,20 +1649,30 @@ impl Experiment {
         }
     }
 
-    /// The brief form of [`Experiment::update_host_at`], in one pass over the host's VMs: each
-    /// VM's demand at `t`, its migrating-out bit and its share taken in list order, its state
-    /// entry, and the host's sums in the same order as the full update adds them. Returns
-    /// false, having changed nothing the full update does not redo the same way, for a host
-    /// that is empty or was, or runs out of MIPS: the caller then updates it in full. (A VM's
-    /// second state entry at the same time replaces the first, and the demand, the bits and
-    /// the history step are the same whoever makes them first.)
-    fn update_host_briefly(&mut self, h: usize, t: f64, p: TracePoint, grid: bool) -> bool {
+    /// [`Experiment::update_host_at`] in one pass over the host's VMs: each VM's demand at
+    /// `t`, its migrating-out bit and its share taken in list order, its state entry, and the
+    /// host's sums in the same order as the general path adds them. A brief update stops
+    /// there; a `full` one then records the shares in the scheduler's map and rebuilds the
+    /// packed record. Returns false, having changed nothing the general path does not redo
+    /// the same way, for a host that is empty or was, or runs out of MIPS: the caller then
+    /// takes the general path. (A VM's second state entry at the same time replaces the
+    /// first, and the demand, the bits and the history step are the same whoever makes them
+    /// first.)
+    fn update_host_in_one_pass(
+        &mut self,
+        h: usize,
+        t: f64,
+        p: TracePoint,
+        grid: bool,
+        full: bool,
+    ) -> bool {
         let Experiment {
             hosts,
             vms,
             outs,
             samples,
             is_pristine,
+            allocs,
             ..
         } = self;
         let host = &mut hosts[h];
@@ -1671,7 +1681,8 @@ impl Experiment {
         }
         let sched = &host.sched;
         let (pe, mut available) = (sched.pe, sched.total);
-        let (mut finishing, mut total_req, mut util_mips) = (false, 0.0, 0.0);
+        let (mut finishing, mut total_req, mut util_mips, mut alloc_mips) = (false, 0.0, 0.0, 0.0);
+        allocs.clear();
         for &vm in &host.vms {
             let v = &mut vms[vm];
             v.set_prev_time(samples, t, p);
@@ -1706,22 +1717,52 @@ impl Experiment {
             // packed record).
             debug_assert_eq!(coming_in, mig && host.migrating_in.contains(&vm));
             let mut util = a;
-            if !coming_in {
+            if coming_in {
+                alloc_mips += a * 0.9 / 0.1;
+            } else {
                 v.add_state(t, a, req, mig);
                 if mig {
                     util /= 0.9;
                 }
             }
+            alloc_mips += a;
             util_mips += util;
             total_req += req;
+            if full {
+                allocs.push(a);
+            }
         }
         host.prev_util_mips = host.util_mips;
         host.prev_power = self.hot[h].power_now;
         host.util_mips = util_mips;
         host.add_state(t, util_mips, total_req, util_mips > 0.0);
-        // What the energy sum and the next update read; the rest of the packed record waits
-        // for the next full update.
-        self.hot[h].power_now = self.curves[host_type(h)].at(host.utilization());
+        if full {
+            // `Sched::allocate_all` after its list-order pass: no VM ran out of MIPS.
+            let sched = &mut host.sched;
+            sched.list_available = None;
+            sched.walk_pending = false;
+            sched.overflowed = false;
+            sched.available = available;
+            sched
+                .map
+                .refill(host.vms.iter().zip(allocs.iter()).map(|(&vm, &alloc)| {
+                    let v = &vms[vm];
+                    (
+                        vm,
+                        v.hash,
+                        Share {
+                            req: v.requested(),
+                            alloc,
+                        },
+                    )
+                }));
+            sched.canonical = false;
+            self.touch_known(h, alloc_mips, total_req, grid);
+        } else {
+            // What the energy sum and the next update read; the rest of the packed record
+            // waits for the next full update.
+            self.hot[h].power_now = self.curves[host_type(h)].at(host.utilization());
+        }
         self.changed[h] = false;
         self.dormant[h] = false;
         if finishing {
