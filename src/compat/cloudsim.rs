@@ -1224,6 +1224,9 @@ pub struct Experiment {
     tracking: bool,
     /// Whether the detector reads host histories (IQR, MAD, LR, LRR).
     uses_history: bool,
+    /// Whether anything reads the VMs' utilisation histories: the detectors that read host
+    /// histories, and MC. THR with MMT or MU never does, so its VMs keep none.
+    keeps_histories: bool,
     /// Every host's migrating-out set.
     outs: OutSets,
     samples: Samples,
@@ -1367,6 +1370,13 @@ impl Experiment {
                     Detector::Iqr(_) | Detector::Mad(_) | Detector::Lr(_) | Detector::Lrr(_),
                     _
                 )
+            ),
+            keeps_histories: matches!(
+                policy,
+                Policy::Migration(
+                    Detector::Iqr(_) | Detector::Mad(_) | Detector::Lr(_) | Detector::Lrr(_),
+                    _
+                ) | Policy::Migration(_, Selector::Mc)
             ),
         };
         // Every host's packed record, from its empty state.
@@ -1598,7 +1608,7 @@ impl Experiment {
             if t > v.power_prev_time && grid {
                 // set_prev_time has just read the trace at t.
                 let u = v.util_now;
-                if t != 0.0 || u != 0.0 {
+                if self.keeps_histories && (t != 0.0 || u != 0.0) {
                     v.history.push_front(u);
                     v.history.truncate(HISTORY_LENGTH);
                 }
@@ -1673,8 +1683,10 @@ impl Experiment {
             samples,
             is_pristine,
             allocs,
+            keeps_histories,
             ..
         } = self;
+        let keeps_histories = *keeps_histories;
         let host = &mut hosts[h];
         if host.vms.is_empty() || is_pristine[h] {
             return false;
@@ -1688,7 +1700,7 @@ impl Experiment {
             v.set_prev_time(samples, t, p);
             if t > v.power_prev_time && grid {
                 let u = v.util_now;
-                if t != 0.0 || u != 0.0 {
+                if keeps_histories && (t != 0.0 || u != 0.0) {
                     v.history.push_front(u);
                     v.history.truncate(HISTORY_LENGTH);
                 }
