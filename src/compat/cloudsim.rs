@@ -1530,6 +1530,29 @@ impl Experiment {
         true
     }
 
+    /// [`Experiment::book_vm`] on a host the restore has just emptied, where the VM holds
+    /// nothing yet: a running VM asks for no RAM or bandwidth, so it books zeros without the
+    /// release that `RamProvisionerSimple` makes first, which would find nothing.
+    fn rebook_vm(&mut self, h: usize, vm: usize) -> bool {
+        let v = &self.vms[vm];
+        if v.requested_ram() != 0.0 || v.requested_bw() != 0.0 {
+            return self.book_vm(h, vm);
+        }
+        let host = &mut self.hosts[h];
+        debug_assert!(host.ram.held_by(vm) == 0.0 && host.bw.held_by(vm) == 0.0);
+        debug_assert!(host.ram.held.iter().chain(&host.bw.held).all(|e| e.0 != vm));
+        if host.storage < VM_SIZE || host.ram.free() < 0.0 || host.bw.free() < 0.0 {
+            return false;
+        }
+        host.ram.hold(vm, 0.0);
+        host.bw.hold(vm, 0.0);
+        host.storage -= VM_SIZE;
+        host.vms.push(vm);
+        self.dormant[h] = false;
+        self.vms[vm].host = Some(h);
+        true
+    }
+
     /// `addMigratingInVm`. CloudSim then updates the target and the source at once; that is
     /// left to the caller, which updates each host once after the last migration it starts
     /// this instant. An update at the same instant rebuilds the host's allocation from its
@@ -2601,7 +2624,7 @@ impl Experiment {
         }
         for &(h, vm) in &saved {
             if self.touched[h] {
-                let ok = self.book_vm(h, vm);
+                let ok = self.rebook_vm(h, vm);
                 debug_assert!(ok, "restoring the allocation cannot fail");
             } else {
                 self.vms[vm].host = Some(h);
