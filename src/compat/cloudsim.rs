@@ -1582,6 +1582,26 @@ impl Experiment {
         }
     }
 
+    /// The part of [`Experiment::allocate_in_list_order`] that outlasts the update to come:
+    /// the scheduler's map keyed in list order (its table grows as the keys go in). The
+    /// shares, the free MIPS and the migrating-out bits are what every update redoes from the
+    /// VM list, and a host that keeps VMs is updated before anything reads them.
+    fn rekey_in_list_order(&mut self, h: usize) {
+        let Experiment { hosts, vms, .. } = self;
+        let host = &mut hosts[h];
+        let sched = &mut host.sched;
+        sched.map.refill(
+            host.vms
+                .iter()
+                .map(|&vm| (vm, vms[vm].hash, Share::default())),
+        );
+        sched.list_available = None;
+        sched.walk_pending = false;
+        sched.overflowed = false;
+        sched.canonical = false;
+        sched.available = sched.total;
+    }
+
     /// Every VM of `h` allocated afresh in list order (`Sched::allocate_all`); the requests
     /// and allocations are left in `self.entries` and `self.allocs`.
     fn allocate_in_list_order(&mut self, h: usize) {
@@ -2638,9 +2658,11 @@ impl Experiment {
         let mut touched = std::mem::take(&mut self.touched_list);
         touched.sort_unstable();
         for &h in &touched {
-            self.allocate_in_list_order(h);
             if self.hosts[h].vms.is_empty() || self.is_pristine[h] {
+                self.allocate_in_list_order(h);
                 self.touch(h);
+            } else {
+                self.rekey_in_list_order(h);
             }
             self.touched[h] = false;
         }
