@@ -1488,6 +1488,36 @@ impl Experiment {
         self.touch(h);
     }
 
+    /// [`Experiment::vm_destroy`] of a VM selected to leave an overloaded host. The host is
+    /// then only asked whether it is still overloaded, and is excluded from every placement
+    /// until the restore empties it: so its re-allocation in walk order, which nothing would
+    /// read, is left out, and of its packed record only the requested MIPS (and the history
+    /// sum) that the detectors read are brought up to date.
+    fn vm_destroy_selected(&mut self, h: usize, vm: usize) {
+        self.mark_touched(h);
+        let host = &mut self.hosts[h];
+        host.ram.release(vm);
+        host.bw.release(vm);
+        host.sched.list_available = None;
+        host.sched.walk_pending = false;
+        host.sched.canonical = false;
+        host.sched.map.remove(vm);
+        host.storage += VM_SIZE;
+        host.vms.retain(|&v| v != vm);
+        self.vms[vm].host = None;
+        self.changed[h] = true;
+        self.dormant[h] = false;
+        // Summed in list order, as `touch` sums it.
+        self.hot[h].req = self.hosts[h]
+            .vms
+            .iter()
+            .map(|&v| self.vms[v].requested())
+            .sum();
+        if self.uses_history {
+            self.hosts[h].history_cache = self.history_sum(h);
+        }
+    }
+
     /// `restoreAllocation`'s first steps on a host the optimisation changed: every VM destroyed,
     /// then the VMs migrating in booked back first. The scheduler is left empty; the restore
     /// allocates every VM at once when the host's list is complete.
@@ -2529,7 +2559,7 @@ impl Experiment {
         for &h in &over {
             while let Some(vm) = self.select_vm(h, sel) {
                 to_move.push(vm);
-                self.vm_destroy(h, vm);
+                self.vm_destroy_selected(h, vm);
                 if !self.over_utilized(h) {
                     break;
                 }
