@@ -1112,10 +1112,16 @@ impl Curve {
     }
 }
 
-/// Keeps the better of `best` and host `h` scoring `d`: the least score, the lowest id on ties.
+/// Whether host `h` scoring `d` beats `best`: the least score wins, the lowest id on ties.
+#[inline]
+fn beats(d: f64, h: usize, best: Option<(f64, usize)>) -> bool {
+    best.is_none_or(|(bd, bh)| d < bd || (d == bd && h < bh))
+}
+
+/// Keeps the better of `best` and host `h` scoring `d`.
 #[inline]
 fn consider(best: &mut Option<(f64, usize)>, d: f64, h: usize) {
-    if best.is_none_or(|(bd, bh)| d < bd || (d == bd && h < bh)) {
+    if beats(d, h, *best) {
         *best = Some((d, h));
     }
 }
@@ -1371,14 +1377,9 @@ impl Experiment {
                     _
                 )
             ),
-            keeps_histories: matches!(
-                policy,
-                Policy::Migration(
-                    Detector::Iqr(_) | Detector::Mad(_) | Detector::Lr(_) | Detector::Lrr(_),
-                    _
-                ) | Policy::Migration(_, Selector::Mc)
-            ),
+            keeps_histories: false,
         };
+        e.keeps_histories = e.uses_history || matches!(policy, Policy::Migration(_, Selector::Mc));
         // Every host's packed record, from its empty state.
         for h in 0..n_hosts {
             e.touch_known(h, 0.0, 0.0, true);
@@ -1507,12 +1508,7 @@ impl Experiment {
         self.vms[vm].host = None;
         self.changed[h] = true;
         self.dormant[h] = false;
-        // Summed in list order, as `touch` sums it.
-        self.hot[h].req = self.hosts[h]
-            .vms
-            .iter()
-            .map(|&v| self.vms[v].requested())
-            .sum();
+        self.hot[h].req = self.requested_mips(h);
         if self.uses_history {
             self.hosts[h].history_cache = self.history_sum(h);
         }
@@ -2249,7 +2245,7 @@ impl Experiment {
                 let mut at = usize::MAX;
                 let mut least = best;
                 for (i, &(d, h)) in scored.iter().enumerate() {
-                    if least.is_none_or(|(bd, bh)| d < bd || (d == bd && h < bh)) {
+                    if beats(d, h, least) {
                         least = Some((d, h));
                         at = i;
                     }
@@ -2275,14 +2271,15 @@ impl Experiment {
     /// the restore's `probed` mark, so it is admitted by its packed record alone.
     fn evaluate(&mut self, h: usize, c: &Placing, held_out: bool) -> Option<f64> {
         let admitted = match c.threshold {
-            Some(_) if self.hot[h].quiet && !held_out => {
+            Some(t) if self.hot[h].quiet && !held_out => {
                 self.settle(h);
-                let (suitable, loaded, creatable) = self.quiet_checks(h, c);
+                let checks = self.quiet_checks(h, c);
+                let (suitable, loaded, creatable) = checks;
                 if self.tracking && suitable && loaded && creatable && !self.probed[h] {
                     self.probed[h] = true;
                     self.reindex(h);
                 }
-                self.admits_quietly(h, c)
+                self.thr_verdict(h, c, t, checks)
             }
             _ => self.admits(h, c),
         };
@@ -2307,13 +2304,21 @@ impl Experiment {
         match c.threshold {
             Some(t) => {
                 self.settle(h);
-                let (suitable, loaded, creatable) = self.quiet_checks(h, c);
-                let hot = &self.hot[h];
-                let over = (hot.req + c.req) / hot.total > t;
-                suitable & !(loaded & (!creatable | over))
+                let checks = self.quiet_checks(h, c);
+                self.thr_verdict(h, c, t, checks)
             }
             None => self.admits(h, c),
         }
+    }
+
+    /// THR's verdict from a quiet host's checks ([`Experiment::quiet_checks`]): suitable, and
+    /// if loaded, creatable and not over the threshold with the VM on it.
+    #[inline]
+    fn thr_verdict(&self, h: usize, c: &Placing, t: f64, checks: (bool, bool, bool)) -> bool {
+        let (suitable, loaded, creatable) = checks;
+        let hot = &self.hot[h];
+        let over = (hot.req + c.req) / hot.total > t;
+        suitable & !(loaded & (!creatable | over))
     }
 
     /// PABFD's score: watts after taking `req` more MIPS (`getPowerAfterAllocation`) less
@@ -2330,12 +2335,17 @@ impl Experiment {
         self.changed[h] = true;
         self.dormant[h] = false;
         let alloc = self.alloc_mips_slow(h);
-        let req: f64 = self.hosts[h]
+        let req = self.requested_mips(h);
+        self.touch_known(h, alloc, req, true);
+    }
+
+    /// The host's requested MIPS, summed in VM-list order as CloudSim adds them.
+    fn requested_mips(&self, h: usize) -> f64 {
+        self.hosts[h]
             .vms
             .iter()
             .map(|&v| self.vms[v].requested())
-            .sum();
-        self.touch_known(h, alloc, req, true);
+            .sum()
     }
 
     /// `touch` with the allocated and requested sums already at hand.
