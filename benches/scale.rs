@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use migsim::report::NullRecorder;
 use migsim::scenario::{load_builtin, load_str};
+use migsim::sim::NullRecorder;
 use migsim::sim::Simulation;
 
 mod common;

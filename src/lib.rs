@@ -5,6 +5,7 @@
 //! from it and drives it with the [`engine`]'s event queue, [`policy`] decides, [`metrics`]
 //! measures, and [`report`] writes the results.
 
+pub mod base;
 pub mod check;
 pub mod cli;
 pub mod compat;

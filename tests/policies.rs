@@ -5,8 +5,8 @@ mod common;
 
 use common::{migsim, scenarios, stderr, stdout};
 use migsim::metrics::Summary;
-use migsim::report::NullRecorder;
 use migsim::scenario::{load_file, load_str};
+use migsim::sim::NullRecorder;
 use migsim::sim::Simulation;
 
 /// `hosts` hosts of 4 × 1000 MIPS and 8 GiB; `vms` VMs of `vcpus` × 1000 MIPS at a constant

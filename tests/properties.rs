@@ -2,8 +2,8 @@
 
 use migsim::engine::SimTime;
 use migsim::model::network::{Endpoint, Network, TopologyKind, TopologySpec};
-use migsim::report::NullRecorder;
 use migsim::scenario::load_str;
+use migsim::sim::NullRecorder;
 use migsim::sim::Simulation;
 use migsim::units::Bandwidth;
 use proptest::prelude::*;

@@ -197,8 +197,8 @@ fn the_shipped_synthetic_day_is_what_the_generator_writes() {
 /// follow their average CPU readings; none is dropped.
 #[test]
 fn an_azure_trace_starts_and_stops_its_vms() {
-    use migsim::report::NullRecorder;
     use migsim::scenario::load_str;
+    use migsim::sim::NullRecorder;
     use migsim::sim::Simulation;
 
     let dir = tempfile::tempdir().unwrap();

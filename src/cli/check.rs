@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use super::Failure;
+use crate::base::write_atomic;
 use crate::check::{self, Baseline, Status};
-use crate::report::write_atomic;
 
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {

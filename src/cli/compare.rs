@@ -11,9 +11,10 @@ use rayon::prelude::*;
 
 use super::progress::Tasks;
 use super::{Failure, load};
+use crate::base::write_atomic;
 use crate::metrics::Summary;
+use crate::report;
 use crate::report::comparison::{self, PolicyRun};
-use crate::report::{self, write_atomic};
 use crate::scenario::load::Loaded;
 use crate::sim::Simulation;
 
@@ -252,7 +253,7 @@ fn run_one(l: &Loaded, keep: bool) -> Result<(Summary, Option<PolicyRun>), Strin
     }
     let mut sim = Simulation::build(l).map_err(|e| e.to_string())?;
     let s = sim
-        .run(&mut crate::report::NullRecorder, &mut |_| {})
+        .run(&mut crate::sim::NullRecorder, &mut |_| {})
         .map_err(|e| e.to_string())?;
     let run = keep.then(|| PolicyRun {
         summary: s.clone(),

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::Failure;
+use crate::base::write_atomic;
 use crate::plan::execute::{self, Backend, Options, Status};
 use crate::plan::{ActionKind, ActionPlan};
-use crate::report::write_atomic;
 
 #[derive(clap::Args, Debug)]
 pub struct ExecuteArgs {

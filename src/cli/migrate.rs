@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use super::{Failure, load};
 use crate::migration::MigrationRecord;
-use crate::report::NullRecorder;
 use crate::scenario::{self, ScenarioError};
+use crate::sim::NullRecorder;
 use crate::sim::Simulation;
 use crate::units::{Bandwidth, Bytes, parse_duration};
 

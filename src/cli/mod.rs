@@ -21,7 +21,8 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
-use crate::report::{self, FileRecorder, write_atomic};
+use crate::base::write_atomic;
+use crate::report::{self, FileRecorder};
 use crate::scenario::{self, ScenarioError};
 use crate::sim::Simulation;
 

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use super::{Failure, load};
+use crate::base::write_atomic;
 use crate::model::network::Endpoint;
 use crate::plan::{self, Efficacy, Inputs, PlanWindow};
-use crate::report::write_atomic;
 use crate::sim::Simulation;
 
 /// The policy planned with when neither `--policy` nor the scenario names one other than
@@ -82,7 +82,7 @@ pub fn run(a: &PlanArgs) -> Result<(), Failure> {
         )));
     }
     let mut summary = sim
-        .run(&mut crate::report::NullRecorder, &mut |_| {})
+        .run(&mut crate::sim::NullRecorder, &mut |_| {})
         .map_err(|e| Failure::Failed(e.to_string()))?;
     crate::sim::attach_baseline(&mut summary, &loaded).map_err(Failure::Failed)?;
     let resolved = toml::to_string(sc).map_err(|e| Failure::Failed(e.to_string()))?;
@@ -135,7 +135,7 @@ pub fn run(a: &PlanArgs) -> Result<(), Failure> {
     ];
     let p = plan::build(&Inputs {
         scenario: sc,
-        scenario_hash: crate::sweep::hash_text(&resolved),
+        scenario_hash: crate::base::hash_text(&resolved),
         host_names: &sim.hosts.name,
         path: &path,
         migrations: sim.migration_records(),

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use super::Failure;
-use crate::report::{self, write_atomic};
+use crate::base::write_atomic;
+use crate::report;
 use crate::reproduce::{clark2005, qemu};
 
 #[derive(clap::Args, Debug)]

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::progress::Tasks;
 use super::{Failure, load};
-use crate::report::write_atomic;
+use crate::base::write_atomic;
 use crate::sweep::{self, Axis, Plan, ResultFile, Shard, TaskResult};
 
 #[derive(clap::Args, Debug)]
@@ -84,7 +84,7 @@ fn run_sweep(a: &SweepArgs) -> Result<(), Failure> {
         toml::to_string(&base.scenario).map_err(|e| Failure::Failed(format!("scenario: {e}")))?;
     let plan = Plan {
         scenario: base.scenario.name.clone(),
-        scenario_hash: sweep::hash_text(&resolved),
+        scenario_hash: crate::base::hash_text(&resolved),
         fixed,
         axes,
         seeds,

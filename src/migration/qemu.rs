@@ -415,9 +415,9 @@ impl Algorithm for Qemu {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::migration::Hypervisor;
     use crate::migration::harness::{drive, guest, settings};
     use crate::migration::postcopy::{Cold, Postcopy};
-    use crate::scenario::Hypervisor;
 
     const MIB: f64 = 1048576.0;
     const LINK: f64 = 1547e6 / 8.0;

@@ -319,8 +319,8 @@ impl Algorithm for Xen4 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::migration::Hypervisor;
     use crate::migration::harness::{drive, guest, settings};
-    use crate::scenario::Hypervisor;
 
     const GBIT: f64 = 125_000_000.0;
 

@@ -586,7 +586,7 @@ fn round_ms(s: f64) -> f64 {
 
 /// A UUID-shaped id derived from what defines the plan, so reruns give the same id.
 fn plan_id(hash: &str, seed: u64, policy: &str, w: PlanWindow, n: usize) -> String {
-    let h = crate::sweep::hash_text(&format!(
+    let h = crate::base::hash_text(&format!(
         "{hash}|{seed}|{policy}|{}|{}|{n}",
         w.from_s, w.until_s
     ));

@@ -7,69 +7,14 @@
 pub mod comparison;
 pub mod plot;
 
-use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::Path;
 
+use crate::base::AtomicFile;
 use crate::engine::SimTime;
 use crate::metrics::{Summary, TimelineRow};
 use crate::model::host::{HostId, Hosts};
-
-/// A file that appears under its final name only once `commit` succeeds.
-pub struct AtomicFile {
-    tmp: PathBuf,
-    dest: PathBuf,
-    out: Option<BufWriter<File>>,
-}
-
-impl AtomicFile {
-    pub fn create(dest: &Path) -> io::Result<AtomicFile> {
-        let name = dest
-            .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
-            .to_string_lossy()
-            .into_owned();
-        let tmp = dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-        let f = File::create(&tmp)?;
-        Ok(AtomicFile {
-            tmp,
-            dest: dest.to_path_buf(),
-            out: Some(BufWriter::with_capacity(1 << 16, f)),
-        })
-    }
-
-    pub fn commit(mut self) -> io::Result<()> {
-        if let Some(out) = self.out.take() {
-            let f = out.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
-        }
-        fs::rename(&self.tmp, &self.dest)
-    }
-}
-
-impl Write for AtomicFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.out.as_mut() {
-            Some(o) => o.write(buf),
-            None => Err(io::Error::other("file already committed")),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self.out.as_mut() {
-            Some(o) => o.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if self.out.is_some() {
-            self.out = None;
-            let _ = fs::remove_file(&self.tmp);
-        }
-    }
-}
+use crate::sim::Recorder;
 
 /// Escapes text for HTML and XML (`report.html`, JUnit reports): the five characters markup
 /// gives meaning to.
@@ -87,32 +32,6 @@ pub fn escape_markup(s: &str) -> String {
     }
     o
 }
-
-/// Writes `bytes` to `dest` atomically.
-pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut f = AtomicFile::create(dest)?;
-    f.write_all(bytes)?;
-    f.commit()
-}
-
-/// What the simulation reports while it runs; results too large to keep in memory stream here.
-pub trait Recorder {
-    /// One row per host at a sample time.
-    fn host_sample(&mut self, _t: SimTime, _hosts: &Hosts) -> io::Result<()> {
-        Ok(())
-    }
-    /// One simulation event, for the debug trace.
-    fn event(&mut self, _t: SimTime, _kind: &str, _subject: &str, _detail: &str) -> io::Result<()> {
-        Ok(())
-    }
-    fn wants_events(&self) -> bool {
-        false
-    }
-}
-
-/// Discards everything (for library use and tests that only need the summary).
-pub struct NullRecorder;
-impl Recorder for NullRecorder {}
 
 pub const HOSTS_HEADER: &str =
     "time_s,host,type,state,cpu_util,cpu_demand,power_w,energy_kwh,vms\n";

@@ -6,9 +6,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::migration::MigrationRecord;
-use crate::report::NullRecorder;
 use crate::report::plot::{Band, LineChart, Series};
 use crate::scenario;
+use crate::sim::NullRecorder;
 use crate::sim::{Simulation, TrafficSample};
 
 /// A published figure and its confidence mark (../shared/reference/clark2005.md).

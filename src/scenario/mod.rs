@@ -10,6 +10,7 @@ pub mod validate;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::migration::{Hypervisor, OnTimeoutSpec};
 use crate::units::{Bandwidth, Bytes, Duration, Watts};
 
 pub use load::{Origin, ScenarioError, load_builtin, load_file, load_str};
@@ -539,36 +540,6 @@ pub struct CompatSpec {
     pub cloudsim: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Hypervisor {
-    /// Xen 3.x `xc_linux_save`, the algorithm of Clark et al. 2005.
-    Xen,
-    /// Xen 4.x migration v2 (`xg_sr_save.c`).
-    Xen4,
-    /// QEMU 10 pre-copy.
-    #[default]
-    Qemu,
-    /// Post-copy (Hines & Gopalan 2009).
-    Postcopy,
-    /// Suspend, copy, resume.
-    Cold,
-    /// Non-shared disk copied first (block migration), then QEMU pre-copy of memory.
-    Storage,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OnTimeoutSpec {
-    /// Cancel: the VM keeps running on its source.
-    #[default]
-    Cancel,
-    /// Raise the downtime limit to `raised_downtime_limit`.
-    RaiseLimit,
-    /// Switch to post-copy.
-    Postcopy,
-}
-
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationSpec {
@@ -593,7 +564,7 @@ pub struct MigrationSpec {
     #[serde(default = "default_raised_limit")]
     pub raised_downtime_limit: Duration,
     /// Pause after the last page: device state, commitment and resume on the destination.
-    /// Default per hypervisor: see `crate::sim::migrations::default_resume_time`.
+    /// Default per hypervisor: see `crate::migration::Hypervisor::default_resume_time`.
     #[serde(default)]
     pub resume_time: Option<Duration>,
     /// The fastest the migration tool itself can send, whatever the link and rate limit allow
@@ -601,7 +572,7 @@ pub struct MigrationSpec {
     #[serde(default)]
     pub stream_limit: Option<Bandwidth>,
     /// Time from asking the guest to stop to the start of the final copy. Default per
-    /// hypervisor: see `crate::sim::migrations::default_suspend_time`.
+    /// hypervisor: see `crate::migration::Hypervisor::default_suspend_time`.
     #[serde(default)]
     pub suspend_time: Option<Duration>,
     /// CPU the migration costs the source host, in cores per 100 Mbit/s sent. Clark et al.

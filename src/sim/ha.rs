@@ -11,7 +11,7 @@ use crate::migration::{Outcome, Phase};
 use crate::model::host::HostId;
 use crate::model::power::{PowerState, PowerTarget};
 use crate::model::vm::{VmId, VmState};
-use crate::report::Recorder;
+use crate::sim::Recorder;
 use crate::units::Bytes;
 
 /// One host failure to happen, from `[[host_failure]]` or drawn from `[reliability]`.

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use super::{Event, Simulation};
 use crate::engine::SimTime;
+use crate::migration::OnTimeoutSpec;
 use crate::migration::{
     self, Action, Algorithm, Guest, MigrationRecord, OnTimeout, Outcome, Phase, Progress, Settings,
     Stage,
@@ -19,34 +20,7 @@ use crate::model::host::HostId;
 use crate::model::network::{Endpoint, FlowId};
 use crate::model::power::PowerState;
 use crate::model::vm::{VmId, VmState};
-use crate::scenario::{Hypervisor, OnTimeoutSpec};
 use crate::units::{Bandwidth, Bytes};
-
-/// The pause after the last byte when a scenario does not set one.
-/// - QEMU: 5 ms. The measured QEMU 10.0.2 runs whose final copy was under 1 MiB paused 3–7 ms
-///   (../shared/validation/qemu, `m256-high-bw128-dl30*`, `m256-low-bw32-dl30`).
-/// - Xen: 9 ms, the restart time of the SPECweb99 VM in Clark et al. §6.2 (201 ms copy +
-///   9 ms restart = 210 ms).
-/// - Post-copy: 13 ms, the STOP→RESUME gap of the measured QEMU post-copy switch.
-pub fn default_resume_time(h: Hypervisor) -> SimTime {
-    match h {
-        Hypervisor::Qemu | Hypervisor::Storage | Hypervisor::Cold => SimTime::from_millis(5),
-        Hypervisor::Xen | Hypervisor::Xen4 => SimTime::from_millis(9),
-        Hypervisor::Postcopy => SimTime::from_millis(13),
-    }
-}
-
-/// Time from asking the guest to stop to the final copy's first byte, when a scenario does not
-/// set it.
-/// - Xen: 10 ms. `suspend_and_state` in xc_linux_save.c polls the domain and sleeps 10 ms
-///   (`usleep(10000)`) between polls until the guest has suspended itself.
-/// - Others: 0; QEMU stops the vCPUs itself (`vm_stop`) and its measured downtime starts there.
-pub fn default_suspend_time(h: Hypervisor) -> SimTime {
-    match h {
-        Hypervisor::Xen | Hypervisor::Xen4 => SimTime::from_millis(10),
-        _ => SimTime::ZERO,
-    }
-}
 
 /// A migration asked for, not yet started.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,11 +126,11 @@ impl Simulation {
             resume_time: m
                 .resume_time
                 .map(|d| d.time())
-                .unwrap_or_else(|| default_resume_time(m.hypervisor)),
+                .unwrap_or_else(|| m.hypervisor.default_resume_time()),
             suspend_time: m
                 .suspend_time
                 .map(|d| d.time())
-                .unwrap_or_else(|| default_suspend_time(m.hypervisor)),
+                .unwrap_or_else(|| m.hypervisor.default_suspend_time()),
             disk: g.disk.map(Bytes::as_f64).unwrap_or(0.0),
             disk_dirty_rate: g
                 .disk_write_rate
@@ -218,7 +192,7 @@ impl Simulation {
             vm: self.vms.name[req.vm.idx()].clone(),
             source: self.hosts.name[src.idx()].clone(),
             destination: self.hosts.name[req.to.idx()].clone(),
-            hypervisor: hypervisor_name(self.scenario.migration.hypervisor).into(),
+            hypervisor: self.scenario.migration.hypervisor.name().into(),
             outcome: Outcome::Failed,
             reason: String::new(),
             start_s: start.as_secs_f64(),
@@ -736,16 +710,5 @@ impl Simulation {
         for h in hosts {
             self.set_overhead(now, h, 0.0, None);
         }
-    }
-}
-
-pub fn hypervisor_name(h: Hypervisor) -> &'static str {
-    match h {
-        Hypervisor::Xen => "xen",
-        Hypervisor::Xen4 => "xen4",
-        Hypervisor::Qemu => "qemu",
-        Hypervisor::Postcopy => "postcopy",
-        Hypervisor::Cold => "cold",
-        Hypervisor::Storage => "storage",
     }
 }

@@ -8,6 +8,7 @@
 
 mod ha;
 mod migrations;
+mod record;
 
 use std::io;
 
@@ -26,17 +27,15 @@ use crate::model::power::{
 };
 use crate::model::vm::{CpuModel, DirtyModel, VmGroup, VmId, VmState, Vms};
 use crate::policy::{self, ClusterView, Decision, Policy};
-use crate::report::Recorder;
 use crate::scenario::load::Loaded;
 use crate::scenario::{
     CpuModelKind, HostTypeSpec, InitialPlacement, InitialPower, Scenario, ScenarioError,
     TopologySpecKind,
 };
 use crate::units::{Bandwidth, Bytes, format_duration};
+pub use record::{NullRecorder, Recorder};
 
-pub use migrations::{
-    Migrations, Request, default_resume_time, default_suspend_time, hypervisor_name,
-};
+pub use migrations::{Migrations, Request};
 
 /// Simulation events. The engine orders them; [`Simulation::handle`] interprets them.
 #[derive(Debug, Clone, PartialEq)]
@@ -1592,7 +1591,7 @@ pub fn run_summary(loaded: &Loaded) -> Result<Summary, String> {
     }
     let mut sim = Simulation::build(loaded).map_err(|e| e.to_string())?;
     let mut s = sim
-        .run(&mut crate::report::NullRecorder, &mut |_| {})
+        .run(&mut NullRecorder, &mut |_| {})
         .map_err(|e| e.to_string())?;
     attach_baseline(&mut s, loaded)?;
     Ok(s)
@@ -1610,7 +1609,7 @@ pub fn attach_baseline(summary: &mut Summary, loaded: &Loaded) -> Result<(), Str
     none.scenario.policy.name = "none".into();
     let mut sim = Simulation::build(&none).map_err(|e| e.to_string())?;
     let base = sim
-        .run(&mut crate::report::NullRecorder, &mut |_| {})
+        .run(&mut NullRecorder, &mut |_| {})
         .map_err(|e| format!("baseline run: {e}"))?;
     summary.set_baseline(base.energy_kwh);
     Ok(())

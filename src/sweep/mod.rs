@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::metrics::Summary;
 
@@ -251,16 +250,6 @@ impl Plan {
         sets.push(format!("seed={seed}"));
         sets
     }
-}
-
-/// SHA-256 as lowercase hex.
-pub fn hash_text(text: &str) -> String {
-    let d = Sha256::digest(text.as_bytes());
-    let mut s = String::with_capacity(64);
-    for b in d {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// A metric of a run: its column name and its value in a summary (`None` when the run has no
@@ -719,6 +708,7 @@ pub fn table(plan: &Plan, results: &[TaskResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::hash_text;
 
     fn plan() -> Plan {
         Plan {

@@ -158,7 +158,7 @@ pub fn write(path: &Path, trace: &Trace) -> std::io::Result<()> {
             }
         }
     }
-    crate::report::write_atomic(path, out.as_bytes())
+    crate::base::write_atomic(path, out.as_bytes())
 }
 
 #[cfg(test)]

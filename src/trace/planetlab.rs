@@ -271,7 +271,7 @@ pub fn write_file(path: &Path, pct: &[u8]) -> std::io::Result<()> {
         s.push_str(&p.to_string());
         s.push('\n');
     }
-    crate::report::write_atomic(path, s.as_bytes())
+    crate::base::write_atomic(path, s.as_bytes())
 }
 
 #[cfg(test)]

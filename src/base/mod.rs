@@ -1,0 +1,8 @@
+//! Small helpers every layer may use: atomic file writes and content hashes. Nothing here
+//! knows about the simulation.
+
+pub mod atomic;
+pub mod hash;
+
+pub use atomic::{AtomicFile, write_atomic};
+pub use hash::hash_text;
