@@ -264,29 +264,6 @@ mod tests {
     }
 
     #[test]
-    fn atomic_file_appears_only_on_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("x.csv");
-        let mut f = AtomicFile::create(&dest).unwrap();
-        f.write_all(b"a,b\n").unwrap();
-        assert!(!dest.exists());
-        f.commit().unwrap();
-        assert_eq!(fs::read_to_string(&dest).unwrap(), "a,b\n");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn dropped_atomic_file_leaves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("x.csv");
-        {
-            let mut f = AtomicFile::create(&dest).unwrap();
-            f.write_all(b"partial").unwrap();
-        }
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
-    }
-
-    #[test]
     fn host_names_with_commas_are_quoted_in_hosts_csv() {
         let dir = tempfile::tempdir().unwrap();
         let mut hosts = Hosts {
@@ -317,7 +294,7 @@ mod tests {
         let mut rec = FileRecorder::create(dir.path(), true, false).unwrap();
         rec.host_sample(SimTime::ZERO, &hosts).unwrap();
         rec.commit().unwrap();
-        let text = fs::read_to_string(dir.path().join("hosts.csv")).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("hosts.csv")).unwrap();
         assert!(
             text.contains("0.0,\"rack 1, \"\"left\"\"\",t,on,"),
             "{text}"
