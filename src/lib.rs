@@ -18,6 +18,7 @@ pub mod plan;
 pub mod policy;
 pub mod report;
 pub mod reproduce;
+pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod sweep;

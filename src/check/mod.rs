@@ -246,7 +246,7 @@ fn scenario_name(file: &Path, sets: &[String]) -> Result<String, ScenarioError> 
 /// Runs one scenario to its summary.
 pub fn run_job(job: &Job) -> Result<Summary, String> {
     let loaded = scenario::load_file(&job.file, &job.sets).map_err(|e| e.to_string())?;
-    crate::sim::run_summary(&loaded)
+    crate::run::summary(&loaded).map_err(|e| e.to_string())
 }
 
 /// The outcome of one run.

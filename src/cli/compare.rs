@@ -16,7 +16,6 @@ use crate::metrics::Summary;
 use crate::report;
 use crate::report::comparison::{self, PolicyRun};
 use crate::scenario::load::Loaded;
-use crate::sim::Simulation;
 
 /// The policies compared when none are named: the static baseline, one of each Beloglazov
 /// detector with the MMT selector at the parameters of the runs in CCPE 2012 Table V, and the
@@ -241,24 +240,16 @@ fn compare(a: &CompareArgs) -> Result<(), Failure> {
 
 /// Runs one variant; with `keep`, also returns what its charts need.
 fn run_one(l: &Loaded, keep: bool) -> Result<(Summary, Option<PolicyRun>), String> {
-    if l.scenario.compat.cloudsim {
-        // CloudSim's loop records no per-host series or per-migration rows.
-        let s = crate::compat::cloudsim::run_scenario(l).map_err(|e| e.to_string())?;
-        let run = keep.then(|| PolicyRun {
-            summary: s.clone(),
-            timeline: vec![],
-            migrations: vec![],
-        });
-        return Ok((s, run));
-    }
-    let mut sim = Simulation::build(l).map_err(|e| e.to_string())?;
-    let s = sim
-        .run(&mut crate::sim::NullRecorder, &mut |_| {})
+    let run = crate::run::engine_for(&l.scenario)
+        .run(l, &mut crate::sim::NullRecorder, &mut |_| {})
         .map_err(|e| e.to_string())?;
+    let s = run.summary;
+    // CloudSim's loop records no per-host series or per-migration rows.
+    let series = run.series.unwrap_or_default();
     let run = keep.then(|| PolicyRun {
         summary: s.clone(),
-        timeline: sim.timeline().to_vec(),
-        migrations: sim.migration_records().to_vec(),
+        timeline: series.timeline,
+        migrations: series.migrations,
     });
     Ok((s, run))
 }

@@ -4,9 +4,7 @@ use std::path::PathBuf;
 
 use super::{Failure, load};
 use crate::migration::MigrationRecord;
-use crate::scenario::{self, ScenarioError};
-use crate::sim::NullRecorder;
-use crate::sim::Simulation;
+use crate::scenario;
 use crate::units::{Bandwidth, Bytes, parse_duration};
 
 #[derive(clap::Args, Debug)]
@@ -140,30 +138,6 @@ pub fn flags_scenario(a: &MigrateArgs) -> Result<String, Failure> {
     Ok(t)
 }
 
-/// Runs a scenario until its scheduled migrations have all ended (or the horizon), and returns
-/// their records.
-pub fn run_migrations(
-    loaded: &scenario::load::Loaded,
-) -> Result<Vec<MigrationRecord>, ScenarioError> {
-    let mut sim = Simulation::build(loaded)?;
-    let last_request = loaded
-        .scenario
-        .migrate
-        .iter()
-        .map(|m| m.at.time())
-        .max()
-        .unwrap_or_default();
-    let mut rec = NullRecorder;
-    sim.start();
-    while sim.step(&mut rec).expect("no output is written") {
-        if sim.now() > last_request && sim.migs.in_flight() == 0 && sim.migs.waiting_len() == 0 {
-            break;
-        }
-    }
-    sim.finish_run(&mut rec).expect("no output is written");
-    Ok(sim.migration_records().to_vec())
-}
-
 fn mib(b: f64) -> f64 {
     b / 1048576.0
 }
@@ -225,7 +199,7 @@ pub fn migrate(a: &MigrateArgs) -> Result<(), Failure> {
             "the scenario schedules no migration: add [[migrate]] vm = …, to = …, at = …".into(),
         ));
     }
-    let recs = run_migrations(&loaded)?;
+    let recs = crate::run::migrations(&loaded)?;
     if a.json {
         let v = if recs.len() == 1 {
             serde_json::to_string(&recs[0])

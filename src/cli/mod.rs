@@ -24,7 +24,6 @@ use clap::{Parser, Subcommand};
 use crate::base::write_atomic;
 use crate::report::{self, FileRecorder};
 use crate::scenario::{self, ScenarioError};
-use crate::sim::Simulation;
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
@@ -147,6 +146,15 @@ pub enum Failure {
     Regressed,
 }
 
+impl From<crate::run::RunError> for Failure {
+    fn from(e: crate::run::RunError) -> Self {
+        match e {
+            crate::run::RunError::Input(e) => e.into(),
+            crate::run::RunError::Failed(m) => Failure::Failed(m),
+        }
+    }
+}
+
 impl From<ScenarioError> for Failure {
     fn from(e: ScenarioError) -> Self {
         Failure::BadInput(e.to_string())
@@ -225,10 +233,8 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
         sets.push(format!("seed={seed}"));
     }
     let loaded = load(a.scenario.as_deref(), &sets)?;
-    if loaded.scenario.compat.cloudsim {
-        return run_cloudsim(a, &loaded);
-    }
-    let mut sim = Simulation::build(&loaded)?;
+    let engine = crate::run::engine_for(&loaded.scenario);
+    let prepared = engine.prepare(&loaded)?;
     let sc = &loaded.scenario;
     let dir = a
         .out
@@ -238,8 +244,14 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
     let io_err = |what: &str, e: std::io::Error| Failure::Failed(format!("{what}: {e}"));
 
-    let mut rec = FileRecorder::create(&dir, sc.outputs.hosts_csv, a.events || sc.outputs.events)
-        .map_err(|e| io_err(&format!("cannot write in {}", dir.display()), e))?;
+    let mut rec = if engine.streams() {
+        Some(
+            FileRecorder::create(&dir, sc.outputs.hosts_csv, a.events || sc.outputs.events)
+                .map_err(|e| io_err(&format!("cannot write in {}", dir.display()), e))?,
+        )
+    } else {
+        None
+    };
 
     let show_progress =
         !a.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
@@ -263,33 +275,43 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
             b.set_position((frac * 1000.0) as u64);
         }
     };
-    let mut summary = sim
-        .run(&mut rec, &mut progress)
-        .map_err(|e| io_err("writing results", e))?;
+    let mut run = match rec.as_mut() {
+        Some(r) => prepared.run(r, &mut progress)?,
+        None => prepared.run(&mut crate::sim::NullRecorder, &mut progress)?,
+    };
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    crate::sim::attach_baseline(&mut summary, &loaded).map_err(Failure::Failed)?;
+    if engine.plans() {
+        crate::run::attach_baseline(&mut run.summary, &loaded)?;
+    }
+    let summary = run.summary;
 
     let resolved = toml::to_string(sc).map_err(|e| Failure::Failed(e.to_string()))?;
     write_atomic(&dir.join("scenario.toml"), resolved.as_bytes())
         .map_err(|e| io_err("scenario.toml", e))?;
-    write_atomic(
-        &dir.join("timeline.csv"),
-        report::timeline_csv(sim.timeline()).as_bytes(),
-    )
-    .map_err(|e| io_err("timeline.csv", e))?;
-    let mig =
-        report::migrations_csv(sim.migration_records()).map_err(|e| io_err("migrations.csv", e))?;
-    write_atomic(&dir.join("migrations.csv"), &mig).map_err(|e| io_err("migrations.csv", e))?;
-    if sc.outputs.traffic_interval.is_some() {
+    // CloudSim's loop records no per-host series or per-migration rows, as CloudSim reports
+    // none either: only the scenario and the summary are written.
+    if let Some(series) = &run.series {
         write_atomic(
-            &dir.join("traffic.csv"),
-            report::traffic_csv(sim.traffic_samples()).as_bytes(),
+            &dir.join("timeline.csv"),
+            report::timeline_csv(&series.timeline).as_bytes(),
         )
-        .map_err(|e| io_err("traffic.csv", e))?;
+        .map_err(|e| io_err("timeline.csv", e))?;
+        let mig =
+            report::migrations_csv(&series.migrations).map_err(|e| io_err("migrations.csv", e))?;
+        write_atomic(&dir.join("migrations.csv"), &mig).map_err(|e| io_err("migrations.csv", e))?;
+        if sc.outputs.traffic_interval.is_some() {
+            write_atomic(
+                &dir.join("traffic.csv"),
+                report::traffic_csv(&series.traffic).as_bytes(),
+            )
+            .map_err(|e| io_err("traffic.csv", e))?;
+        }
     }
-    rec.commit().map_err(|e| io_err("hosts.csv", e))?;
+    if let Some(rec) = rec {
+        rec.commit().map_err(|e| io_err("hosts.csv", e))?;
+    }
     // The summary goes last: its presence means the whole run was written.
     write_atomic(
         &dir.join("summary.json"),
@@ -304,39 +326,12 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
         );
     } else {
         print!("{}", report::summary_text(&summary, Some(&dir)));
-    }
-    Ok(())
-}
-
-/// `[compat] cloudsim`: CloudSim's own loop; only the summary and an empty migrations table are
-/// written, as CloudSim reports no per-host series or per-migration rows either.
-fn run_cloudsim(a: &RunArgs, loaded: &scenario::load::Loaded) -> Result<(), Failure> {
-    let summary = crate::compat::cloudsim::run_scenario(loaded)?;
-    let dir = a
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("output").join(&loaded.scenario.name));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
-    let resolved = toml::to_string(&loaded.scenario).map_err(|e| Failure::Failed(e.to_string()))?;
-    write_atomic(&dir.join("scenario.toml"), resolved.as_bytes())
-        .map_err(|e| Failure::Failed(format!("scenario.toml: {e}")))?;
-    write_atomic(
-        &dir.join("summary.json"),
-        report::summary_json(&summary).as_bytes(),
-    )
-    .map_err(|e| Failure::Failed(format!("summary.json: {e}")))?;
-    if a.json {
-        println!(
-            "{}",
-            serde_json::to_string(&summary).map_err(|e| Failure::Failed(e.to_string()))?
-        );
-    } else {
-        print!("{}", report::summary_text(&summary, Some(&dir)));
-        println!(
-            "  SLA           SLATAH {:.4}, PDM {:.6}, SLAV {:.3e}, ESV {:.3e}",
-            summary.slatah, summary.pdm, summary.slav, summary.esv
-        );
+        if run.series.is_none() {
+            println!(
+                "  SLA           SLATAH {:.4}, PDM {:.6}, SLAV {:.3e}, ESV {:.3e}",
+                summary.slatah, summary.pdm, summary.slav, summary.esv
+            );
+        }
     }
     Ok(())
 }
@@ -344,35 +339,8 @@ fn run_cloudsim(a: &RunArgs, loaded: &scenario::load::Loaded) -> Result<(), Fail
 fn validate(a: &ValidateArgs) -> Result<(), Failure> {
     let mut bad = 0;
     for f in &a.files {
-        // A CloudSim-compatible scenario is checked by loading its trace, since CloudSim's own
-        // rules, not migsim's placement, decide where its VMs go.
-        match load(Some(f), &a.set).and_then(|l| {
-            if l.scenario.compat.cloudsim {
-                let t = l.scenario.trace.as_ref().expect("validated trace");
-                let path = l.resolve_path("trace.path", &t.path);
-                let order = t.order.as_ref().map(|o| l.resolve_path("trace.order", o));
-                let files = crate::trace::planetlab::files(&path, order.as_deref())
-                    .map_err(|e| l.field_error("trace.path", e.to_string()))?;
-                println!(
-                    "{}: ok ({}: CloudSim compatibility, {}, {} VMs)",
-                    f.display(),
-                    l.scenario.name,
-                    l.scenario.policy.name,
-                    files.len()
-                );
-                return Ok(None);
-            }
-            Simulation::build(&l).map(|s| Some((l, s)))
-        }) {
-            Ok(None) => {}
-            Ok(Some((l, s))) => println!(
-                "{}: ok ({}: {} hosts, {} VMs, {})",
-                f.display(),
-                l.scenario.name,
-                s.hosts.len(),
-                s.vms.len(),
-                crate::units::format_duration(s.horizon())
-            ),
+        match load(Some(f), &a.set).and_then(|l| crate::run::engine_for(&l.scenario).inspect(&l)) {
+            Ok(what) => println!("{}: ok ({what})", f.display()),
             Err(e) => {
                 eprintln!("{e}");
                 bad += 1;

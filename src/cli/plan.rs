@@ -65,7 +65,7 @@ pub fn run(a: &PlanArgs) -> Result<(), Failure> {
     sets.push(format!("policy.name={policy}"));
     let loaded = load(a.scenario.as_deref(), &sets)?;
     let sc = &loaded.scenario;
-    if sc.compat.cloudsim {
+    if !crate::run::engine_for(sc).plans() {
         return Err(Failure::BadInput(
             "a CloudSim-compatible scenario has no real migrations to plan; run it with \
              --set compat.cloudsim=false"
@@ -84,7 +84,7 @@ pub fn run(a: &PlanArgs) -> Result<(), Failure> {
     let mut summary = sim
         .run(&mut crate::sim::NullRecorder, &mut |_| {})
         .map_err(|e| Failure::Failed(e.to_string()))?;
-    crate::sim::attach_baseline(&mut summary, &loaded).map_err(Failure::Failed)?;
+    crate::run::attach_baseline(&mut summary, &loaded)?;
     let resolved = toml::to_string(sc).map_err(|e| Failure::Failed(e.to_string()))?;
     // A host-to-host path starts on the source's NIC and ends on the destination's; a NIC
     // is one lane whichever way the data flows, an uplink one lane per direction.

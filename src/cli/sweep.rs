@@ -138,7 +138,7 @@ fn run_sweep(a: &SweepArgs) -> Result<(), Failure> {
         .par_iter()
         .zip(loaded.par_iter())
         .map(|(&t, l)| {
-            let r = std::panic::catch_unwind(|| crate::sim::run_summary(l));
+            let r = std::panic::catch_unwind(|| crate::run::summary(l).map_err(|e| e.to_string()));
             progress.tick();
             match r {
                 Ok(Ok(s)) => TaskResult::ok(&plan, t, &s),

@@ -149,7 +149,7 @@ pub fn compare_all(dir: &Path) -> Result<Vec<Comparison>, String> {
         let name = field(&row, &head, "name").to_string();
         let loaded = scenario::load_str(&name, &text, None, &[])
             .map_err(|e| format!("{}:{}: {e}", path.display(), i + 2))?;
-        let recs = crate::cli::migrate::run_migrations(&loaded)
+        let recs = crate::run::migrations(&loaded)
             .map_err(|e| format!("{}:{}: {e}", path.display(), i + 2))?;
         let r: &MigrationRecord = recs
             .first()

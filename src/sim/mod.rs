@@ -1583,38 +1583,6 @@ impl Simulation {
     }
 }
 
-/// Runs a loaded scenario to its summary, writing nothing: a CloudSim-compatible scenario by
-/// CloudSim's loop, any other by the simulator with the `none` baseline attached.
-pub fn run_summary(loaded: &Loaded) -> Result<Summary, String> {
-    if loaded.scenario.compat.cloudsim {
-        return crate::compat::cloudsim::run_scenario(loaded).map_err(|e| e.to_string());
-    }
-    let mut sim = Simulation::build(loaded).map_err(|e| e.to_string())?;
-    let mut s = sim
-        .run(&mut NullRecorder, &mut |_| {})
-        .map_err(|e| e.to_string())?;
-    attach_baseline(&mut s, loaded)?;
-    Ok(s)
-}
-
-/// Fills `summary`'s energy-saved fields against the same scenario under the `none` policy
-/// (same hosts, VMs, traces, seed and scripted migrations; only the policy differs). A run
-/// that already is `none` is its own baseline and costs nothing more.
-pub fn attach_baseline(summary: &mut Summary, loaded: &Loaded) -> Result<(), String> {
-    if loaded.scenario.policy.name == "none" {
-        summary.set_baseline(summary.energy_kwh);
-        return Ok(());
-    }
-    let mut none = loaded.clone();
-    none.scenario.policy.name = "none".into();
-    let mut sim = Simulation::build(&none).map_err(|e| e.to_string())?;
-    let base = sim
-        .run(&mut NullRecorder, &mut |_| {})
-        .map_err(|e| format!("baseline run: {e}"))?;
-    summary.set_baseline(base.energy_kwh);
-    Ok(())
-}
-
 /// Places every VM on a host at build time. Returns each host's VM list, or the VM group that
 /// did not fit with a message.
 fn place_initial(
