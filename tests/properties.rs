@@ -141,20 +141,6 @@ sample_interval = "13min"
     s
 }
 
-/// One policy of each family, so that the invariants are checked while VMs move and hosts
-/// sleep and wake.
-const POLICIES: &[&str] = &[
-    "none",
-    "thr-mmt-0.8",
-    "iqr-mc-1.5",
-    "mad-mu-2.5",
-    "lr-rs-1.2",
-    "lrr-mmt-1.2",
-    "ulm",
-    "spread",
-    "offhours",
-];
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -167,7 +153,7 @@ proptest! {
         overcommit in 1.0f64..3.0,
         groups in proptest::collection::vec(vm_group(), 1..4),
         seed in 0u64..i64::MAX as u64,
-        policy in prop::sample::select(POLICIES),
+        policy in prop::sample::select(migsim::policy::examples()),
     ) {
         let text = scenario_text(hosts_on, hosts_off, tree, overcommit, &groups, seed, policy);
         let loaded = load_str("prop.toml", &text, None, &[]).expect("generated scenario parses");

@@ -17,27 +17,12 @@ use crate::report;
 use crate::report::comparison::{self, PolicyRun};
 use crate::scenario::load::Loaded;
 
-/// The policies compared when none are named: the static baseline, one of each Beloglazov
-/// detector with the MMT selector at the parameters of the runs in CCPE 2012 Table V, and the
-/// simple schedulers and the off-hours power-down.
-pub const DEFAULT_POLICIES: &[&str] = &[
-    "none",
-    "thr-mmt-0.8",
-    "iqr-mmt-1.5",
-    "mad-mmt-2.5",
-    "lr-mmt-1.2",
-    "lrr-mmt-1.2",
-    "ulm",
-    "spread",
-    "offhours",
-];
-
 #[derive(clap::Args, Debug)]
 pub struct CompareArgs {
     /// Scenario file (default: the built-in quickstart).
     pub scenario: Option<PathBuf>,
-    /// A policy to run (repeat, or give a comma-separated list); default: none, the five
-    /// Beloglazov detectors with MMT, ulm, spread and offhours.
+    /// A policy to run (repeat, or give a comma-separated list); default: each registry
+    /// entry's defaults (the policies listed below, Beloglazov's five detectors with MMT).
     #[arg(
         long = "policy",
         short = 'p',
@@ -81,7 +66,12 @@ pub fn run(a: &CompareArgs) -> Result<(), Failure> {
 
 fn compare(a: &CompareArgs) -> Result<(), Failure> {
     let policies: Vec<String> = if a.policies.is_empty() {
-        DEFAULT_POLICIES.iter().map(|s| s.to_string()).collect()
+        // The registry's defaults: the static baseline, one of each Beloglazov detector with
+        // MMT at the parameters of CCPE 2012 Table V, the simple schedulers and off-hours.
+        crate::policy::defaults()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
     } else {
         a.policies.iter().map(|s| s.trim().to_string()).collect()
     };

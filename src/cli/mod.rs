@@ -161,8 +161,32 @@ impl From<ScenarioError> for Failure {
     }
 }
 
+/// The command line, with the policy list read from the registry so that help never falls
+/// behind it.
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let policies = format!(
+        "Policies ([policy] name, --set policy.name=…, compare -p):\n{}",
+        crate::policy::registry::help()
+    );
+    let with_policies = |c: clap::Command| {
+        let before = c
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        c.after_help(format!("{}\n\n{policies}", before.trim_end()))
+    };
+    Cli::command()
+        .mut_subcommand("run", with_policies)
+        .mut_subcommand("compare", with_policies)
+}
+
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

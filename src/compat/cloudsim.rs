@@ -70,53 +70,15 @@ const VM_SIZE: f64 = 2500.0;
 /// it in CloudSim 3.0.1+).
 pub use crate::policy::beloglazov::Detector;
 
-/// VM selection (`PowerVmSelectionPolicy*`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Selector {
-    /// Minimum migration time: the least RAM.
-    Mmt,
-    /// Minimum utilisation.
-    Mu,
-    /// Maximum correlation (`PowerVmSelectionPolicyMaximumCorrelation`): the VM whose history
-    /// the others' histories explain best (largest R² of an OLS fit with intercept), falling
-    /// back on MMT when the fit cannot be made, as `RunnerAbstract` configures it.
-    Mc,
-}
+/// VM selection (`PowerVmSelectionPolicy*`): MMT takes the least RAM, MU the least
+/// utilisation, and MC (`PowerVmSelectionPolicyMaximumCorrelation`) the VM whose history the
+/// others' histories explain best (largest R² of an OLS fit with intercept), falling back on
+/// MMT when the fit cannot be made, as `RunnerAbstract` configures it. The experiment grammar
+/// refuses RS, which CloudSim's PlanetLab runner does not offer.
+pub use crate::policy::beloglazov::Selector;
 
-/// The experiments of `examples/power/planetlab`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Policy {
-    /// No power awareness: every host at full power all day.
-    Npa,
-    /// Power follows utilisation, first-fit placement, no migration.
-    Dvfs,
-    Migration(Detector, Selector),
-}
-
-impl Policy {
-    /// Parses CloudSim's experiment names: `npa`, `dvfs`, `thr-mmt-0.8`, `lr-mu-1.2`, …
-    pub fn parse(s: &str) -> Option<Policy> {
-        match s {
-            "npa" => return Some(Policy::Npa),
-            "dvfs" => return Some(Policy::Dvfs),
-            _ => {}
-        }
-        let mut it = s.split('-');
-        let (d, sel, p) = (it.next()?, it.next()?, it.next()?);
-        if it.next().is_some() {
-            return None;
-        }
-        let p: f64 = p.parse().ok()?;
-        let det = Detector::parse(d, p)?;
-        let sel = match sel {
-            "mmt" => Selector::Mmt,
-            "mu" => Selector::Mu,
-            "mc" => Selector::Mc,
-            _ => return None,
-        };
-        Some(Policy::Migration(det, sel))
-    }
-}
+/// The experiments of `examples/power/planetlab`, by the grammar the faithful policies share.
+pub use crate::policy::beloglazov::CloudSimExperiment as Policy;
 
 /// What `Helper.printResults` prints, as fractions.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -2440,6 +2402,7 @@ impl Experiment {
                         / self.vms[v].mips
                 }
                 Selector::Mc => unreachable!("handled above"),
+                Selector::Rs => unreachable!("CloudSimExperiment::parse refuses rs"),
             };
             if best.is_none_or(|(_, k)| key < k) {
                 best = Some((v, key));
@@ -3122,16 +3085,16 @@ mod tests {
 
     #[test]
     fn policy_names_parse() {
-        assert_eq!(Policy::parse("npa"), Some(Policy::Npa));
+        assert_eq!(Policy::parse("npa"), Ok(Policy::Npa));
         assert_eq!(
             Policy::parse("thr-mmt-0.8"),
-            Some(Policy::Migration(Detector::Thr(0.8), Selector::Mmt))
+            Ok(Policy::Migration(Detector::Thr(0.8), Selector::Mmt))
         );
         assert_eq!(
             Policy::parse("lrr-mu-1.2"),
-            Some(Policy::Migration(Detector::Lrr(1.2), Selector::Mu))
+            Ok(Policy::Migration(Detector::Lrr(1.2), Selector::Mu))
         );
-        assert_eq!(Policy::parse("thr-rs-0.8"), None);
+        assert!(Policy::parse("thr-rs-0.8").is_err());
     }
 
     #[test]

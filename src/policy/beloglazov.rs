@@ -9,7 +9,7 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{ClusterView, Decision, Policy};
+use super::{ClusterView, Decision, Entry, ParamError, Policy};
 use crate::metrics::median;
 use crate::model::host::HostId;
 use crate::model::power::{PowerState, PowerTarget};
@@ -50,6 +50,109 @@ impl Detector {
             "lrr" => Detector::Lrr(param),
             _ => return None,
         })
+    }
+}
+
+impl Detector {
+    /// Checks the detector's parameter against what its rule can mean. CCPE 2012 §7.3 swept
+    /// THR over 0.6–1.0, IQR and MAD over 0.5–3.0 and LR and LRR over 1.0–1.4
+    /// (../shared/reference/consolidation-algorithms.md §4).
+    /// - THR compares utilisation with its threshold, so a threshold outside (0, 1] makes
+    ///   every host overloaded or none.
+    /// - IQR's and MAD's 1 − s·spread and LR's s·prediction need a positive, finite `s`; above
+    ///   10 (more than three times the paper's largest) the rule no longer depends on the
+    ///   load, so such a value is refused as a likely typo.
+    pub fn check(self) -> Result<Detector, String> {
+        let (p, ok, range) = match self {
+            Detector::Thr(t) => (t, t > 0.0 && t <= 1.0, "(0, 1]"),
+            Detector::Iqr(s) | Detector::Mad(s) | Detector::Lr(s) | Detector::Lrr(s) => {
+                (s, s > 0.0 && s <= 10.0, "(0, 10]")
+            }
+        };
+        if ok {
+            Ok(self)
+        } else {
+            Err(format!("the detector's parameter {p} is not in {range}"))
+        }
+    }
+}
+
+/// The grammar `DETECTOR-SELECTOR-PARAMETER` (`thr-mmt-0.8`, `lr-mc-1.2`), shared by the
+/// faithful policies and CloudSim's experiment names. `Err` names the part that is wrong.
+pub fn parse_name(name: &str) -> Result<(Detector, Selector), String> {
+    let mut it = name.split('-');
+    let (Some(d), Some(s), Some(p), None) = (it.next(), it.next(), it.next(), it.next()) else {
+        return Err("not of the form DETECTOR-SELECTOR-PARAMETER".into());
+    };
+    let p: f64 = p
+        .parse()
+        .ok()
+        .filter(|p: &f64| p.is_finite())
+        .ok_or_else(|| format!("{p:?} is not a number"))?;
+    let det = Detector::parse(d, p)
+        .ok_or_else(|| format!("{d:?} is not a detector: thr, iqr, mad, lr or lrr"))?
+        .check()?;
+    let sel = match s {
+        "mmt" => Selector::Mmt,
+        "mc" => Selector::Mc,
+        "mu" => Selector::Mu,
+        "rs" => Selector::Rs,
+        _ => return Err(format!("{s:?} is not a selector: mmt, mc, mu or rs")),
+    };
+    Ok((det, sel))
+}
+
+/// Whether `name` has the shape of a Beloglazov combination, whatever its parts say.
+fn looks_like_combination(name: &str) -> bool {
+    name.split('-').count() == 3
+        && name
+            .split('-')
+            .next()
+            .is_some_and(|d| Detector::parse(d, 1.0).is_some())
+}
+
+/// Detector × selector combinations with PABFD placement.
+pub const ENTRY: Entry = Entry {
+    name: "DETECTOR-SELECTOR-PARAMETER",
+    about: "CCPE 2012: thr|iqr|mad|lr|lrr × mmt|mc|mu|rs, e.g. thr-mmt-0.8",
+    defaults: &[
+        "thr-mmt-0.8",
+        "iqr-mmt-1.5",
+        "mad-mmt-2.5",
+        "lr-mmt-1.2",
+        "lrr-mmt-1.2",
+    ],
+    variants: &["iqr-mc-1.5", "mad-mu-2.5", "lr-rs-1.2"],
+    matches: looks_like_combination,
+    build: |c| {
+        let (d, s) = parse_name(c.name).map_err(ParamError::name)?;
+        Ok(Box::new(Beloglazov::new(c.name, d, s, c.seed)))
+    },
+};
+
+/// CloudSim 3.0.3's experiments (`examples/power/planetlab`): the two without migration and
+/// the detector × selector runs, which CloudSim has for MMT, MU and MC only.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CloudSimExperiment {
+    /// `NonPowerAware`: every host at full power all day.
+    Npa,
+    /// `Dvfs`: power follows utilisation, first-fit placement, no migration.
+    Dvfs,
+    Migration(Detector, Selector),
+}
+
+impl CloudSimExperiment {
+    /// Parses `npa`, `dvfs`, `thr-mmt-0.8`, `lr-mu-1.2`, …
+    pub fn parse(name: &str) -> Result<CloudSimExperiment, String> {
+        match name {
+            "npa" => return Ok(CloudSimExperiment::Npa),
+            "dvfs" => return Ok(CloudSimExperiment::Dvfs),
+            _ => {}
+        }
+        match parse_name(name)? {
+            (_, Selector::Rs) => Err("CloudSim's experiments select by mmt, mu or mc".into()),
+            (d, s) => Ok(CloudSimExperiment::Migration(d, s)),
+        }
     }
 }
 

@@ -7,11 +7,13 @@
 //! Policies compose from small parts where the literature does: Beloglazov & Buyya's overload
 //! detector × VM selector × placer ([`beloglazov`]). Whole policies that do not fit that shape
 //! are one file each ([`ulm`], [`spread`], [`offhours`]). Adding a policy is one file and one line in
-//! [`build`].
+//! [`registry::REGISTRY`]; the file declares an [`Entry`] that parses and checks its own
+//! parameters.
 
 pub mod beloglazov;
 pub mod maintenance;
 pub mod offhours;
+pub mod registry;
 pub mod spread;
 pub mod ulm;
 
@@ -21,7 +23,8 @@ use crate::engine::SimTime;
 use crate::model::host::{HostId, Hosts};
 use crate::model::power::PowerTarget;
 use crate::model::vm::{VmId, Vms};
-use crate::scenario::PolicySpec;
+
+pub use registry::{Config, Entry, ParamError, Params, REGISTRY, build, defaults, examples, known};
 
 /// What a policy asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,56 +120,12 @@ impl Policy for NonePolicy {
     }
 }
 
-/// Whole policies by name; Beloglazov combinations are `DETECTOR-SELECTOR-PARAMETER`
-/// (`thr-mmt-0.8`, `lr-mc-1.2`, …) with detector thr|iqr|mad|lr|lrr and selector mmt|mc|mu|rs.
-pub const NAMES: &[&str] = &["none", "ulm", "spread", "offhours"];
-
-fn parse_beloglazov(name: &str) -> Option<(beloglazov::Detector, beloglazov::Selector)> {
-    use beloglazov::{Detector, Selector};
-    let mut it = name.split('-');
-    let (d, s, p) = (it.next()?, it.next()?, it.next()?);
-    if it.next().is_some() {
-        return None;
-    }
-    let p: f64 = p.parse().ok().filter(|p: &f64| p.is_finite() && *p > 0.0)?;
-    let det = Detector::parse(d, p)?;
-    let sel = match s {
-        "mmt" => Selector::Mmt,
-        "mc" => Selector::Mc,
-        "mu" => Selector::Mu,
-        "rs" => Selector::Rs,
-        _ => return None,
-    };
-    Some((det, sel))
-}
-
-/// Whether `name` is a policy [`build`] knows.
-pub fn known(name: &str) -> bool {
-    NAMES.contains(&name) || parse_beloglazov(name).is_some()
-}
-
-/// The registry: a policy by its scenario name (checked by scenario validation).
-pub fn build(spec: &PolicySpec, seed: u64) -> Box<dyn Policy> {
-    match spec.name.as_str() {
-        "ulm" => Box::new(ulm::Ulm::new(spec)),
-        "spread" => Box::new(spread::Spread::new(spec)),
-        "offhours" => Box::new(offhours::OffHours::new(spec, seed)),
-        "none" => Box::new(NonePolicy),
-        name => {
-            let (d, s) = parse_beloglazov(name).expect("validated policy name");
-            Box::new(beloglazov::Beloglazov::new(name, d, s, seed))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_parse() {
-        assert!(known("none") && known("ulm") && known("spread"));
-        assert!(known("thr-mmt-0.8") && known("lrr-rs-1.2") && known("mad-mc-2.5"));
-        assert!(!known("thr-xx-0.8") && !known("thr-mmt") && !known("thr-mmt--1"));
-    }
-}
+/// `none`: the static baseline.
+pub const NONE: Entry = Entry {
+    name: "none",
+    about: "static placement: the baseline every saving is measured against",
+    defaults: &["none"],
+    variants: &[],
+    matches: |n| n == "none",
+    build: |_| Ok(Box::new(NonePolicy)),
+};

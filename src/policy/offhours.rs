@@ -10,10 +10,10 @@
 
 use super::beloglazov::{Beloglazov, Detector, Selector};
 use super::spread::Spread;
-use super::{ClusterView, Decision, Policy};
+use super::{ClusterView, Decision, Entry, Policy};
 use crate::model::host::HostId;
 use crate::model::power::{PowerState, PowerTarget};
-use crate::scenario::PolicySpec;
+use crate::units::Duration;
 
 /// Packing threshold outside office hours: THR's 0.8, the static threshold of Beloglazov &
 /// Buyya's THR-MMT-0.8 run (CCPE 2012, Table V).
@@ -30,22 +30,34 @@ pub struct OffHours {
     spread: Spread,
 }
 
+pub const ENTRY: Entry = Entry {
+    name: "offhours",
+    about: "THR-MMT at threshold (0.8) outside office_start-office_end (8h-18h)",
+    defaults: &["offhours"],
+    variants: &[],
+    matches: |n| n == "offhours",
+    build: |c| {
+        let threshold = c.params.fraction("threshold", DEFAULT_THRESHOLD)?;
+        let mut time_of_day = |key: &'static str, dflt: u64| -> Result<u64, super::ParamError> {
+            Ok(c.params
+                .get::<Duration>(key)?
+                .map_or(dflt, |d| d.time().as_nanos() / 1_000_000_000 % DAY))
+        };
+        let start = time_of_day("office_start", DEFAULT_OFFICE.0)?;
+        let end = time_of_day("office_end", DEFAULT_OFFICE.1)?;
+        Ok(Box::new(OffHours::new(threshold, start, end, c.seed)))
+    },
+};
+
 impl OffHours {
-    pub fn new(spec: &PolicySpec, seed: u64) -> OffHours {
-        let threshold = spec.threshold.unwrap_or(DEFAULT_THRESHOLD);
-        let secs = |d: Option<crate::units::Duration>, dflt: u64| {
-            d.map_or(dflt, |d| d.time().as_nanos() / 1_000_000_000 % DAY)
-        };
-        // The spread phase uses its own default margin: `threshold` is the packing threshold.
-        let spread_spec = PolicySpec {
-            threshold: None,
-            ..spec.clone()
-        };
+    /// Packs at `threshold` outside office hours, `start`..`end` seconds into the day.
+    pub fn new(threshold: f64, start: u64, end: u64, seed: u64) -> OffHours {
         OffHours {
-            start: secs(spec.office_start, DEFAULT_OFFICE.0),
-            end: secs(spec.office_end, DEFAULT_OFFICE.1),
+            start,
+            end,
             pack: Beloglazov::new("thr-mmt", Detector::Thr(threshold), Selector::Mmt, seed),
-            spread: Spread::new(&spread_spec),
+            // The spread phase uses its own default margin: `threshold` is the packing one.
+            spread: Spread::new(super::spread::DEFAULT_MARGIN),
         }
     }
 
@@ -91,13 +103,10 @@ mod tests {
 
     #[test]
     fn office_hours_may_wrap_past_midnight() {
-        let mut spec = PolicySpec::default();
-        let p = OffHours::new(&spec, 1);
+        let p = OffHours::new(DEFAULT_THRESHOLD, DEFAULT_OFFICE.0, DEFAULT_OFFICE.1, 1);
         assert!(p.in_office(8 * 3600) && p.in_office(DAY + 12 * 3600));
         assert!(!p.in_office(18 * 3600) && !p.in_office(3 * 3600));
-        spec.office_start = Some(crate::units::Duration::secs(22 * 3600));
-        spec.office_end = Some(crate::units::Duration::secs(6 * 3600));
-        let p = OffHours::new(&spec, 1);
+        let p = OffHours::new(DEFAULT_THRESHOLD, 22 * 3600, 6 * 3600, 1);
         assert!(p.in_office(23 * 3600) && p.in_office(2 * 3600));
         assert!(!p.in_office(12 * 3600));
     }

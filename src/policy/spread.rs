@@ -6,10 +6,9 @@
 //! busiest host whose move best evens the pair out goes to the least loaded one. One migration
 //! per tick keeps the churn down.
 
-use super::{ClusterView, Decision, Policy};
+use super::{ClusterView, Decision, Entry, Policy};
 use crate::model::host::HostId;
 use crate::model::power::PowerState;
-use crate::scenario::PolicySpec;
 
 /// Utilisation gap between the busiest and idlest host that triggers a move. oVirt's
 /// `Evenly_Distributed` policy balances above 80 % (HighUtilization); Watcher's
@@ -20,11 +19,22 @@ pub struct Spread {
     margin: f64,
 }
 
+pub const ENTRY: Entry = Entry {
+    name: "spread",
+    about: "load balancing: a VM moves when hosts differ by threshold (0.2)",
+    defaults: &["spread"],
+    variants: &[],
+    matches: |n| n == "spread",
+    build: |c| {
+        Ok(Box::new(Spread::new(
+            c.params.fraction("threshold", DEFAULT_MARGIN)?,
+        )))
+    },
+};
+
 impl Spread {
-    pub fn new(spec: &PolicySpec) -> Spread {
-        Spread {
-            margin: spec.threshold.unwrap_or(DEFAULT_MARGIN),
-        }
+    pub fn new(margin: f64) -> Spread {
+        Spread { margin }
     }
 }
 

@@ -3,10 +3,9 @@
 //! such a node fits anywhere else; if not, try the second most hungry, and so on. When a new
 //! location is found, start the migration.
 
-use super::{ClusterView, Decision, Policy};
+use super::{ClusterView, Decision, Entry, Policy};
 use crate::model::host::HostId;
 use crate::model::power::PowerState;
-use crate::scenario::PolicySpec;
 
 /// "sustained > 75% cpu usage" (ULM specification, Design).
 pub const DEFAULT_THRESHOLD: f64 = 0.75;
@@ -19,11 +18,25 @@ pub struct Ulm {
     samples: usize,
 }
 
+pub const ENTRY: Entry = Entry {
+    name: "ulm",
+    about: "Ubuntu's ULM: a host above threshold (0.75) for samples ticks (3)",
+    defaults: &["ulm"],
+    variants: &[],
+    matches: |n| n == "ulm",
+    build: |c| {
+        Ok(Box::new(Ulm::new(
+            c.params.fraction("threshold", DEFAULT_THRESHOLD)?,
+            c.params.count("samples", DEFAULT_SAMPLES, 1)?,
+        )))
+    },
+};
+
 impl Ulm {
-    pub fn new(spec: &PolicySpec) -> Ulm {
+    pub fn new(threshold: f64, samples: u32) -> Ulm {
         Ulm {
-            threshold: spec.threshold.unwrap_or(DEFAULT_THRESHOLD),
-            samples: spec.samples.unwrap_or(DEFAULT_SAMPLES).max(1) as usize,
+            threshold,
+            samples: samples.max(1) as usize,
         }
     }
 }

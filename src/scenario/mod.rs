@@ -490,27 +490,20 @@ impl Default for PlacementSpec {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct PolicySpec {
-    /// A registry name: `none` (static placement, the baseline); with `[compat] cloudsim`, one
-    /// of CloudSim's experiments (`npa`, `dvfs`, `thr-mmt-0.8`, `iqr-mu-1.5`, …).
+    /// A registry name (`migsim run --help` lists them): `none` (static placement, the
+    /// baseline); with `[compat] cloudsim`, one of CloudSim's experiments (`npa`, `dvfs`,
+    /// `thr-mmt-0.8`, `iqr-mu-1.5`, …).
     #[serde(default = "none_policy")]
     pub name: String,
     /// How often the policy looks at the cluster.
     #[serde(default = "default_step")]
     pub interval: Duration,
-    /// `ulm`: the utilisation a host must stay above (default 0.75); `spread`: the gap between
-    /// the busiest and idlest host that triggers a move (default 0.2).
-    #[serde(default)]
-    pub threshold: Option<f64>,
-    /// `ulm`: consecutive ticks above the threshold that make a host overworked (default 3).
-    #[serde(default)]
-    pub samples: Option<u32>,
-    /// `offhours`: when office hours begin and end, as times of day (default 8h and 18h).
-    #[serde(default)]
-    pub office_start: Option<Duration>,
-    #[serde(default)]
-    pub office_end: Option<Duration>,
+    /// The policy's own parameters (`threshold`, `samples`, `office_start`, …): each policy
+    /// reads, range-checks and uses up its own (`crate::policy::registry`), so an unknown key
+    /// is reported by the policy that does not take it.
+    #[serde(flatten)]
+    pub params: std::collections::BTreeMap<String, toml::Value>,
 }
 
 impl Default for PolicySpec {
@@ -518,10 +511,7 @@ impl Default for PolicySpec {
         PolicySpec {
             name: none_policy(),
             interval: default_step(),
-            threshold: None,
-            samples: None,
-            office_start: None,
-            office_end: None,
+            params: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -299,14 +299,21 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
         }
     }
     if s.compat.cloudsim {
-        if crate::compat::cloudsim::Policy::parse(&s.policy.name).is_none() {
+        if let Err(e) = crate::policy::beloglazov::CloudSimExperiment::parse(&s.policy.name) {
             return bad(
                 "policy.name",
                 format!(
-                    "{:?} is not a CloudSim experiment: npa, dvfs, or DETECTOR-SELECTOR-PARAMETER with \
-                     detector thr|iqr|mad|lr|lrr and selector mmt|mu (e.g. thr-mmt-0.8)",
+                    "{:?} is not a CloudSim experiment ({e}): npa, dvfs, or \
+                     DETECTOR-SELECTOR-PARAMETER with detector thr|iqr|mad|lr|lrr and selector \
+                     mmt|mu|mc (e.g. thr-mmt-0.8)",
                     s.policy.name
                 ),
+            );
+        }
+        if let Some(k) = s.policy.params.keys().next() {
+            return bad(
+                &format!("policy.{k}"),
+                "CloudSim's experiments take their parameter in the name".into(),
             );
         }
         if s.trace.is_none() {
@@ -315,19 +322,21 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
                 "CloudSim compatibility replays a [trace] (PlanetLab)".into(),
             );
         }
-    } else if !crate::policy::known(&s.policy.name) {
-        return bad(
-            "policy.name",
-            format!(
-                "unknown policy {:?}; known: {}, or DETECTOR-SELECTOR-PARAMETER with detector \
-                 thr|iqr|mad|lr|lrr and selector mmt|mc|mu|rs (e.g. thr-mmt-0.8)",
-                s.policy.name,
-                crate::policy::NAMES.join(", ")
+    } else if let Err(e) = crate::policy::build(&s.policy.name, &s.policy.params, s.seed) {
+        return match e.key {
+            Some(k) => bad(&format!("policy.{k}"), e.message),
+            None if crate::policy::registry::entry(&s.policy.name).is_some() => {
+                bad("policy.name", format!("{:?}: {}", s.policy.name, e.message))
+            }
+            None => bad(
+                "policy.name",
+                format!(
+                    "unknown policy {:?}; known policies:\n{}",
+                    s.policy.name,
+                    crate::policy::registry::help().trim_end()
+                ),
             ),
-        );
-    }
-    if s.policy.threshold.is_some_and(|t| !(t > 0.0 && t <= 1.0)) {
-        return bad("policy.threshold", "must be in (0, 1]".into());
+        };
     }
     if s.migration.max_concurrent_per_host == 0 {
         return bad(
