@@ -14,7 +14,6 @@ fn r_squared_of_exact_noisy_and_singular_fits() {
     assert_eq!(ols_r_squared(&y, &[&[0.0; 5]]), None);
 }
 
-
 #[test]
 fn mathutil_statistics() {
     assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
