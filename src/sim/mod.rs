@@ -157,6 +157,21 @@ pub struct PowerChange {
 }
 
 impl Simulation {
+    /// Replaces the scenario's policy with one of the caller's, before the run starts: the
+    /// way a policy written outside this crate is tried on a scenario
+    /// (`examples/custom_policy.rs`). The scenario's `[policy] interval` still sets the ticks.
+    pub fn with_policy(mut self, policy: Box<dyn Policy>) -> Simulation {
+        let (vms, hosts) = if policy.uses_history() {
+            (self.vms.len(), self.hosts.len())
+        } else {
+            (0, 0)
+        };
+        self.vm_history = vec![std::collections::VecDeque::new(); vms];
+        self.host_history = vec![std::collections::VecDeque::new(); hosts];
+        self.policy = policy;
+        self
+    }
+
     pub fn now(&self) -> SimTime {
         self.queue.now()
     }
