@@ -107,13 +107,13 @@ pub enum Command {
 pub struct RunArgs {
     /// Scenario file (TOML). Without one, the built-in quickstart scenario runs.
     pub scenario: Option<PathBuf>,
-    /// Folder for the results (default: output/<scenario name>/).
+    /// Folder for the results (default: `output/<scenario name>/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Random seed, overriding the scenario's (0 to 2^63-1: TOML integers are signed 64-bit).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     pub seed: Option<u64>,
-    /// Override any scenario field: --set key.path=value (repeatable), e.g. --set hosts[0].count=4.
+    /// Override any scenario field: `--set key.path=value` (repeatable), e.g. `--set hosts[0].count=4`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Print the summary as one JSON object on stdout instead of text.

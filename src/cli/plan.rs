@@ -27,7 +27,7 @@ pub struct PlanArgs {
     /// Plan only what starts before this time (default: the horizon).
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
-    /// Folder for plan.json and plan.sh (default: output/plan-<scenario name>/).
+    /// Folder for plan.json and plan.sh (default: `output/plan-<scenario name>/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Override a scenario value, as with `run` (repeatable).

@@ -17,7 +17,7 @@ pub struct ReproduceArgs {
     /// Folder of the measured QEMU runs (runs.csv).
     #[arg(long, default_value = "../shared/validation/qemu")]
     pub data: PathBuf,
-    /// Where figures and tables go (default: output/<what>/).
+    /// Where figures and tables go (default: `output/<what>/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print the comparison as JSON.

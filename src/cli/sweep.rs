@@ -25,7 +25,7 @@ pub struct SweepArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Folder for the results (default: output/sweep-<scenario name>/).
+    /// Folder for the results (default: `output/sweep-<scenario name>/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Run only shard I of N (0-based) and write shard-I-of-N.json for `migsim collect`.

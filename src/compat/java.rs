@@ -15,7 +15,7 @@
 //! the table. Replacing a key's value keeps its place; removing and re-inserting it moves it to
 //! the end of its chain.
 
-/// `String.hashCode()` of `"<prefix>-<n>"`: s[0]·31^(k−1) + … + s[k−1], wrapping.
+/// `String.hashCode()` of `"<prefix>-<n>"`: `s[0]·31^(k−1) + … + s[k−1]`, wrapping.
 pub fn uid_hash(prefix: usize, n: usize) -> i32 {
     let mut h: i32 = 0;
     push_decimal(&mut h, prefix);

@@ -85,7 +85,7 @@ pub struct Scenario {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TraceSpec {
-    /// `planetlab` (a folder of per-VM files) or `csv` (time,vm,cpu[,memory][,dirty_rate]).
+    /// `planetlab` (a folder of per-VM files) or `csv` (`time,vm,cpu[,memory][,dirty_rate]`).
     #[serde(default = "planetlab")]
     pub format: String,
     /// Relative to the scenario file that sets it, or to the working directory for `--set`.

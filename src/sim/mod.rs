@@ -35,7 +35,7 @@ pub use record::{NullRecorder, Recorder};
 
 pub use migrations::{Migrations, Request};
 
-/// Simulation events. The engine orders them; [`Simulation::handle`] interprets them.
+/// Simulation events. The engine orders them; `Simulation::handle` (in `events`) interprets them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     WorkloadStep,
