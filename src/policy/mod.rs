@@ -6,16 +6,24 @@
 //!
 //! Policies compose from small parts where the literature does: Beloglazov & Buyya's overload
 //! detector × VM selector × placer ([`beloglazov`]). Whole policies that do not fit that shape
-//! are one file each ([`ulm`], [`spread`], [`offhours`]). Adding a policy is one file and one line in
-//! [`registry::REGISTRY`]; the file declares an [`Entry`] that parses and checks its own
-//! parameters.
+//! are one file each ([`ulm`], [`spread`], [`offhours`]). Adding a policy is one file, which
+//! declares an [`Entry`] that parses and checks its own parameters, and its name in the
+//! `policies!` line below.
 
-pub mod beloglazov;
 pub mod maintenance;
-pub mod offhours;
 pub mod registry;
-pub mod spread;
-pub mod ulm;
+
+/// Declares each policy's module and lists its `ENTRY` in [`REGISTRY`], in order: adding a
+/// policy is its file and its name here.
+macro_rules! policies {
+    ($($module:ident),* $(,)?) => {
+        $(pub mod $module;)*
+        /// Every built-in policy, in the order help and `compare` list them.
+        pub const REGISTRY: &[&Entry] = &[&NONE, $(&$module::ENTRY),*];
+    };
+}
+
+policies!(beloglazov, ulm, spread, offhours);
 
 use std::collections::VecDeque;
 
@@ -24,7 +32,7 @@ use crate::model::host::{HostId, Hosts};
 use crate::model::power::PowerTarget;
 use crate::model::vm::{VmId, Vms};
 
-pub use registry::{Config, Entry, ParamError, Params, REGISTRY, build, defaults, examples, known};
+pub use registry::{Config, Entry, ParamError, Params, build, defaults, examples, known};
 
 /// What a policy asks for.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,6 @@
-//! The one list of policies. Help text, validation errors, `compare`'s defaults and the
-//! property tests all read [`REGISTRY`], so a policy is added by writing its file and one line
-//! here.
+//! The one list of policies and what reads it. Help text, validation errors, `compare`'s
+//! defaults and the property tests all read [`REGISTRY`] (declared by the `policies!` line in
+//! `policy/mod.rs`), so a policy is added by writing its file and naming it on that line.
 //!
 //! Each policy owns its parameters: `[policy]`'s keys other than `name` and `interval` reach
 //! its [`Entry::build`] as [`Params`], which it reads, range-checks and must use up. A key the
@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::DeserializeOwned;
 
-use super::Policy;
+use super::{Policy, REGISTRY};
 
 /// A policy, or a family of policies that share a name grammar.
 pub struct Entry {
@@ -124,15 +124,6 @@ impl<'a> Params<'a> {
         }
     }
 }
-
-/// Every built-in policy, in the order help and `compare` list them.
-pub const REGISTRY: &[&Entry] = &[
-    &super::NONE,
-    &super::beloglazov::ENTRY,
-    &super::ulm::ENTRY,
-    &super::spread::ENTRY,
-    &super::offhours::ENTRY,
-];
 
 /// The entry whose grammar `name` follows.
 pub fn entry(name: &str) -> Option<&'static Entry> {
