@@ -17,12 +17,7 @@ impl Engine for CloudSim {
     /// rules, not migsim's placement, decide where its VMs go.
     fn inspect(&self, loaded: &Loaded) -> Result<String, ScenarioError> {
         let sc = &loaded.scenario;
-        let t = sc.trace.as_ref().expect("validated trace");
-        let path = loaded.resolve_path("trace.path", &t.path);
-        let order = t
-            .order
-            .as_ref()
-            .map(|o| loaded.resolve_path("trace.order", o));
+        let (path, order) = crate::compat::cloudsim::trace_location(loaded)?;
         let files = crate::trace::planetlab::files(&path, order.as_deref())
             .map_err(|e| loaded.field_error("trace.path", e.to_string()))?;
         Ok(format!(

@@ -446,15 +446,12 @@ impl Experiment {
     }
 }
 
-/// Runs a scenario with `[compat] cloudsim = true`: CloudSim's experiment `policy.name` on the
-/// scenario's `[trace]`, with as many hosts as the scenario lists (half G4, half G5,
-/// interleaved by id as `Helper.createHostList` does).
-pub fn run_scenario(
+/// The PlanetLab folder a CloudSim-compatible scenario replays, and its order file if any,
+/// resolved against the files that set them.
+pub fn trace_location(
     loaded: &crate::scenario::load::Loaded,
-) -> Result<crate::metrics::Summary, crate::scenario::ScenarioError> {
-    let sc = &loaded.scenario;
-    let policy = Policy::parse(&sc.policy.name).expect("validated policy");
-    let t = sc.trace.as_ref().expect("validated trace");
+) -> Result<(std::path::PathBuf, Option<std::path::PathBuf>), crate::scenario::ScenarioError> {
+    let t = loaded.scenario.trace.as_ref().expect("validated trace");
     if t.format != "planetlab" {
         return Err(loaded.field_error(
             "trace.format",
@@ -466,6 +463,18 @@ pub fn run_scenario(
         .order
         .as_ref()
         .map(|o| loaded.resolve_path("trace.order", o));
+    Ok((path, order))
+}
+
+/// Runs a scenario with `[compat] cloudsim = true`: CloudSim's experiment `policy.name` on the
+/// scenario's `[trace]`, with as many hosts as the scenario lists (half G4, half G5,
+/// interleaved by id as `Helper.createHostList` does).
+pub fn run_scenario(
+    loaded: &crate::scenario::load::Loaded,
+) -> Result<crate::metrics::Summary, crate::scenario::ScenarioError> {
+    let sc = &loaded.scenario;
+    let policy = Policy::parse(&sc.policy.name).expect("validated policy");
+    let (path, order) = trace_location(loaded)?;
     let trace = crate::trace::planetlab::read_dir_percentages(&path, order.as_deref())
         .map_err(|e| loaded.field_error("trace.path", e.to_string()))?;
     let hosts: usize = sc.hosts.iter().map(|h| h.count as usize).sum();
