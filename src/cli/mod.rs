@@ -306,7 +306,7 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if engine.plans() {
+    if engine.has_baseline() {
         crate::run::attach_baseline(&mut run.summary, &loaded)?;
     }
     let summary = run.summary;

@@ -40,6 +40,10 @@ impl Engine for CloudSim {
         false
     }
 
+    fn has_baseline(&self) -> bool {
+        false
+    }
+
     fn plans(&self) -> bool {
         false
     }

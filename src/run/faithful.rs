@@ -32,6 +32,10 @@ impl Engine for Faithful {
         true
     }
 
+    fn has_baseline(&self) -> bool {
+        true
+    }
+
     fn plans(&self) -> bool {
         true
     }

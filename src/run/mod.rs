@@ -80,6 +80,9 @@ pub trait Engine: Sync {
     }
     /// Whether runs stream per-host rows and events through their [`Recorder`].
     fn streams(&self) -> bool;
+    /// Whether the same scenario under the `none` policy is the reference its energy savings
+    /// are measured against (CloudSim's experiments report totals only, with NPA as theirs).
+    fn has_baseline(&self) -> bool;
     /// Whether migrations are real transfers that a plan for a real cluster can be built from.
     fn plans(&self) -> bool;
 }
@@ -107,7 +110,7 @@ pub fn engine_for(sc: &Scenario) -> &'static dyn Engine {
 pub fn summary(loaded: &Loaded) -> Result<Summary, RunError> {
     let engine = engine_for(&loaded.scenario);
     let mut run = engine.run(loaded, &mut crate::sim::NullRecorder, &mut |_| {})?;
-    if engine.plans() {
+    if engine.has_baseline() {
         attach_baseline(&mut run.summary, loaded)?;
     }
     Ok(run.summary)

@@ -1,6 +1,8 @@
 //! Building a run from a checked scenario: host types, power models, VMs and their dirty-page
 //! models, traces, the network, initial placement and the first events.
 
+use std::collections::VecDeque;
+
 use super::failures::{Failure, Ha, draw_failures};
 use super::{Migrations, Request, STREAM_WORKLOAD, Simulation};
 use crate::engine::{EventQueue, SimTime};
@@ -347,12 +349,7 @@ impl Simulation {
         let n_hosts = hosts.len();
         let policy =
             policy::build(&sc.policy.name, &sc.policy.params, sc.seed).expect("validated policy");
-        // Histories exist only for policies that read them (see `Policy::uses_history`).
-        let (hist_vms, hist_hosts) = if policy.uses_history() {
-            (n_vms, n_hosts)
-        } else {
-            (0, 0)
-        };
+        let (vm_history, host_history) = histories(policy.as_ref(), n_vms, n_hosts);
         Ok(Simulation {
             horizon: sc.horizon.time(),
             policy,
@@ -383,8 +380,8 @@ impl Simulation {
             trace,
             trace_idx,
             migration_shortfall: 0.0,
-            vm_history: vec![std::collections::VecDeque::new(); hist_vms],
-            host_history: vec![std::collections::VecDeque::new(); hist_hosts],
+            vm_history,
+            host_history,
             power_log: Vec::new(),
             requests,
             traffic_samples: Vec::new(),
@@ -582,4 +579,18 @@ pub(super) fn place_initial(
         host_vms[h].push(VmId(v as u32));
     }
     Ok(host_vms)
+}
+
+/// Empty utilisation histories for every VM and host, or none for a policy that does not read
+/// them (`Policy::uses_history`): for a million VMs they cost memory and time at every tick.
+pub(super) fn histories(
+    policy: &dyn crate::policy::Policy,
+    vms: usize,
+    hosts: usize,
+) -> (Vec<VecDeque<f64>>, Vec<VecDeque<f64>>) {
+    if policy.uses_history() {
+        (vec![VecDeque::new(); vms], vec![VecDeque::new(); hosts])
+    } else {
+        (Vec::new(), Vec::new())
+    }
 }

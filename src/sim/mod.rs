@@ -161,13 +161,8 @@ impl Simulation {
     /// way a policy written outside this crate is tried on a scenario
     /// (`examples/custom_policy.rs`). The scenario's `[policy] interval` still sets the ticks.
     pub fn with_policy(mut self, policy: Box<dyn Policy>) -> Simulation {
-        let (vms, hosts) = if policy.uses_history() {
-            (self.vms.len(), self.hosts.len())
-        } else {
-            (0, 0)
-        };
-        self.vm_history = vec![std::collections::VecDeque::new(); vms];
-        self.host_history = vec![std::collections::VecDeque::new(); hosts];
+        (self.vm_history, self.host_history) =
+            build::histories(policy.as_ref(), self.vms.len(), self.hosts.len());
         self.policy = policy;
         self
     }
