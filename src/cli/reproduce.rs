@@ -98,8 +98,7 @@ fn clark(a: &ReproduceArgs, out: &Path) -> Result<(), Failure> {
     let m = &apache.migration;
     let s3 = m
         .stages
-        .get("3_stop_and_copy")
-        .copied()
+        .get(crate::migration::Stage::StopAndCopy)
         .unwrap_or(m.start_s);
     let first_end = m
         .per_round

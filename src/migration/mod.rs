@@ -131,6 +131,42 @@ impl Stage {
     }
 }
 
+impl Stage {
+    /// The key reports use: the stage number and name (`3_stop_and_copy`), so that keys sort
+    /// in stage order.
+    pub fn key(self) -> String {
+        format!("{}_{}", self as u8, self.as_str())
+    }
+}
+
+/// When each of a migration's stages began, seconds since the start of the run; a stage it
+/// never reached has none. Written as an object keyed by [`Stage::key`], in stage order.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes([Option<f64>; 6]);
+
+impl StageTimes {
+    pub fn get(&self, stage: Stage) -> Option<f64> {
+        self.0[stage as usize]
+    }
+
+    pub fn set(&mut self, stage: Stage, t: f64) {
+        self.0[stage as usize] = Some(t);
+    }
+}
+
+impl Serialize for StageTimes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.iter().flatten().count()))?;
+        for st in Stage::ALL {
+            if let Some(t) = self.get(st) {
+                m.serialize_entry(&st.key(), &t)?;
+            }
+        }
+        m.end()
+    }
+}
+
 /// How a migration ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -202,8 +238,8 @@ pub struct MigrationRecord {
     pub transferred_bytes: f64,
     /// Rounds: QEMU's dirty-sync-count, Xen's iterations (the stop-and-copy included).
     pub rounds: u32,
-    /// Seconds since the start of the run at which each stage began, by stage name.
-    pub stages: std::collections::BTreeMap<String, f64>,
+    /// When each stage began, seconds since the start of the run.
+    pub stages: StageTimes,
     /// The deepest auto-converge throttle applied, 0–1.
     pub max_throttle: f64,
     /// Post-copy: how long the guest ran on the destination while pages were still remote.
@@ -485,5 +521,23 @@ pub(crate) mod harness {
             nonzero: mem_mib * MIB,
             dirty: DirtyModel::wws(rate_mib_s * MIB, wws_mib * MIB),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_times_are_written_in_stage_order_without_the_stages_not_reached() {
+        let mut t = StageTimes::default();
+        t.set(Stage::StopAndCopy, 12.5);
+        t.set(Stage::PreMigration, 1.0);
+        assert_eq!(t.get(Stage::StopAndCopy), Some(12.5));
+        assert_eq!(t.get(Stage::Activation), None);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"{"0_pre_migration":1.0,"3_stop_and_copy":12.5}"#
+        );
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use super::escape_markup;
 use super::plot::{self, BarPanel, BarPanels, Legend, LineChart, Series, Span, SpanChart};
 use crate::metrics::{Summary, TimelineRow};
-use crate::migration::{MigrationRecord, Outcome};
+use crate::migration::{MigrationRecord, Outcome, Stage};
 
 /// What one policy's run leaves for the report (its first seed when there are several).
 #[derive(Debug, Clone)]
@@ -195,7 +195,7 @@ pub fn write_plots(dir: &Path, runs: &[PolicyRun]) -> io::Result<Vec<Figure>> {
                 from: hours(m.start_s),
                 to: hours(m.start_s + m.total_time_s),
                 mark: (m.downtime_ms > 0.0)
-                    .then(|| m.stages.get("3_stop_and_copy").copied().map(hours))
+                    .then(|| m.stages.get(Stage::StopAndCopy).map(hours))
                     .flatten(),
                 ok: m.outcome == Outcome::Completed,
             })

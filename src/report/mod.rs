@@ -65,8 +65,7 @@ pub fn migrations_csv(recs: &[crate::migration::MigrationRecord]) -> io::Result<
                 num(r.degradation_s),
             ];
             for st in crate::migration::Stage::ALL {
-                let key = format!("{}_{}", st as u8, st.as_str());
-                row.push(r.stages.get(&key).map(|t| num(*t)).unwrap_or_default());
+                row.push(r.stages.get(st).map(num).unwrap_or_default());
             }
             w.write_record(&row)?;
         }

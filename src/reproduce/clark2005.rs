@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::migration::MigrationRecord;
+use crate::migration::{MigrationRecord, Stage};
 use crate::report::plot::{Band, LineChart, Series};
 use crate::scenario;
 use crate::sim::NullRecorder;
@@ -204,12 +204,12 @@ pub fn table(exps: &[Experiment]) -> String {
 pub fn throughput_chart(e: &Experiment) -> LineChart {
     let m = &e.migration;
     let bands = match (
-        m.stages.get("3_stop_and_copy"),
-        m.stages.get("5_activation"),
+        m.stages.get(Stage::StopAndCopy),
+        m.stages.get(Stage::Activation),
     ) {
         (Some(a), Some(b)) => vec![Band {
-            from: *a,
-            to: *b,
+            from: a,
+            to: b,
             label: format!("downtime, {:.0} ms", m.downtime_ms),
         }],
         _ => Vec::new(),

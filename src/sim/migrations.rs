@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 
 use super::{Event, Simulation};
 use crate::engine::SimTime;
-use crate::migration::OnTimeoutSpec;
 use crate::migration::{
     self, Action, Algorithm, Guest, MigrationRecord, OnTimeout, Outcome, Phase, Progress, Settings,
     Stage,
 };
+use crate::migration::{OnTimeoutSpec, StageTimes};
 use crate::model::host::HostId;
 use crate::model::network::{Endpoint, FlowId};
 use crate::model::power::PowerState;
@@ -200,7 +200,7 @@ impl Simulation {
             downtime_ms: 0.0,
             transferred_bytes: 0.0,
             rounds: 0,
-            stages: BTreeMap::new(),
+            stages: StageTimes::default(),
             max_throttle: 0.0,
             degradation_s: 0.0,
             per_round: Vec::new(),
@@ -209,10 +209,7 @@ impl Simulation {
 
     fn stage(&mut self, record: usize, stage: Stage, t: SimTime) {
         let r = &mut self.migs.records[record];
-        r.stages.insert(
-            format!("{}_{}", stage as u8, stage.as_str()),
-            t.as_secs_f64(),
-        );
+        r.stages.set(stage, t.as_secs_f64());
         // Stage changes are events of the debug trace, written at the end of the event.
         self.migs.log.push((
             t,
@@ -260,8 +257,7 @@ impl Simulation {
                 None
             }
         };
-        rec.stages
-            .insert("0_pre_migration".into(), now.as_secs_f64());
+        rec.stages.set(Stage::PreMigration, now.as_secs_f64());
         self.migs.log.push((
             now,
             rec.vm.clone(),
@@ -641,7 +637,7 @@ impl Simulation {
         rec.per_round = a.alg.rounds().to_vec();
         rec.max_throttle = a.max_throttle;
         if a.seg_phase == Phase::Postcopy
-            && let Some(act) = rec.stages.get("5_activation")
+            && let Some(act) = rec.stages.get(Stage::Activation)
         {
             rec.degradation_s = (now.as_secs_f64() - act).max(0.0);
         }
