@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::progress::Tasks;
 use super::{Failure, load};
 use crate::base::write_atomic;
-use crate::metrics::Summary;
+use crate::metrics::{Summary, catalog};
 use crate::report;
 use crate::report::comparison::{self, PolicyRun};
 use crate::scenario::load::Loaded;
@@ -244,42 +244,40 @@ fn run_one(l: &Loaded, keep: bool) -> Result<(Summary, Option<PolicyRun>), Strin
     Ok((s, run))
 }
 
-/// A table column: its name, its value in a summary, and its decimals (`None`: a count,
+/// A table column: its heading, the catalog figure it shows (`crate::metrics::catalog`)
+/// and the scale that turns it into the heading's unit, and its decimals (`None`: a count,
 /// printed whole when there is one seed and to one decimal as a mean of several).
-type Column = (&'static str, fn(&Summary) -> f64, Option<usize>);
+type Column = (&'static str, &'static str, f64, Option<usize>);
+
+/// Bytes to GiB.
+const GIB: f64 = 1.0 / (1u64 << 30) as f64;
 
 const COLUMNS: &[Column] = &[
-    ("energy_kwh", |s| s.energy_kwh, Some(3)),
-    ("energy_saved_pct", |_| 0.0, Some(1)),
-    ("mean_active_hosts", |s| s.mean_active_hosts, Some(1)),
-    ("peak_active_hosts", |s| s.peak_active_hosts as f64, None),
-    ("host_shutdowns", |s| s.host_shutdowns as f64, None),
-    ("migrations", |s| s.migrations as f64, None),
-    (
-        "failed",
-        |s| (s.failed_migrations + s.cancelled_migrations) as f64,
-        None,
-    ),
-    (
-        "moved_gib",
-        |s| s.migrated_bytes as f64 / (1u64 << 30) as f64,
-        Some(2),
-    ),
-    ("migration_energy_kwh", |s| s.migration_energy_kwh, Some(4)),
-    ("total_downtime_s", |s| s.total_downtime_s, Some(3)),
-    ("downtime_p50_ms", |s| s.downtime_p50_ms, Some(1)),
-    ("downtime_p95_ms", |s| s.downtime_p95_ms, Some(1)),
-    ("downtime_max_ms", |s| s.downtime_max_ms, Some(1)),
-    ("mean_migration_s", |s| s.mean_migration_time_s, Some(2)),
-    ("cpu_unmet_pct", |s| 100.0 * s.cpu_unmet_fraction, Some(3)),
+    ("energy_kwh", "energy_kwh", 1.0, Some(3)),
+    // Against the comparison's own reference policy, worked out in `Table::new`.
+    ("energy_saved_pct", "energy_saved_pct", 1.0, Some(1)),
+    ("mean_active_hosts", "mean_active_hosts", 1.0, Some(1)),
+    ("peak_active_hosts", "peak_active_hosts", 1.0, None),
+    ("host_shutdowns", "host_shutdowns", 1.0, None),
+    ("migrations", "migrations", 1.0, None),
+    ("failed", "not_completed_migrations", 1.0, None),
+    ("moved_gib", "migrated_bytes", GIB, Some(2)),
+    ("migration_energy_kwh", "migration_energy_kwh", 1.0, Some(4)),
+    ("total_downtime_s", "total_downtime_s", 1.0, Some(3)),
+    ("downtime_p50_ms", "downtime_p50_ms", 1.0, Some(1)),
+    ("downtime_p95_ms", "downtime_p95_ms", 1.0, Some(1)),
+    ("downtime_max_ms", "downtime_max_ms", 1.0, Some(1)),
+    ("mean_migration_s", "mean_migration_time_s", 1.0, Some(2)),
+    ("cpu_unmet_pct", "cpu_unmet_fraction", 100.0, Some(3)),
     (
         "overload_time_pct",
-        |s| 100.0 * s.overload_time_fraction,
+        "overload_time_fraction",
+        100.0,
         Some(3),
     ),
-    ("slatah", |s| s.slatah, Some(5)),
-    ("pdm", |s| s.pdm, Some(6)),
-    ("slav", |s| s.slav, None),
+    ("slatah", "slatah", 1.0, Some(5)),
+    ("pdm", "pdm", 1.0, Some(6)),
+    ("slav", "slav", 1.0, None),
 ];
 
 /// The comparison, one row per policy; with several seeds each cell is the mean over them.
@@ -294,10 +292,10 @@ impl Table {
     /// `rows[i]` holds policy i's summaries, one per seed.
     pub fn new(rows: &[Vec<Summary>]) -> Table {
         let reference = rows.iter().position(|g| g[0].policy == "none").unwrap_or(0);
-        let mean = |g: &[Summary], f: fn(&Summary) -> f64| {
+        let mean = |g: &[Summary], f: &dyn Fn(&Summary) -> f64| {
             g.iter().map(f).sum::<f64>() / g.len() as f64 + 0.0
         };
-        let ref_kwh = mean(&rows[reference], |s| s.energy_kwh);
+        let ref_kwh = mean(&rows[reference], &|s| s.energy_kwh);
         let header = std::iter::once("policy")
             .chain(COLUMNS.iter().map(|c| c.0))
             .collect();
@@ -305,16 +303,16 @@ impl Table {
             .iter()
             .map(|g| {
                 let mut row = vec![g[0].policy.clone()];
-                for &(name, f, decimals) in COLUMNS {
+                for &(name, key, scale, decimals) in COLUMNS {
                     let v = if name == "energy_saved_pct" {
-                        let kwh = mean(g, |s| s.energy_kwh);
+                        let kwh = mean(g, &|s| s.energy_kwh);
                         if ref_kwh > 0.0 {
                             100.0 * (ref_kwh - kwh) / ref_kwh + 0.0
                         } else {
                             0.0
                         }
                     } else {
-                        mean(g, f)
+                        mean(g, &|s| catalog::scaled(s, key, scale))
                     };
                     row.push(match decimals {
                         Some(d) => format!("{v:.d$}"),

@@ -1,5 +1,7 @@
 //! What a run measures: the summary and the cluster timeline.
 
+pub mod catalog;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -9,7 +11,7 @@ use crate::model::vm::{VmState, Vms};
 
 /// `summary.json`. Field names are a contract with `migsim check` baselines and notebooks:
 /// add fields, never rename them.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Summary {
     pub scenario: String,
     pub seed: u64,

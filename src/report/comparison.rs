@@ -237,31 +237,34 @@ pub fn write_plots(dir: &Path, runs: &[PolicyRun]) -> io::Result<Vec<Figure>> {
 }
 
 fn summary_bars(runs: &[PolicyRun]) -> BarPanels {
-    type Get = fn(&Summary) -> f64;
-    let panels: [(&str, Get); 8] = [
-        ("energy (kWh)", |s| s.energy_kwh),
-        ("energy saved vs none (%)", |s| {
-            s.energy_saved_pct.unwrap_or(0.0)
-        }),
-        ("mean active hosts", |s| s.mean_active_hosts),
-        ("migrations", |s| s.migrations as f64),
-        ("total downtime (s)", |s| s.total_downtime_s),
-        ("downtime p95 (ms)", |s| s.downtime_p95_ms),
-        ("CPU demand unmet (%)", |s| 100.0 * s.cpu_unmet_fraction),
-        ("data moved (GiB)", |s| {
-            s.migrated_bytes as f64 / (1u64 << 30) as f64
-        }),
+    // Each panel: its title, the catalog figure, and the scale to the title's unit.
+    let panels: [(&str, &str, f64); 8] = [
+        ("energy (kWh)", "energy_kwh", 1.0),
+        ("energy saved vs none (%)", "energy_saved_pct", 1.0),
+        ("mean active hosts", "mean_active_hosts", 1.0),
+        ("migrations", "migrations", 1.0),
+        ("total downtime (s)", "total_downtime_s", 1.0),
+        ("downtime p95 (ms)", "downtime_p95_ms", 1.0),
+        ("CPU demand unmet (%)", "cpu_unmet_fraction", 100.0),
+        (
+            "data moved (GiB)",
+            "migrated_bytes",
+            1.0 / (1u64 << 30) as f64,
+        ),
     ];
     BarPanels {
         title: "Policies side by side".into(),
         columns: 4,
         panels: panels
             .iter()
-            .map(|(title, f)| BarPanel {
+            .map(|&(title, key, scale)| BarPanel {
                 title: title.to_string(),
                 values: runs
                     .iter()
-                    .map(|r| (r.summary.policy.clone(), f(&r.summary)))
+                    .map(|r| {
+                        let v = crate::metrics::catalog::scaled(&r.summary, key, scale);
+                        (r.summary.policy.clone(), v)
+                    })
                     .collect(),
             })
             .collect(),

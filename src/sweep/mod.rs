@@ -252,47 +252,9 @@ impl Plan {
     }
 }
 
-/// A metric of a run: its column name and its value in a summary (`None` when the run has no
-/// such figure, such as energy saved in a CloudSim-compatible run).
-pub type Metric = (&'static str, fn(&Summary) -> Option<f64>);
-
-/// The metrics a sweep records, in column order. Names are `summary.json`'s.
-pub const METRICS: &[Metric] = &[
-    ("energy_kwh", |s| Some(s.energy_kwh)),
-    ("baseline_energy_kwh", |s| s.baseline_energy_kwh),
-    ("energy_saved_kwh", |s| s.energy_saved_kwh),
-    ("energy_saved_pct", |s| s.energy_saved_pct),
-    ("mean_power_w", |s| Some(s.mean_power_w)),
-    ("mean_active_hosts", |s| Some(s.mean_active_hosts)),
-    ("peak_active_hosts", |s| Some(s.peak_active_hosts as f64)),
-    ("host_shutdowns", |s| Some(s.host_shutdowns as f64)),
-    ("migrations", |s| Some(s.migrations as f64)),
-    ("failed_migrations", |s| Some(s.failed_migrations as f64)),
-    ("cancelled_migrations", |s| {
-        Some(s.cancelled_migrations as f64)
-    }),
-    ("migrated_bytes", |s| Some(s.migrated_bytes as f64)),
-    ("total_downtime_s", |s| Some(s.total_downtime_s)),
-    ("downtime_p50_ms", |s| Some(s.downtime_p50_ms)),
-    ("downtime_p95_ms", |s| Some(s.downtime_p95_ms)),
-    ("downtime_max_ms", |s| Some(s.downtime_max_ms)),
-    ("mean_migration_time_s", |s| Some(s.mean_migration_time_s)),
-    ("migration_energy_kwh", |s| Some(s.migration_energy_kwh)),
-    ("cpu_unmet_fraction", |s| Some(s.cpu_unmet_fraction)),
-    ("overload_time_fraction", |s| Some(s.overload_time_fraction)),
-    ("slatah", |s| Some(s.slatah)),
-    ("pdm", |s| Some(s.pdm)),
-    ("slav", |s| Some(s.slav)),
-    ("esv", |s| Some(s.esv)),
-    ("traffic_delivered_fraction", |s| {
-        Some(s.traffic_delivered_fraction)
-    }),
-    ("maintenance_missed", |s| Some(s.maintenance_missed as f64)),
-    ("host_failures", |s| Some(s.host_failures as f64)),
-    ("ha_restarts", |s| Some(s.ha_restarts as f64)),
-    ("ha_downtime_s", |s| Some(s.ha_downtime_s)),
-    ("vms_down_at_end", |s| Some(s.vms_down_at_end as f64)),
-];
+/// The metrics a sweep records, in column order: the catalog's recorded figures, by their
+/// `summary.json` names.
+pub use crate::metrics::catalog::RECORDED as METRICS;
 
 /// One task's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -315,7 +277,7 @@ impl TaskResult {
             point,
             seed,
             error: String::new(),
-            metrics: METRICS.iter().map(|(_, f)| f(s)).collect(),
+            metrics: METRICS.iter().map(|m| (m.value)(s)).collect(),
         }
     }
 
@@ -353,7 +315,7 @@ impl ResultFile {
             migsim_version: env!("CARGO_PKG_VERSION").into(),
             plan,
             shard,
-            metrics: METRICS.iter().map(|m| m.0.to_string()).collect(),
+            metrics: METRICS.iter().map(|m| m.key.to_string()).collect(),
             results,
         }
     }
@@ -386,7 +348,7 @@ impl ResultFile {
                 f.format_version
             ));
         }
-        let expect: Vec<String> = METRICS.iter().map(|m| m.0.to_string()).collect();
+        let expect: Vec<String> = METRICS.iter().map(|m| m.key.to_string()).collect();
         if f.metrics != expect {
             return Err(format!(
                 "{name}: its metrics differ from this migsim's (written by migsim {})",
@@ -507,7 +469,7 @@ pub fn results_csv(plan: &Plan, results: &[TaskResult]) -> String {
         .map(String::from)
         .chain(plan.axes.iter().map(|a| a.key.clone()))
         .chain(std::iter::once("status".to_string()))
-        .chain(METRICS.iter().map(|m| m.0.to_string()))
+        .chain(METRICS.iter().map(|m| m.key.to_string()))
         .collect();
     let rows = results.iter().map(|r| {
         let mut row = vec![r.point.to_string(), r.seed.to_string()];
@@ -606,7 +568,8 @@ pub fn summary_csv(plan: &Plan, results: &[TaskResult]) -> String {
             .iter()
             .filter(|r| r.point == p && !r.error.is_empty())
             .count();
-        for ((name, _), e) in METRICS.iter().zip(row) {
+        for (m, e) in METRICS.iter().zip(row) {
+            let name = m.key;
             let mut r = vec![p.to_string()];
             r.extend(plan.point_values(p).into_iter().map(String::from));
             r.push(name.to_string());
@@ -658,7 +621,7 @@ pub fn table(plan: &Plan, results: &[TaskResult]) -> String {
         for &(name, _, scale, d) in TABLE {
             let m = METRICS
                 .iter()
-                .position(|m| m.0 == name)
+                .position(|m| m.key == name)
                 .expect("known metric");
             cells.push(match row[m] {
                 None => "-".into(),
