@@ -6,16 +6,16 @@
 # The notebooks' Python packages go into a virtual environment (default
 # ~/.cache/migsim/notebook-venv; set NOTEBOOK_VENV to move it), installed from
 # notebooks/requirements.txt. Executed copies go to output/notebooks/. It exits 0 after
-# printing "SKIPPED: why" when Python or PyPI is not available, 1 when a notebook fails.
+# printing "SKIPPED: why" when Python or PyPI is not available (in CI it fails instead, unless
+# MIGSIM_ALLOW_SKIP=notebooks: see contrib/skip.sh), 1 when a notebook fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 migsim=${1:-target/release/migsim}
 [ -x "$migsim" ] || { echo "no migsim binary at $migsim; build it with cargo build --release" >&2; exit 2; }
 
-skip() {
-  echo "SKIPPED: notebooks: $*"
-  exit 0
-}
+# shellcheck source=contrib/skip.sh
+. contrib/skip.sh
+skip() { skip_component notebooks "$*"; }
 
 out=${MIGSIM_OUTPUT:-$(pwd)/output}
 export MIGSIM_OUTPUT=$out

@@ -4,7 +4,7 @@ mod common;
 
 use std::fs;
 
-use common::{migsim, scenarios, stderr, stdout, tiny_scenario};
+use common::{migsim, scenarios, shared, stderr, stdout, tiny_scenario};
 
 const RUN_FILES: [&str; 5] = [
     "summary.json",
@@ -243,13 +243,12 @@ fn every_subcommand_has_help_with_an_example() {
     assert_eq!(o.status.code(), Some(2));
 }
 
-#[test]
-fn shipped_scenarios_validate() {
-    let dir = tempfile::tempdir().unwrap();
-    // Every scenario in the tree; files whose names start with '_' are include-only fragments,
-    // and suite.toml files list scenarios for `migsim check`.
+/// Every scenario file in `scenarios/` (or in one subfolder of it), sorted; files whose names
+/// start with '_' are include-only fragments, and suite.toml files list scenarios for
+/// `migsim check`.
+fn shipped_scenarios(under: &str) -> Vec<String> {
     let mut files = Vec::new();
-    let mut dirs = vec![scenarios()];
+    let mut dirs = vec![scenarios().join(under)];
     while let Some(d) = dirs.pop() {
         for e in fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();
@@ -264,11 +263,44 @@ fn shipped_scenarios_validate() {
         }
     }
     files.sort();
-    assert!(!files.is_empty());
+    files
+}
+
+fn assert_valid(files: &[String]) {
+    let dir = tempfile::tempdir().unwrap();
     let mut args = vec!["validate"];
     args.extend(files.iter().map(String::as_str));
     let o = migsim(dir.path(), &args);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).lines().filter(|l| l.contains(": ok (")).count(),
+        files.len(),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// Every shipped scenario but CloudSim's, which replay the PlanetLab traces of ../shared.
+#[test]
+fn shipped_scenarios_validate() {
+    let cloudsim = scenarios().join("cloudsim").display().to_string();
+    let files: Vec<String> = shipped_scenarios("")
+        .into_iter()
+        .filter(|f| !f.starts_with(&cloudsim))
+        .collect();
+    assert!(files.len() >= 10, "{files:?}");
+    assert_valid(&files);
+}
+
+#[test]
+#[ignore = "needs the reference data in ../shared (or MIGSIM_SHARED): run with --include-ignored"]
+fn shipped_cloudsim_scenarios_validate_on_the_shared_traces() {
+    let files = shipped_scenarios("cloudsim");
+    assert_eq!(files.len(), 18, "{files:?}");
+    // The scenarios name the traces relative to themselves; the test checks that they are
+    // there rather than overriding the path.
+    shared("traces/planetlab/20110303");
+    assert_valid(&files);
 }
 
 #[test]

@@ -26,18 +26,22 @@ pub fn scenarios() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
-/// The shared reference data next to the project, or `None` with a message saying why the
-/// test that needs it is skipped.
-pub fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED: reference data {} is missing", p.display());
-        None
-    }
+/// The shared reference data: `$MIGSIM_SHARED/rel`, or `../shared/rel` beside the project.
+/// Tests that read it are `#[ignore = "needs the reference data …"]`: a fresh clone lists them
+/// as ignored with that reason, and `cargo test -- --include-ignored` (what CI runs) runs
+/// them. A test run on purpose fails on missing data, naming the path; it never passes quietly.
+pub fn shared(rel: &str) -> PathBuf {
+    let root = match std::env::var_os("MIGSIM_SHARED") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+    };
+    let p = root.join(rel);
+    assert!(
+        p.exists(),
+        "reference data {} is missing: put shared/ beside the project or set MIGSIM_SHARED",
+        p.display()
+    );
+    p
 }
 
 /// A small scenario as text, for tests that need one of their own.
