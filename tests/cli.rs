@@ -225,6 +225,18 @@ fn unwritable_output_is_a_failed_run() {
     fs::write(dir.path().join("occupied"), "a file, not a folder").unwrap();
     let o = migsim(dir.path(), &["run", "--out", "occupied/x"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // The error names the folder and why, nothing claims success, and nothing was left.
+    let err = stderr(&o);
+    assert!(
+        err.contains("run failed") && err.contains("occupied/x") && err.contains("Not a directory"),
+        "{err}"
+    );
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("occupied")]);
 }
 
 #[test]

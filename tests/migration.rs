@@ -371,3 +371,47 @@ fn reproduce_clark2005_draws_the_apache_figure() {
     let o = migsim(root, &["reproduce", "nothing"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `downtime-limit` 0 gives QEMU a threshold of 0: only an empty bitmap completes. A guest
+/// that writes nothing completes. One that writes slower than the stream shrinks its rounds
+/// geometrically; the model's bitmap syncs take no time, so the rounds reach an empty bitmap
+/// and it completes too (with a sync cost it would not). Either way the run ends: it once
+/// looped forever on ever smaller transfers.
+#[test]
+fn qemu_with_a_zero_downtime_limit_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = std::time::Duration::from_secs(120);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["migrate", "--downtime-limit", "0ms", "--json"];
+        args.extend_from_slice(extra);
+        let o = common::migsim_within(dir.path(), &args, limit);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str::<serde_json::Value>(stdout(&o).trim()).unwrap()
+    };
+    let idle = run(&[]);
+    assert_eq!(idle["outcome"], "completed", "{idle}");
+    let busy = run(&[
+        "--dirty-rate",
+        "100MiB/s",
+        "--wws",
+        "256MiB",
+        "--timeout",
+        "60s",
+    ]);
+    assert!(busy["total_time_s"].as_f64().unwrap() <= 60.0, "{busy}");
+    assert!(
+        busy["outcome"] == "completed" || busy["outcome"] == "cancelled",
+        "{busy}"
+    );
+    // A guest that dirties faster than the stream never empties its bitmap: the timeout ends it.
+    let faster = run(&[
+        "--dirty-rate",
+        "200MiB/s",
+        "--wws",
+        "512MiB",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(faster["outcome"], "cancelled", "{faster}");
+    assert_eq!(faster["total_time_s"], 60.0, "{faster}");
+}

@@ -181,10 +181,16 @@ fn pending_vms_are_not_migrated() {
     );
     let o = run(&text);
     assert_eq!(o.summary.failed_migrations, 0, "{:?}", o.moves);
-    for (t, vm, ..) in &o.moves {
-        if vm.starts_with("late") {
-            assert!(*t >= 3600.0, "{vm} moved at {t} s before it started");
-        }
+    let late: Vec<f64> = o
+        .moves
+        .iter()
+        .filter(|m| m.1.starts_with("late"))
+        .map(|m| m.0)
+        .collect();
+    // The check means something only if the policy did move the late VMs once they ran.
+    assert!(!late.is_empty(), "no late VM moved: {:?}", o.moves);
+    for t in late {
+        assert!(t >= 3600.0, "a late VM moved at {t} s, before it started");
     }
 }
 

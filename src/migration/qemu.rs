@@ -12,6 +12,7 @@
 
 use super::{Action, Algorithm, Guest, OnTimeout, Phase, Progress, Round, Settings, overlap};
 use crate::engine::SimTime;
+use crate::units::PAGE_SIZE;
 
 /// `BUFFER_DELAY 100`: the rate-limit window, ms (migration/migration-stats.h). With a
 /// bandwidth cap the thread re-examines its state once per window.
@@ -126,6 +127,14 @@ impl Qemu {
         self.first_left + self.dirty
     }
 
+    /// The pending bytes as QEMU counts them, in whole pages: less than one page is none.
+    /// (The fluid model leaves fractions of a page; a threshold of at least one page, which any
+    /// non-zero `downtime-limit` gives, never sees the difference.)
+    fn pending_pages(&self) -> f64 {
+        let p = self.pending();
+        if p < PAGE_SIZE.as_f64() { 0.0 } else { p }
+    }
+
     fn threshold(&self) -> f64 {
         self.bw * self.downtime_limit
     }
@@ -177,8 +186,15 @@ impl Qemu {
         if check <= now {
             check = self.boundary_after(now + SimTime::from_nanos(1));
         }
+        // Pages go whole: with less than one page pending the bitmap holds nothing to send,
+        // and the loop looks again at its next iteration.
+        let bytes = if self.pending_pages() == 0.0 {
+            0.0
+        } else {
+            self.wire()
+        };
         Action::Send {
-            bytes: self.wire(),
+            bytes,
             cap: self.max_bw,
             check_at: Some(check),
             phase: Phase::Precopy,
@@ -277,9 +293,13 @@ impl Qemu {
                 phase: Phase::StopAndCopy,
             };
         }
-        if self.pending() < self.threshold() {
+        // migration_iteration_run(): the exact count (a bitmap sync) is fetched once the
+        // estimate is at most the threshold, and the switchover starts when nothing is pending
+        // or less than the threshold is. With `downtime-limit` 0 only an empty bitmap
+        // completes.
+        if self.pending_pages() <= self.threshold() {
             self.sync(now);
-            if self.pending() < self.threshold() {
+            if self.pending_pages() == 0.0 || self.pending() < self.threshold() {
                 return self.complete(now);
             }
         }

@@ -48,7 +48,18 @@ pub(super) struct Active {
     max_throttle: f64,
     /// An action held back while the guest suspends.
     deferred: Option<Action>,
+    /// Waiting for the algorithm's next look with nothing to send (no flow).
+    waiting: bool,
+    /// Actions the algorithm has asked for: a bound on a model that stops making progress.
+    steps: u64,
 }
+
+/// Actions one migration may ask for before it is failed as making no progress. A QEMU
+/// migration that never converges iterates every 50–100 ms (`MAX_WAIT`, `BUFFER_DELAY`): a
+/// week without a timeout is about 12 million iterations, so this bound stops only a model
+/// defect (transfers that shrink towards nothing), with a reason that says so, in seconds of
+/// wall time rather than never.
+const MAX_STEPS: u64 = 100_000_000;
 
 /// Everything the simulation keeps about migrations.
 #[derive(Default)]
@@ -311,6 +322,8 @@ impl Simulation {
             bytes: 0.0,
             max_throttle: 0.0,
             deferred: None,
+            waiting: false,
+            steps: 0,
         });
         if let Some(t) = settings.timeout {
             self.queue
@@ -339,6 +352,15 @@ impl Simulation {
     fn apply_action(&mut self, now: SimTime, slot: usize, mut action: Action) {
         loop {
             let a = self.migs.active[slot].as_mut().expect("active migration");
+            a.steps += 1;
+            if a.steps > MAX_STEPS {
+                let reason = format!(
+                    "stopped after {MAX_STEPS} transfer steps without finishing: the migration \
+                     model made no progress (please report it with the scenario)"
+                );
+                self.abort(now, slot, Outcome::Failed, reason);
+                return;
+            }
             match action {
                 Action::Send {
                     bytes,
@@ -397,6 +419,16 @@ impl Simulation {
                     a.seg_phase = phase;
                     a.seg_factor = factor;
                     a.generation += 1;
+                    if bytes <= 0.0
+                        && let Some(t) = check_at.filter(|&t| t > now)
+                    {
+                        // Nothing to send before the algorithm's next look: wait for it.
+                        a.waiting = true;
+                        let generation = a.generation;
+                        self.queue
+                            .schedule(t, Event::MigrationCheck { slot, generation });
+                        return;
+                    }
                     if bytes <= 0.0 {
                         // Nothing to send: report at once.
                         let p = Progress {
@@ -469,6 +501,7 @@ impl Simulation {
         let a = self.migs.active[slot].as_mut().expect("active migration");
         a.bytes += sent;
         a.generation += 1;
+        a.waiting = false;
         let vm = a.vm;
         let writes = if a.seg_phase == Phase::Precopy || a.seg_phase == Phase::Disk {
             self.vms
@@ -512,7 +545,7 @@ impl Simulation {
     /// A QEMU loop iteration is due.
     pub(super) fn migration_check(&mut self, now: SimTime, slot: usize, generation: u64) {
         match self.migs.active.get(slot) {
-            Some(Some(a)) if a.generation == generation && a.flow.is_some() => {}
+            Some(Some(a)) if a.generation == generation && (a.flow.is_some() || a.waiting) => {}
             _ => return,
         }
         let p = self.stop_transfer(now, slot, false);

@@ -75,3 +75,25 @@ traffic = "100Mbit/s"
 "#
     )
 }
+
+/// Runs `migsim` like [`migsim`], but kills it after `limit` and fails the test: for inputs
+/// that once made a run loop forever, so that a regression fails instead of hanging CI.
+pub fn migsim_within(cwd: &Path, args: &[&str], limit: std::time::Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_migsim"))
+        .args(args)
+        .current_dir(cwd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("migsim starts");
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("wait works").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("migsim {args:?} did not end within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output is read")
+}
