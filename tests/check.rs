@@ -92,7 +92,8 @@ fn a_moved_metric_fails_with_junit_and_markdown_reports() {
 #[test]
 fn a_failing_scenario_is_a_failure_not_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    // Valid TOML, but its VMs fit on no host: the run fails at build time.
+    // Valid TOML, and two hosts have RAM enough for the VM in all, but neither has it
+    // alone: the run fails at build time, when the VM is placed.
     fs::write(
         dir.path().join("crowded.toml"),
         r#"
@@ -107,13 +108,13 @@ nic = "1Gbit/s"
 power = { idle = "50W", max = "100W" }
 [[hosts]]
 type = "t"
-count = 1
+count = 2
 [[vms]]
 name = "v-{i}"
-count = 4
+count = 1
 vcpus = 1
 vcpu_mips = 1000
-ram = "512MiB"
+ram = "1536MiB"
 cpu = { model = "constant", util = 0.5 }
 "#,
     )
@@ -157,4 +158,69 @@ fn bad_suites_are_bad_input() {
     let o = migsim(dir.path(), &["check", "suite.toml"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("suite.toml:2:1"), "{}", stderr(&o));
+}
+
+/// A one-scenario suite in `dir` (a tiny scenario named `tiny`), with `baseline` as its
+/// baseline file's text and `tolerance` as its suite's default tolerance line.
+fn tiny_suite(dir: &Path, baseline: &str, tolerance: &str) -> std::path::PathBuf {
+    fs::write(dir.join("tiny.toml"), common::tiny_scenario("tiny")).unwrap();
+    fs::write(
+        dir.join("suite.toml"),
+        format!("{tolerance}\n[[scenario]]\nfile = \"tiny.toml\"\n"),
+    )
+    .unwrap();
+    fs::write(dir.join("baseline.json"), baseline).unwrap();
+    dir.join("suite.toml")
+}
+
+#[test]
+fn a_baseline_that_covers_no_run_fails_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = tiny_suite(dir.path(), "{}", "");
+    let o = migsim(dir.path(), &["check", suite.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("tiny") && out.contains("NOT IN BASELINE"),
+        "{out}"
+    );
+    assert!(out.contains("0 passed, 1 failed"), "{out}");
+}
+
+#[test]
+fn a_stale_baseline_entry_is_reported_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = tiny_suite(dir.path(), "{}", "");
+    let o = migsim(
+        dir.path(),
+        &["check", suite.to_str().unwrap(), "--update-baseline"],
+    );
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // A scenario that was renamed away still has figures in the baseline.
+    let base = dir.path().join("baseline.json");
+    let mut b: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&base).unwrap()).unwrap();
+    b["renamed-away"] = b["tiny"].clone();
+    fs::write(&base, serde_json::to_string_pretty(&b).unwrap()).unwrap();
+    let o = migsim(dir.path(), &["check", suite.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("renamed-away") && out.contains("STALE"),
+        "{out}"
+    );
+    assert!(out.contains(" 1 failed"), "{out}");
+}
+
+#[test]
+fn a_negative_tolerance_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = tiny_suite(dir.path(), "{}", "[tolerance]\nrel = -1.0");
+    let o = migsim(dir.path(), &["check", suite.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("suite.toml: tolerance.rel: -1 is not a slack"),
+        "{}",
+        stderr(&o)
+    );
 }

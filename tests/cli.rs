@@ -334,3 +334,38 @@ fn include_cycles_are_reported_not_followed() {
         stderr(&o)
     );
 }
+
+/// A count that would allocate the machine away is refused at once, naming the field and
+/// the limit; so is more VM RAM than all hosts have.
+#[test]
+fn huge_counts_are_refused_before_anything_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = std::time::Duration::from_secs(60);
+    for (set, want) in [
+        (
+            "hosts[0].count=4294967295",
+            "hosts[0].count: brings the scenario to 4294967295 hosts; at most 2000000",
+        ),
+        (
+            "vms[0].count=4294967295",
+            "vms[0].count: brings the scenario to 4294967295 VMs; at most 20000000",
+        ),
+        (
+            "vms[0].count=10000000",
+            "vms[0].count: brings the VMs' RAM to",
+        ),
+    ] {
+        let o = common::migsim_within(
+            dir.path(),
+            &[
+                "validate",
+                &scenarios().join("quickstart.toml").display().to_string(),
+                "--set",
+                set,
+            ],
+            limit,
+        );
+        assert_eq!(o.status.code(), Some(2), "{set}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{set}: {}", stderr(&o));
+    }
+}

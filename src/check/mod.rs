@@ -186,6 +186,26 @@ pub fn load_suite(path: &Path) -> Result<Suite, String> {
             .unwrap_or((1, 1));
         format!("{}:{line}:{col}: {}", path.display(), e.message().trim())
     })?;
+    let tolerances = suite
+        .tolerance
+        .iter()
+        .map(|t| ("tolerance".to_string(), t))
+        .chain(
+            suite
+                .tolerances
+                .iter()
+                .map(|(m, t)| (format!("tolerances.{m}"), t)),
+        );
+    for (field, t) in tolerances {
+        for (name, v) in [("abs", t.abs), ("rel", t.rel)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!(
+                    "{}: {field}.{name}: {v} is not a slack (a number of at least 0)",
+                    path.display()
+                ));
+            }
+        }
+    }
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut jobs = Vec::new();
     for (i, sc) in suite.scenarios.iter().enumerate() {
@@ -305,11 +325,18 @@ pub enum Status {
     New,
     /// The scenario did not run.
     Error,
+    /// The baseline has nothing for this run: it compares nothing.
+    Uncovered,
+    /// The baseline has a run the suite no longer makes.
+    Stale,
 }
 
 impl Status {
     pub fn fails(self) -> bool {
-        matches!(self, Status::Moved | Status::Missing | Status::Error)
+        matches!(
+            self,
+            Status::Moved | Status::Missing | Status::Error | Status::Uncovered | Status::Stale
+        )
     }
     pub fn as_str(self) -> &'static str {
         match self {
@@ -318,6 +345,8 @@ impl Status {
             Status::Missing => "MISSING",
             Status::New => "new",
             Status::Error => "ERROR",
+            Status::Uncovered => "NOT IN BASELINE",
+            Status::Stale => "STALE",
         }
     }
 }
@@ -333,7 +362,27 @@ pub fn compare(suite: &Suite, runs: &[(String, RunResult)], baseline: &Baseline)
     };
     let empty = BTreeMap::new();
     let mut out = Vec::new();
+    let finding = |scenario: &str, status: Status, message: String| Finding {
+        scenario: scenario.to_string(),
+        metric: "(run)".into(),
+        baseline: None,
+        current: None,
+        tolerance: Tolerance::default(),
+        status,
+        message,
+    };
+    // A gate that compares nothing must not pass: a run the baseline does not know fails
+    // (see also `stale` for the other direction).
     for (key, r) in runs {
+        if !baseline.contains_key(key) && matches!(r, RunResult::Ok(_)) {
+            out.push(finding(
+                key,
+                Status::Uncovered,
+                "not in the baseline, so nothing is compared; write it with --update-baseline"
+                    .into(),
+            ));
+            continue;
+        }
         let base = baseline.get(key).unwrap_or(&empty);
         match r {
             RunResult::Error(e) => out.push(Finding {
@@ -371,6 +420,25 @@ pub fn compare(suite: &Suite, runs: &[(String, RunResult)], baseline: &Baseline)
         }
     }
     out
+}
+
+/// Baseline entries that none of `keys` (every run made against this baseline) matches: a
+/// renamed or removed scenario, whose figures nothing checks any more.
+pub fn stale<'a>(baseline: &Baseline, keys: impl IntoIterator<Item = &'a str>) -> Vec<Finding> {
+    let run: std::collections::BTreeSet<&str> = keys.into_iter().collect();
+    baseline
+        .keys()
+        .filter(|k| !run.contains(k.as_str()))
+        .map(|k| Finding {
+            scenario: k.clone(),
+            metric: "(run)".into(),
+            baseline: None,
+            current: None,
+            tolerance: Tolerance::default(),
+            status: Status::Stale,
+            message: "in the baseline but run by no suite; update the baseline".into(),
+        })
+        .collect()
 }
 
 /// The baseline these runs would write.

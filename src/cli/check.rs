@@ -51,6 +51,9 @@ pub fn run(a: &CheckArgs) -> Result<(), Failure> {
 
 fn run_suites(a: &CheckArgs) -> Result<(), Failure> {
     let mut all = Vec::new();
+    // Each baseline file, with the runs compared against it (several suites may share one).
+    let mut baselines: std::collections::BTreeMap<std::path::PathBuf, (Baseline, Vec<String>)> =
+        std::collections::BTreeMap::new();
     for path in &a.suites {
         let suite = check::load_suite(path).map_err(Failure::BadInput)?;
         let runs = check::run_all(&suite);
@@ -97,9 +100,19 @@ fn run_suites(a: &CheckArgs) -> Result<(), Failure> {
         }
         let baseline = read_baseline(&base_path)?;
         all.extend(check::compare(&suite, &runs, &baseline));
+        let entry = baselines.entry(base_path).or_insert((baseline, Vec::new()));
+        entry.1.extend(runs.into_iter().map(|(k, _)| k));
     }
     if a.update_baseline {
         return Ok(());
+    }
+    for (baseline, keys) in baselines.values() {
+        all.extend(check::stale(baseline, keys.iter().map(String::as_str)));
+    }
+    if all.is_empty() {
+        return Err(Failure::Failed(
+            "nothing was compared: the suites ran no scenario the baseline knows".into(),
+        ));
     }
     print!("{}", check::table(&all));
     if let Some(p) = &a.junit {

@@ -298,6 +298,7 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
             );
         }
     }
+    check_size(l)?;
     if s.compat.cloudsim {
         if let Err(e) = crate::policy::beloglazov::CloudSimExperiment::parse(&s.policy.name) {
             return bad(
@@ -343,6 +344,74 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
             "migration.max_concurrent_per_host",
             "must be at least 1".into(),
         );
+    }
+    Ok(())
+}
+
+/// Hosts a scenario may describe. The model keeps every host's and VM's state in arrays; the
+/// bounds keep a typo such as `count = 4294967295` from allocating the machine away before
+/// anything can be reported. At the measured cost (BENCHMARKS.md: about 370 bytes of model
+/// state per VM, 1 000 000 VMs and 100 000 hosts in 355 MiB), 20 million VMs need about
+/// 7 GiB: twenty times the largest run the benchmarks make.
+pub const MAX_HOSTS: u64 = 2_000_000;
+/// VMs a scenario may describe; see [`MAX_HOSTS`].
+pub const MAX_VMS: u64 = 20_000_000;
+
+/// Bounds the work a scenario asks for before anything is allocated: the host and VM counts,
+/// and whether the VMs' RAM can fit at all (RAM is never overcommitted, so a cluster whose
+/// VMs ask for more than all its hosts have cannot place them, whatever the placement).
+fn check_size(l: &Loaded) -> Result<(), ScenarioError> {
+    let s = &l.scenario;
+    let mut hosts = 0u64;
+    for (i, h) in s.hosts.iter().enumerate() {
+        hosts += u64::from(h.count);
+        if hosts > MAX_HOSTS {
+            return Err(l.field_error(
+                &format!("hosts[{i}].count"),
+                format!("brings the scenario to {hosts} hosts; at most {MAX_HOSTS} are modelled"),
+            ));
+        }
+    }
+    let mut vms = 0u64;
+    for (i, v) in s.vms.iter().enumerate() {
+        vms += u64::from(v.count);
+        if vms > MAX_VMS {
+            return Err(l.field_error(
+                &format!("vms[{i}].count"),
+                format!("brings the scenario to {vms} VMs; at most {MAX_VMS} are modelled"),
+            ));
+        }
+    }
+    if s.compat.cloudsim {
+        // CloudSim's experiments bring their own host and VM types.
+        return Ok(());
+    }
+    let type_ram = |name: &str| {
+        s.host_types
+            .iter()
+            .find(|t| t.name == name)
+            .map_or(0u128, |t| u128::from(t.ram.0))
+    };
+    let host_ram: u128 = s
+        .hosts
+        .iter()
+        .map(|h| u128::from(h.count) * type_ram(&h.host_type))
+        .sum();
+    let mut vm_ram = 0u128;
+    for (i, v) in s.vms.iter().enumerate() {
+        vm_ram += u128::from(v.count) * u128::from(v.ram.0);
+        if vm_ram > host_ram {
+            let gib = |b: u128| b as f64 / (1u64 << 30) as f64;
+            return Err(l.field_error(
+                &format!("vms[{i}].count"),
+                format!(
+                    "brings the VMs' RAM to {:.1} GiB, more than all hosts have ({:.1} GiB): \
+                     no placement can fit them",
+                    gib(vm_ram),
+                    gib(host_ram)
+                ),
+            ));
+        }
     }
     Ok(())
 }
