@@ -228,7 +228,7 @@ fn unwritable_output_is_a_failed_run() {
     // The error names the folder and why, nothing claims success, and nothing was left.
     let err = stderr(&o);
     assert!(
-        err.contains("run failed") && err.contains("occupied/x") && err.contains("Not a directory"),
+        err.contains("run failed") && err.contains("cannot create occupied/x"),
         "{err}"
     );
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
@@ -368,4 +368,131 @@ fn huge_counts_are_refused_before_anything_is_built() {
         assert_eq!(o.status.code(), Some(2), "{set}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{set}: {}", stderr(&o));
     }
+}
+
+/// A run's folder is replaced whole by the next run into it, and a folder of other files is
+/// never written into.
+#[test]
+fn a_run_folder_is_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = dir.path().join("tiny.toml");
+    fs::write(&tiny, tiny_scenario("tiny")).unwrap();
+    let tiny = tiny.display().to_string();
+    let o = migsim(
+        dir.path(),
+        &["run", &tiny, "--out", "res", "--quiet", "--events"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("res/events.jsonl").is_file());
+    // A file left in the folder, and the staging folder of a run that was killed.
+    fs::write(dir.path().join("res/stray.csv"), "x").unwrap();
+    fs::create_dir(dir.path().join(".res.tmp-999999999")).unwrap();
+    let o = migsim(dir.path(), &["run", &tiny, "--out", "res", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut names: Vec<String> = fs::read_dir(dir.path().join("res"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "hosts.csv",
+            "migrations.csv",
+            "scenario.toml",
+            "summary.json",
+            "timeline.csv"
+        ]
+    );
+    assert!(!dir.path().join(".res.tmp-999999999").exists());
+    // Someone else's folder.
+    fs::create_dir(dir.path().join("mine")).unwrap();
+    fs::write(dir.path().join("mine/notes.txt"), "keep").unwrap();
+    let o = migsim(dir.path(), &["run", &tiny, "--out", "mine", "--quiet"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("holds no finished run"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read_dir(dir.path().join("mine")).unwrap().count(), 1);
+}
+
+/// A shorter run of a longer day keeps the groups that start later, and says so.
+#[test]
+fn a_group_starting_after_the_horizon_is_noted_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = migsim(
+        dir.path(),
+        &[
+            "run",
+            "--set",
+            "horizon=1h",
+            "--out",
+            "r",
+            "--quiet",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "note: <built-in quickstart>:90:9: vms[2].start: 20h is not before the horizon (1h)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let s: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let total: u64 = s["vm_states_at_end"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, s["vms"].as_u64().unwrap(), "{s}");
+}
+
+#[test]
+fn a_duplicate_key_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("dup.toml"),
+        "name = \"a\"\n[policy]\nname = \"none\"\n[policy]\nname = \"ulm\"\n",
+    )
+    .unwrap();
+    let o = migsim(dir.path(), &["validate", "dup.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("dup.toml:4:2: duplicate key `policy`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// No figure is written as a negative zero (an empty sum of floats is -0.0).
+#[test]
+fn a_run_without_migrations_writes_zero_not_negative_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = migsim(
+        dir.path(),
+        &[
+            "run",
+            "--set",
+            "horizon=2h",
+            "--out",
+            "r",
+            "--quiet",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("\"migrations\":0"), "{text}");
+    assert!(text.contains("\"total_downtime_s\":0.0"), "{text}");
+    assert!(!text.contains("-0.0"), "{text}");
+    assert!(
+        !fs::read_to_string(dir.path().join("r/summary.json"))
+            .unwrap()
+            .contains("-0.0")
+    );
 }

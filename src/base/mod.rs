@@ -4,5 +4,5 @@
 pub mod atomic;
 pub mod hash;
 
-pub use atomic::{AtomicFile, write_atomic};
+pub use atomic::{AtomicDir, AtomicFile, write_atomic};
 pub use hash::hash_text;

@@ -257,6 +257,9 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
         sets.push(format!("seed={seed}"));
     }
     let loaded = load(a.scenario.as_deref(), &sets)?;
+    for n in scenario::notes(&loaded) {
+        eprintln!("note: {n}");
+    }
     let engine = crate::run::engine_for(&loaded.scenario);
     let prepared = engine.prepare(&loaded)?;
     let sc = &loaded.scenario;
@@ -264,13 +267,15 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("output").join(&sc.name));
-    std::fs::create_dir_all(&dir)
+    // The folder appears whole when the run is done, or not at all (see `AtomicDir`).
+    let staging = crate::base::AtomicDir::create(&dir, "summary.json")
         .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    let out = staging.path();
     let io_err = |what: &str, e: std::io::Error| Failure::Failed(format!("{what}: {e}"));
 
     let mut rec = if engine.streams() {
         Some(
-            FileRecorder::create(&dir, sc.outputs.hosts_csv, a.events || sc.outputs.events)
+            FileRecorder::create(out, sc.outputs.hosts_csv, a.events || sc.outputs.events)
                 .map_err(|e| io_err(&format!("cannot write in {}", dir.display()), e))?,
         )
     } else {
@@ -312,22 +317,22 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
     let summary = run.summary;
 
     let resolved = toml::to_string(sc).map_err(|e| Failure::Failed(e.to_string()))?;
-    write_atomic(&dir.join("scenario.toml"), resolved.as_bytes())
+    write_atomic(&out.join("scenario.toml"), resolved.as_bytes())
         .map_err(|e| io_err("scenario.toml", e))?;
     // CloudSim's loop records no per-host series or per-migration rows, as CloudSim reports
     // none either: only the scenario and the summary are written.
     if let Some(series) = &run.series {
         write_atomic(
-            &dir.join("timeline.csv"),
+            &out.join("timeline.csv"),
             report::timeline_csv(&series.timeline).as_bytes(),
         )
         .map_err(|e| io_err("timeline.csv", e))?;
         let mig =
             report::migrations_csv(&series.migrations).map_err(|e| io_err("migrations.csv", e))?;
-        write_atomic(&dir.join("migrations.csv"), &mig).map_err(|e| io_err("migrations.csv", e))?;
+        write_atomic(&out.join("migrations.csv"), &mig).map_err(|e| io_err("migrations.csv", e))?;
         if sc.outputs.traffic_interval.is_some() {
             write_atomic(
-                &dir.join("traffic.csv"),
+                &out.join("traffic.csv"),
                 report::traffic_csv(&series.traffic).as_bytes(),
             )
             .map_err(|e| io_err("traffic.csv", e))?;
@@ -338,10 +343,13 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
     }
     // The summary goes last: its presence means the whole run was written.
     write_atomic(
-        &dir.join("summary.json"),
+        &out.join("summary.json"),
         report::summary_json(&summary).as_bytes(),
     )
     .map_err(|e| io_err("summary.json", e))?;
+    staging
+        .commit()
+        .map_err(|e| io_err(&format!("cannot move the results to {}", dir.display()), e))?;
 
     if a.json {
         println!(
@@ -363,7 +371,12 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
 fn validate(a: &ValidateArgs) -> Result<(), Failure> {
     let mut bad = 0;
     for f in &a.files {
-        match load(Some(f), &a.set).and_then(|l| crate::run::engine_for(&l.scenario).inspect(&l)) {
+        match load(Some(f), &a.set).and_then(|l| {
+            for n in scenario::notes(&l) {
+                eprintln!("note: {n}");
+            }
+            crate::run::engine_for(&l.scenario).inspect(&l)
+        }) {
             Ok(what) => println!("{}: ok ({what})", f.display()),
             Err(e) => {
                 eprintln!("{e}");

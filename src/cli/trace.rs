@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use super::Failure;
+use crate::engine::SimTime;
 use crate::trace::{self, Format, generate, stats};
 use crate::units::parse_duration;
 
@@ -64,6 +65,9 @@ pub fn run(cmd: &TraceCommand) -> Result<(), Failure> {
     }
 }
 
+/// Samples per VM the generator writes at most.
+const MAX_SAMPLES: u64 = 1_000_000;
+
 fn generate_cmd(a: &GenerateArgs) -> Result<(), Failure> {
     let kind = generate::Kind::parse(&a.kind).ok_or_else(|| {
         Failure::BadInput(format!(
@@ -77,6 +81,27 @@ fn generate_cmd(a: &GenerateArgs) -> Result<(), Failure> {
         parse_duration(&a.duration).map_err(|e| Failure::BadInput(format!("--duration: {e}")))?;
     if a.vms == 0 {
         return Err(Failure::BadInput("--vms: must be at least 1".into()));
+    }
+    // The generator works in whole seconds; a sample count past a million per VM is a typo
+    // (a year at 30 s), not a trace anyone replays.
+    if interval < SimTime::from_secs(1) {
+        return Err(Failure::BadInput(format!(
+            "--interval: {} is shorter than the generator's 1s resolution",
+            a.interval
+        )));
+    }
+    if duration < interval {
+        return Err(Failure::BadInput(format!(
+            "--duration: {} holds no sample at --interval {}",
+            a.duration, a.interval
+        )));
+    }
+    let samples = duration.as_nanos() / interval.as_nanos();
+    if samples > MAX_SAMPLES {
+        return Err(Failure::BadInput(format!(
+            "--duration {} at --interval {} is {samples} samples per VM; at most {MAX_SAMPLES}",
+            a.duration, a.interval
+        )));
     }
     let format = format_of(&a.format)?;
     let t = generate::generate(&generate::Spec {

@@ -178,13 +178,23 @@ fn parse_source(file: &str, text: &str) -> Result<(Table, Spans), ScenarioError>
             message,
         }
     };
+    // toml says "duplicate key" without naming it; the span points at the key itself.
+    let message = |span: Option<std::ops::Range<usize>>, m: &str| {
+        let m = m.trim();
+        match span.and_then(|r| text.get(r)) {
+            Some(key) if m == "duplicate key" && !key.trim().is_empty() => {
+                format!("duplicate key `{}`", key.trim())
+            }
+            _ => m.to_string(),
+        }
+    };
     let table: Table = toml::from_str(text).map_err(|e| {
         let off = e.span().map(|s| s.start).unwrap_or(0);
-        syntax(off, e.message().trim().to_string())
+        syntax(off, message(e.span(), e.message()))
     })?;
     let de = DeTable::parse(text).map_err(|e| {
         let off = e.span().map(|s| s.start).unwrap_or(0);
-        syntax(off, e.message().trim().to_string())
+        syntax(off, message(e.span(), e.message()))
     })?;
     let mut spans = Spans {
         file: file.to_string(),

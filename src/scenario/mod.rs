@@ -14,6 +14,7 @@ pub use crate::migration::{Hypervisor, OnTimeoutSpec};
 use crate::units::{Bandwidth, Bytes, Duration, Watts};
 
 pub use load::{Origin, ScenarioError, load_builtin, load_file, load_str};
+pub use validate::notes;
 
 /// The quickstart scenario, compiled in so that `migsim run` works with no file at all.
 pub const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");

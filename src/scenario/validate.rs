@@ -11,15 +11,21 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
     let s = &l.scenario;
     let bad = |f: &str, m: String| Err(l.field_error(f, m));
 
-    if s.name.trim().is_empty()
-        || s.name.contains(['/', '\\'])
+    // The name becomes a folder under output/ and a key in baselines and plans: plain ASCII
+    // only, so that no look-alike, invisible or direction-changing character can hide in it.
+    if s.name.is_empty()
+        || s.name.len() > 128
         || s.name.starts_with('.')
-        || s.name.chars().any(char::is_control)
+        || !s
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     {
         return bad(
             "name",
             format!(
-                "{:?} cannot name an output folder: use letters, digits, - and _",
+                "{:?} cannot name an output folder: use at most 128 ASCII letters, digits, \
+                 '.', '-' and '_', not starting with '.'",
                 s.name
             ),
         );
@@ -163,6 +169,9 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
         }
         if v.ram.0 == 0 {
             return bad(&p("ram"), "must be more than 0B".into());
+        }
+        if v.lifetime.is_some_and(|d| d.time() == SimTime::ZERO) {
+            return bad(&p("lifetime"), "must be longer than 0s".into());
         }
         let frac = |f: &str, x: Option<f64>| -> Result<(), ScenarioError> {
             match x {
@@ -414,4 +423,30 @@ fn check_size(l: &Loaded) -> Result<(), ScenarioError> {
         }
     }
     Ok(())
+}
+
+/// What a valid scenario does that its author may not mean, for `validate` and `run` to say:
+/// a VM group that starts at or after the horizon is kept (its VMs hold their places and are
+/// counted as never started), as a shorter `--set horizon=…` of a longer day should run, but
+/// not silently.
+pub fn notes(l: &Loaded) -> Vec<String> {
+    let s = &l.scenario;
+    s.vms
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let st = v.start?.time();
+            (st >= s.horizon.time()).then(|| {
+                l.field_error(
+                    &format!("vms[{i}].start"),
+                    format!(
+                        "{} is not before the horizon ({}): these VMs never start in this run",
+                        crate::units::format_duration(st),
+                        crate::units::format_duration(s.horizon.time())
+                    ),
+                )
+                .to_string()
+            })
+        })
+        .collect()
 }

@@ -80,7 +80,8 @@ impl Simulation {
                 .filter(|r| r.outcome == Outcome::Cancelled)
                 .count() as u32,
             migrated_bytes: recs.iter().map(|r| r.transferred_bytes).sum::<f64>() as u64,
-            total_downtime_s: recs.iter().map(|r| r.downtime_ms).sum::<f64>() / 1e3,
+            // `+ 0.0`: an empty f64 sum is -0.0, which JSON would print as such.
+            total_downtime_s: recs.iter().map(|r| r.downtime_ms).sum::<f64>() / 1e3 + 0.0,
             downtime_p50_ms: metrics::nearest_rank(&completed_downtimes, 0.5),
             downtime_p95_ms: metrics::nearest_rank(&completed_downtimes, 0.95),
             downtime_max_ms: completed_downtimes.iter().copied().fold(0.0, f64::max),
