@@ -38,12 +38,16 @@ pub struct DomainInfo {
 
 /// libvirt's statistics of a finished migration job (`virDomainGetJobStats` with
 /// `VIR_DOMAIN_JOB_STATS_COMPLETED`); absent figures are `None`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobStats {
     pub time_elapsed_ms: Option<f64>,
     pub downtime_ms: Option<f64>,
     pub data_total_bytes: Option<f64>,
     pub iterations: Option<u64>,
+    /// Why the statistics could not be read, when the migration itself succeeded: said in
+    /// `execution.csv`'s message, not left as empty columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 /// The operations the executor needs. Implementations must be usable from several threads:
@@ -369,7 +373,11 @@ fn run_action(
                     if s.time_elapsed_ms.is_none() {
                         s.time_elapsed_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
                     }
-                    o.measured = s;
+                    if let Some(why) = &s.unavailable {
+                        o.message = format!("job statistics unavailable: {why}");
+                        log(&format!("{}: {}", a.id, o.message));
+                    }
+                    o.measured = s.clone();
                     log(&format!(
                         "{}: done in {:.0} ms, downtime {} ms",
                         a.id,
@@ -610,6 +618,7 @@ pub mod mock {
                 downtime_ms: Some(50.0),
                 data_total_bytes: Some(bytes),
                 iterations: Some(2),
+                unavailable: None,
             })
         }
 

@@ -72,13 +72,16 @@ fn is_state(d: &Domain, want: virt::domain::DomainState) -> Result<bool, String>
     Ok(known.is_ok_and(|s| s == want))
 }
 
-fn stats(d: &Domain) -> Option<JobStats> {
-    let s = d.job_stats(sys::VIR_DOMAIN_JOB_STATS_COMPLETED).ok()?;
-    Some(JobStats {
+fn stats(d: &Domain) -> Result<JobStats, String> {
+    let s = d
+        .job_stats(sys::VIR_DOMAIN_JOB_STATS_COMPLETED)
+        .map_err(|e| err("completed job statistics", e))?;
+    Ok(JobStats {
         time_elapsed_ms: s.time_elapsed.map(|v| v as f64),
         downtime_ms: s.downtime.map(|v| v as f64),
         data_total_bytes: s.data_total.or(s.mem_processed).map(|v| v as f64),
         iterations: s.mem_iteration,
+        unavailable: None,
     })
 }
 
@@ -176,12 +179,20 @@ impl Backend for Libvirt {
         match result {
             Ok(()) => {
                 // The completed job's statistics: on the source handle, or on the destination.
-                let measured = stats(&dom).or_else(|| {
-                    let c = self.open(&m.destination_node).ok()?;
-                    let d = Self::lookup(&c, &m.resource_name).ok()??;
-                    stats(&d)
+                let on_source = stats(&dom);
+                let measured = on_source.or_else(|src_err| {
+                    let c = self.open(&m.destination_node)?;
+                    let d = Self::lookup(&c, &m.resource_name)?.ok_or_else(|| {
+                        format!("{:?} is not on the destination", m.resource_name)
+                    })?;
+                    stats(&d).map_err(|dst_err| {
+                        format!("on the source: {src_err}; on the destination: {dst_err}")
+                    })
                 });
-                Ok(measured.unwrap_or_default())
+                Ok(measured.unwrap_or_else(|why| JobStats {
+                    unavailable: Some(why),
+                    ..JobStats::default()
+                }))
             }
             Err(e) => {
                 // SAFETY: `dom` is live; aborting a job that already ended only errors.
