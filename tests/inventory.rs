@@ -122,7 +122,59 @@ fn without_the_libvirt_feature_execute_and_live_inventory_say_how_to_get_it() {
     let o = migsim(dir.path(), &["inventory", "--connect", "a=qemu:///system"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--features libvirt"), "{}", stderr(&o));
-    // A plan that is not a plan is refused with its place.
+}
+
+/// The live inventory through the real libvirt library, against its built-in test driver
+/// (`test:///FILE`: the hosts and running domains a node file describes; no daemon needed).
+#[cfg(feature = "libvirt")]
+#[test]
+fn live_inventory_reads_libvirts_test_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("node.xml");
+    fs::write(
+        &node,
+        "<node><cpu><mhz>2400</mhz><model>x86_64</model><active>8</active><nodes>1</nodes>\
+         <sockets>1</sockets><cores>8</cores><threads>1</threads></cpu>\
+         <memory>16777216</memory>\
+         <domain type='test'><name>web 1</name><memory>2097152</memory>\
+         <currentMemory>2097152</currentMemory><vcpu>2</vcpu><os><type>hvm</type></os>\
+         </domain></node>",
+    )
+    .unwrap();
+    let uri = format!("n1=test://{}", node.display());
+    let o = migsim(
+        dir.path(),
+        &["inventory", "--connect", &uri, "--out", "c.toml"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = fs::read_to_string(dir.path().join("c.toml")).unwrap();
+    assert!(text.contains("name = \"n1\""), "{text}");
+    assert!(
+        text.contains("name = \"web 1\"") && text.contains("host = \"n1\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("vcpus = 2") && text.contains("ram = \"2097152KiB\""),
+        "{text}"
+    );
+    let o = migsim(dir.path(), &["validate", "c.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A host that cannot be reached is a failure (exit 1) naming it.
+    let o = migsim(
+        dir.path(),
+        &[
+            "inventory",
+            "--connect",
+            "gone=test:///nonexistent-node.xml",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("\"gone\""), "{}", stderr(&o));
+}
+
+#[test]
+fn a_plan_that_is_not_a_plan_is_refused_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
     fs::write(
         dir.path().join("bad.json"),
         "{\"schema_version\": 1,\n\"actions\": 3}",

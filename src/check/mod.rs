@@ -302,6 +302,17 @@ pub fn run_all(suite: &Suite) -> Vec<(String, RunResult)> {
 
 pub type Baseline = BTreeMap<String, BTreeMap<String, f64>>;
 
+/// Reads a baseline (scenario → metric → number); `name` is the file, for errors.
+pub fn parse_baseline(name: &str, text: &str) -> Result<Baseline, String> {
+    serde_json::from_str(text).map_err(|e| {
+        format!(
+            "{name}:{}:{}: not a baseline (scenario → metric → number): {e}",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
 /// One comparison.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {

@@ -35,14 +35,7 @@ fn read_baseline(path: &std::path::Path) -> Result<Baseline, Failure> {
             path.display()
         ))
     })?;
-    serde_json::from_str(&text).map_err(|e| {
-        Failure::BadInput(format!(
-            "{}:{}:{}: not a baseline (scenario → metric → number): {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })
+    check::parse_baseline(&path.display().to_string(), &text).map_err(Failure::BadInput)
 }
 
 pub fn run(a: &CheckArgs) -> Result<(), Failure> {

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECONDS each (default 15) from the committed seeds, with
+# sanitizers (cargo fuzz, nightly toolchain). Exits 1 on the first crash, leaving the input
+# under fuzz/artifacts/TARGET/ and printing how to replay it.
+#
+#   fuzz/run.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${1:-15}
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "installing cargo-fuzz (cargo install cargo-fuzz --locked)"
+  cargo install cargo-fuzz --locked --quiet
+fi
+cargo +nightly fuzz build -O
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for t in $(cargo +nightly fuzz list); do
+  mkdir -p "$work/$t"
+  echo "fuzzing $t for ${seconds}s"
+  if ! cargo +nightly fuzz run -O "$t" "$work/$t" "seeds/$t" -- \
+      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 >"$work/$t.log" 2>&1; then
+    tail -40 "$work/$t.log"
+    echo "FAILED: fuzz target $t crashed; replay with: cargo +nightly fuzz run $t fuzz/artifacts/$t/<file>"
+    exit 1
+  fi
+  grep -E '^Done [0-9]+ runs' "$work/$t.log" || true
+done
+echo "ok: every fuzz target ran clean"
