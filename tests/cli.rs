@@ -496,3 +496,89 @@ fn a_run_without_migrations_writes_zero_not_negative_zero() {
             .contains("-0.0")
     );
 }
+
+/// Policy parameters outside what their rule can mean are refused with the reason
+/// (CCPE 2012 swept THR over 0.6–1.0).
+#[test]
+fn out_of_range_policy_parameters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, want) in [
+        ("thr-mmt-5", "the detector's parameter 5 is not in (0, 1]"),
+        ("thr-mmt-1e9", "is not in (0, 1]"),
+        ("thr-mmt-0", "the detector's parameter 0 is not in (0, 1]"),
+        ("mad-mmt-50", "is not in (0, 10]"),
+        ("thr-zz-0.8", "\"zz\" is not a selector"),
+    ] {
+        let o = migsim(
+            dir.path(),
+            &["run", "--set", &format!("policy.name={name}"), "--quiet"],
+        );
+        assert_eq!(o.status.code(), Some(2), "{name}");
+        assert!(stderr(&o).contains(want), "{name}: {}", stderr(&o));
+    }
+    let o = migsim(
+        dir.path(),
+        &[
+            "run",
+            "--set",
+            "policy.name=ulm",
+            "--set",
+            "policy.threshold=1.5",
+            "--quiet",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("policy.threshold: 1.5 is not in (0, 1]"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn trace_generate_refuses_empty_and_degenerate_grids() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, want) in [
+        (&["--duration", "0s"][..], "--duration: 0s holds no sample"),
+        (&["--interval", "0s"][..], "--interval: 0s is shorter than"),
+        (
+            &["--interval", "1s", "--duration", "3650d"][..],
+            "at most 1000000",
+        ),
+    ] {
+        let mut a = vec!["trace", "generate", "--format", "csv", "--out", "t.csv"];
+        a.extend_from_slice(args);
+        let o = migsim(dir.path(), &a);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        assert!(
+            !dir.path().join("t.csv").exists(),
+            "nothing written for {args:?}"
+        );
+    }
+}
+
+#[test]
+fn a_scenario_name_that_is_not_plain_ascii_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "tïny",
+        "a b",
+        "rocket-🚀",
+        "evil-\u{202e}txt",
+        ".hidden",
+        "a/b",
+    ] {
+        let o = migsim(
+            dir.path(),
+            &["run", "--set", &format!("name={name}"), "--quiet"],
+        );
+        assert_eq!(o.status.code(), Some(2), "{name:?}");
+        assert!(
+            stderr(&o).contains("cannot name an output folder"),
+            "{name:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(!dir.path().join("output").exists(), "no folder was made");
+}

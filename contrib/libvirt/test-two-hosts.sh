@@ -305,15 +305,15 @@ grep -q "is already on \"host1\"" "$scratch/clash.txt" || { cat "$scratch/clash.
 virsh -c "$(uri 1)" undefine "$clash" >/dev/null
 echo "ok: the dry run refused a plan whose destination already defines $clash"
 
-# A port this test holds with a listener of its own: the destination cannot listen there for
-# the stream, so every migration fails after it started, as with a dead link. Nothing leaves
-# loopback.
+# A port this test holds, bound but not listening: the destination cannot listen there for the
+# stream (the address is in use) and a connection to it is refused at once, so every
+# migration fails after it started, as with a dead link. Nothing leaves loopback.
 held=$(free_port)
 python3 -c 'import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(600)' "$held" &
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); print("bound", flush=True)
+time.sleep(600)' "$held" >"$scratch/held.txt" &
 pids+=($!)
-for _ in $(seq 50); do ss -Htln "sport = :$held" | grep -q . && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q bound "$scratch/held.txt" 2>/dev/null && break; sleep 0.1; done
 set +e
 "$migsim" execute "$scratch/plan2/plan.json" --connect "host1=$(uri 1)" --connect "host2=$(uri 2)" \
   --migrate-uri "tcp://127.0.0.1:$held" --yes --skip-waits >"$scratch/broken.txt" 2>&1
