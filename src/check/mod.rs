@@ -184,7 +184,8 @@ pub fn load_suite(path: &Path) -> Result<Suite, String> {
                 )
             })
             .unwrap_or((1, 1));
-        format!("{}:{line}:{col}: {}", path.display(), e.message().trim())
+        let message = crate::scenario::load::toml_message(&text, e.span(), e.message());
+        format!("{}:{line}:{col}: {message}", path.display())
     })?;
     let tolerances = suite
         .tolerance

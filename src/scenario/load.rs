@@ -166,6 +166,18 @@ impl Origins {
     }
 }
 
+/// A TOML error's message for a person: toml says "duplicate key" without naming it, so the
+/// key is taken from the source at the error's span.
+pub fn toml_message(text: &str, span: Option<std::ops::Range<usize>>, message: &str) -> String {
+    let m = message.trim();
+    match span.and_then(|r| text.get(r)) {
+        Some(key) if m == "duplicate key" && !key.trim().is_empty() => {
+            format!("duplicate key `{}`", key.trim())
+        }
+        _ => m.to_string(),
+    }
+}
+
 fn parse_source(file: &str, text: &str) -> Result<(Table, Spans), ScenarioError> {
     let syntax = |offset: usize, message: String| {
         let (line, column) = line_col(text, offset);
@@ -178,16 +190,7 @@ fn parse_source(file: &str, text: &str) -> Result<(Table, Spans), ScenarioError>
             message,
         }
     };
-    // toml says "duplicate key" without naming it; the span points at the key itself.
-    let message = |span: Option<std::ops::Range<usize>>, m: &str| {
-        let m = m.trim();
-        match span.and_then(|r| text.get(r)) {
-            Some(key) if m == "duplicate key" && !key.trim().is_empty() => {
-                format!("duplicate key `{}`", key.trim())
-            }
-            _ => m.to_string(),
-        }
-    };
+    let message = |span, m: &str| toml_message(text, span, m);
     let table: Table = toml::from_str(text).map_err(|e| {
         let off = e.span().map(|s| s.start).unwrap_or(0);
         syntax(off, message(e.span(), e.message()))
