@@ -82,6 +82,9 @@ pub struct Network {
     /// are needed, so that a thousand VMs starting at the same instant cost one recomputation,
     /// not a thousand.
     dirty: bool,
+    /// [`Network::next_completion`] as last computed, until flows, rates or the clock change:
+    /// the simulation asks after every event, and most events leave the network as it was.
+    completion: std::cell::Cell<Option<Option<SimTime>>>,
 }
 
 /// Parameters to build a topology.
@@ -152,6 +155,7 @@ impl Network {
             rack_up,
             rack_down,
             flows: Vec::new(),
+            completion: std::cell::Cell::new(None),
             free: Vec::new(),
             last_update: SimTime::ZERO,
             generation: 0,
@@ -218,6 +222,7 @@ impl Network {
         cap: Option<Bandwidth>,
     ) -> FlowId {
         self.advance(now);
+        self.completion.set(None);
         let latency = self.path_latency(&links);
         let flow = Flow {
             links,
@@ -244,6 +249,7 @@ impl Network {
     /// Ends a flow (finished or cancelled) and returns it; rates are recomputed.
     pub fn stop_flow(&mut self, now: SimTime, id: FlowId) -> Option<Flow> {
         self.advance(now);
+        self.completion.set(None);
         let f = self.flows.get_mut(id.0 as usize)?.take()?;
         self.free.push(id.0);
         self.dirty = true;
@@ -253,6 +259,7 @@ impl Network {
     /// Changes a flow's cap (for example a new round's rate limit).
     pub fn set_cap(&mut self, now: SimTime, id: FlowId, cap: Option<Bandwidth>) {
         self.advance(now);
+        self.completion.set(None);
         if let Some(Some(f)) = self.flows.get_mut(id.0 as usize) {
             f.cap = cap.map_or(f64::INFINITY, |c| c.as_bytes_per_sec());
         }
@@ -262,6 +269,7 @@ impl Network {
     /// Changes a link's capacity (a failure sets it to 0, a repair restores it).
     pub fn set_link_capacity(&mut self, now: SimTime, link: LinkId, capacity: f64) {
         self.advance(now);
+        self.completion.set(None);
         self.links[link.0 as usize].capacity = capacity.max(0.0);
         self.dirty = true;
     }
@@ -271,6 +279,7 @@ impl Network {
     /// the last settle.
     pub fn settle(&mut self) {
         if self.dirty {
+            self.completion.set(None);
             self.recompute();
             self.dirty = false;
         }
@@ -303,6 +312,7 @@ impl Network {
         }
         // Changes made at `last_update` hold from then on: rate them before moving on.
         self.settle();
+        self.completion.set(None);
         let dt = (now - self.last_update).as_secs_f64();
         for f in self.flows.iter_mut().flatten() {
             let sent = (f.rate * dt).min(f.remaining);
@@ -315,7 +325,11 @@ impl Network {
     /// When the next finite flow drains at current rates, if any.
     pub fn next_completion(&self) -> Option<SimTime> {
         debug_assert!(!self.dirty, "settle() before reading rates");
-        self.flows
+        if let Some(known) = self.completion.get() {
+            return known;
+        }
+        let next = self
+            .flows
             .iter()
             .flatten()
             .filter(|f| f.remaining.is_finite())
@@ -328,7 +342,9 @@ impl Network {
                     None
                 }
             })
-            .min()
+            .min();
+        self.completion.set(Some(next));
+        next
     }
 
     /// Flows whose bytes have all been sent by `now`. They stay in the table until stopped.

@@ -380,6 +380,7 @@ impl Simulation {
             trace,
             trace_idx,
             migration_shortfall: 0.0,
+            pending_wake: None,
             vm_history,
             host_history,
             power_log: Vec::new(),

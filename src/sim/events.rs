@@ -156,6 +156,9 @@ impl Simulation {
                 self.migration_activate(t, slot, generation)
             }
             Event::NetworkWake { generation } => {
+                if self.pending_wake == Some((t, generation)) {
+                    self.pending_wake = None;
+                }
                 if generation == self.net.generation() {
                     for f in self.net.drained(t) {
                         self.migration_flow_drained(t, f);
@@ -201,9 +204,12 @@ impl Simulation {
         }
         self.net.settle();
         if let Some(at) = self.net.next_completion() {
-            let generation = self.net.generation();
-            self.queue
-                .schedule(at.max(t), Event::NetworkWake { generation });
+            let wake = (at.max(t), self.net.generation());
+            if self.pending_wake != Some(wake) {
+                self.pending_wake = Some(wake);
+                self.queue
+                    .schedule(wake.0, Event::NetworkWake { generation: wake.1 });
+            }
         }
     }
 }

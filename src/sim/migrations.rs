@@ -71,6 +71,8 @@ pub struct Migrations {
     pub(super) per_host: Vec<u32>,
     /// MIPS of migration work charged to each host now.
     pub overhead: Vec<f64>,
+    /// Hosts whose `overhead` is above 0.
+    pub(super) charged: std::collections::BTreeSet<HostId>,
     /// RAM reserved on each host for VMs arriving.
     pub reserved: Vec<u64>,
     /// Stage changes not yet written to the event trace.
@@ -674,7 +676,7 @@ impl Simulation {
         {
             rec.degradation_s = (now.as_secs_f64() - act).max(0.0);
         }
-        self.set_overhead(now, a.src, 0.0, Some(slot));
+        self.set_overhead(now, a.src);
         self.start_waiting(now);
     }
 
@@ -701,8 +703,9 @@ impl Simulation {
     }
 
     /// Charges the migration work on `host`: `mips` for the migration in `slot`.
-    fn set_overhead(&mut self, now: SimTime, host: HostId, _mips: f64, _slot: Option<usize>) {
-        // Recomputed from every migration leaving the host, so concurrent ones add up.
+    /// Charges `host` the CPU of the migrations leaving it, recomputed from all of them so
+    /// that concurrent ones add up.
+    fn set_overhead(&mut self, now: SimTime, host: HostId) {
         let mut total = 0.0;
         for a in self.migs.active.iter().flatten() {
             if a.src == host
@@ -712,32 +715,47 @@ impl Simulation {
                 total += fl.rate;
             }
         }
+        self.charge_overhead(now, host, total);
+    }
+
+    /// Sets `host`'s migration CPU from `rate`, the bytes/s its outgoing migrations send.
+    fn charge_overhead(&mut self, now: SimTime, host: HostId, rate: f64) {
         let core = self.hosts.host_type(host).core_mips;
-        let cores = total * self.scenario.migration.cpu_per_100mbit
+        let cores = rate * self.scenario.migration.cpu_per_100mbit
             / Bandwidth::mbit(100.0).as_bytes_per_sec();
         // Migration work cannot take more than the whole host.
         let mips = (cores * core).min(self.hosts.cpu_capacity[host.idx()]);
         if (mips - self.migs.overhead[host.idx()]).abs() > 1e-9 {
             self.migs.overhead[host.idx()] = mips;
+            if mips > 0.0 {
+                self.migs.charged.insert(host);
+            } else {
+                self.migs.charged.remove(&host);
+            }
             self.refresh_host(now, host);
         }
     }
 
-    /// After rates change: every source host's migration CPU follows its flows' new rates.
+    /// After rates change: every source host's migration CPU follows its flows' new rates. One
+    /// pass over the migrations sums each host's rates in slot order (the order
+    /// [`Simulation::set_overhead`] adds them in), so the cost is the migrations and hosts
+    /// involved, not migrations × hosts.
     pub(super) fn update_migration_cpu(&mut self, now: SimTime) {
-        let hosts: Vec<HostId> = {
-            let mut v: Vec<HostId> = self.migs.active.iter().flatten().map(|a| a.src).collect();
-            v.extend(
-                (0..self.hosts.len())
-                    .filter(|&h| self.migs.overhead[h] > 0.0)
-                    .map(|h| HostId(h as u32)),
-            );
-            v.sort();
-            v.dedup();
-            v
-        };
-        for h in hosts {
-            self.set_overhead(now, h, 0.0, None);
+        let mut totals: BTreeMap<HostId, f64> = BTreeMap::new();
+        for a in self.migs.active.iter().flatten() {
+            let t = totals.entry(a.src).or_insert(0.0);
+            if let Some(f) = a.flow
+                && let Some(fl) = self.net.flow(f)
+            {
+                *t += fl.rate;
+            }
+        }
+        // Hosts still charged whose migrations have all ended go back to nothing.
+        for &h in &self.migs.charged {
+            totals.entry(h).or_insert(0.0);
+        }
+        for (h, rate) in totals {
+            self.charge_overhead(now, h, rate);
         }
     }
 }

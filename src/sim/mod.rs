@@ -138,6 +138,10 @@ pub struct Simulation {
     trace_idx: Vec<u32>,
     /// MIPS·s of demand unmet while VMs were migrating (the PDM numerator).
     migration_shortfall: f64,
+    /// The network wake-up already in the queue, as (time, network generation): one is
+    /// enough, where scheduling one after every event filled the queue with stale copies that
+    /// each scheduled another.
+    pending_wake: Option<(SimTime, u64)>,
     vm_history: Vec<std::collections::VecDeque<f64>>,
     host_history: Vec<std::collections::VecDeque<f64>>,
     /// Every power transition started, in order: what a plan turns into power actions.
