@@ -86,6 +86,7 @@ impl Simulation {
                 ));
             }
         }
+        self.migs.check_slots()?;
         Ok(())
     }
 }

@@ -73,6 +73,10 @@ pub struct Migrations {
     pub overhead: Vec<f64>,
     /// Hosts whose `overhead` is above 0.
     pub(super) charged: std::collections::BTreeSet<HostId>,
+    /// Slots of `active` that are empty, and the slot of each VM on the move: kept beside
+    /// `active` so that starting a migration and finding one cost a lookup, not a scan.
+    free_slots: std::collections::BTreeSet<usize>,
+    slot_by_vm: BTreeMap<VmId, usize>,
     /// RAM reserved on each host for VMs arriving.
     pub reserved: Vec<u64>,
     /// Stage changes not yet written to the event trace.
@@ -93,9 +97,7 @@ impl Migrations {
 
     /// The slot of the migration moving `vm`, if one is under way.
     pub fn slot_of(&self, vm: VmId) -> Option<usize> {
-        self.active
-            .iter()
-            .position(|a| a.as_ref().is_some_and(|a| a.vm == vm))
+        self.slot_by_vm.get(&vm).copied()
     }
 
     /// VMs being migrated now.
@@ -113,7 +115,27 @@ impl Migrations {
     }
 
     pub fn in_flight(&self) -> usize {
-        self.active.iter().flatten().count()
+        self.slot_by_vm.len()
+    }
+
+    /// Whether the slot indexes agree with `active`: every empty slot is free, every
+    /// migration's VM maps to its slot (checked with the model's invariants).
+    pub(super) fn check_slots(&self) -> Result<(), String> {
+        for (i, a) in self.active.iter().enumerate() {
+            match a {
+                None if !self.free_slots.contains(&i) => {
+                    return Err(format!("slot {i} is empty but not free"));
+                }
+                Some(a) if self.slot_by_vm.get(&a.vm) != Some(&i) => {
+                    return Err(format!("slot {i}'s VM {} is not indexed to it", a.vm.0));
+                }
+                _ => {}
+            }
+        }
+        if self.slot_by_vm.len() + self.free_slots.len() != self.active.len() {
+            return Err("the slot indexes hold more than the slots".into());
+        }
+        Ok(())
     }
 }
 
@@ -301,13 +323,15 @@ impl Simulation {
         self.set_vm_state(now, vm, VmState::Migrating);
         self.stage(record, Stage::IterativePrecopy, now);
         let action = alg.start(now);
-        let slot = match self.migs.active.iter().position(Option::is_none) {
+        // The lowest empty slot, as a scan for the first `None` would find.
+        let slot = match self.migs.free_slots.pop_first() {
             Some(i) => i,
             None => {
                 self.migs.active.push(None);
                 self.migs.active.len() - 1
             }
         };
+        self.migs.slot_by_vm.insert(vm, slot);
         self.migs.active[slot] = Some(Active {
             record,
             vm,
@@ -643,6 +667,8 @@ impl Simulation {
 
     fn finish(&mut self, now: SimTime, slot: usize, outcome: Outcome, reason: String) {
         let a = self.migs.active[slot].take().expect("active migration");
+        self.migs.free_slots.insert(slot);
+        self.migs.slot_by_vm.remove(&a.vm);
         if let Some(f) = a.flow {
             self.migs.flow_owner.remove(&f.0);
             self.net.stop_flow(now, f);
