@@ -254,10 +254,10 @@ proptest! {
                     .flows()
                     .filter(|(_, g)| g.links.contains(l))
                     .map(|(_, g)| g.rate)
-                    .fold(0.0, f64::max);
+                    .fold(Bandwidth::ZERO, Bandwidth::max);
                 full && f.rate >= max_on_link * (1.0 - 1e-9)
             });
-            prop_assert!(bottlenecked, "flow {id:?} at {} B/s has no bottleneck", f.rate);
+            prop_assert!(bottlenecked, "flow {id:?} at {} has no bottleneck", f.rate);
         }
     }
 }

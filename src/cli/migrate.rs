@@ -164,8 +164,8 @@ pub fn round_table(r: &MigrationRecord) -> String {
             i + 1,
             rd.start,
             rd.duration,
-            mib(rd.bytes),
-            mib(rd.dirtied)
+            rd.bytes.as_mib(),
+            rd.dirtied.as_mib()
         ));
     }
     s.push_str(&format!(

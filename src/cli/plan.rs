@@ -102,7 +102,7 @@ pub fn run(a: &PlanArgs) -> Result<(), Failure> {
                     i if i == last => format!("nic:{d}"),
                     _ => format!("link:{}", link.name),
                 };
-                (key, link.capacity * 8.0)
+                (key, link.capacity.as_bytes_per_sec() * 8.0)
             })
             .collect::<Vec<_>>()
     };

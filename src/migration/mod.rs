@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::engine::SimTime;
 use crate::model::dirty::DirtyModel;
-use crate::units::PAGE_SIZE;
+use crate::units::{Bandwidth, Volume};
 
 /// The migration algorithms, by the hypervisor whose code each one follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -212,10 +212,10 @@ pub struct Round {
     pub start: f64,
     /// Seconds.
     pub duration: f64,
-    /// Bytes put on the wire during the round.
-    pub bytes: f64,
-    /// Distinct bytes the VM dirtied during the round.
-    pub dirtied: f64,
+    /// Put on the wire during the round.
+    pub bytes: Volume,
+    /// Distinct memory the VM dirtied during the round.
+    pub dirtied: Volume,
 }
 
 /// The record of one migration: `migrations.csv` has one row of it, `migsim migrate --json`
@@ -251,18 +251,21 @@ pub struct MigrationRecord {
 #[derive(Debug, Clone)]
 pub struct Guest {
     /// Memory as the hypervisor counts it (QEMU's RAM total includes ROM blocks).
-    pub memory: f64,
+    pub memory: Volume,
     /// Memory that is not zero pages.
-    pub nonzero: f64,
+    pub nonzero: Volume,
     pub dirty: DirtyModel,
 }
 
 impl Guest {
     pub fn pages(&self) -> f64 {
-        (self.memory / PAGE_SIZE.as_f64()).ceil()
+        self.memory.in_pages().ceil()
     }
     pub fn zero_pages(&self) -> f64 {
-        ((self.memory - self.nonzero).max(0.0) / PAGE_SIZE.as_f64()).round()
+        (self.memory - self.nonzero)
+            .max(Volume::ZERO)
+            .in_pages()
+            .round()
     }
 }
 
@@ -270,8 +273,8 @@ impl Guest {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub hypervisor: Hypervisor,
-    /// QEMU `max-bandwidth` (bytes/s); `None` is unlimited (0 in QEMU).
-    pub max_bandwidth: Option<f64>,
+    /// QEMU `max-bandwidth`; `None` is unlimited (0 in QEMU).
+    pub max_bandwidth: Option<Bandwidth>,
     /// QEMU `downtime-limit`.
     pub downtime_limit: SimTime,
     pub auto_converge: bool,
@@ -282,22 +285,20 @@ pub struct Settings {
     /// Time between asking the guest to stop and the start of the final copy.
     pub suspend_time: SimTime,
     /// Non-shared disk to copy before memory (storage migration).
-    pub disk: f64,
-    /// Disk write rate during the block copy, bytes/s.
-    pub disk_dirty_rate: f64,
-    /// Cores of migration work per byte/s sent, charged to the source host.
-    pub cpu_per_byte_s: f64,
+    pub disk: Volume,
+    /// Disk write rate during the block copy.
+    pub disk_dirty_rate: Bandwidth,
 }
 
 /// What the algorithm asks the network to do next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Send up to `bytes`, capped at `cap` bytes/s, while the VM runs (`paused == false`) or
+    /// Send up to `bytes`, at no more than `cap`, while the VM runs (`paused == false`) or
     /// during the downtime. Report back when the bytes are sent, or at `check_at` if that comes
     /// first (QEMU re-examines its state at the end of each rate-limit window).
     Send {
-        bytes: f64,
-        cap: Option<f64>,
+        bytes: Volume,
+        cap: Option<Bandwidth>,
         check_at: Option<SimTime>,
         phase: Phase,
     },
@@ -323,12 +324,12 @@ pub enum Phase {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
     pub now: SimTime,
-    /// Bytes sent since the action started.
-    pub sent: f64,
+    /// Sent since the action started.
+    pub sent: Volume,
     /// Time since the action started.
     pub elapsed: SimTime,
-    /// Bytes the VM wrote meanwhile (see [`DirtyModel::writes`]).
-    pub writes: f64,
+    /// What the VM wrote meanwhile (see [`DirtyModel::writes`]).
+    pub writes: Volume,
     /// Whether all the action's bytes are sent (otherwise a check time was reached).
     pub drained: bool,
 }
@@ -356,7 +357,7 @@ pub trait Algorithm {
 }
 
 /// Builds the algorithm for `s.hypervisor`.
-pub fn algorithm(guest: Guest, s: &Settings, link: f64) -> Box<dyn Algorithm> {
+pub fn algorithm(guest: Guest, s: &Settings, link: Bandwidth) -> Box<dyn Algorithm> {
     match s.hypervisor {
         Hypervisor::Xen => Box::new(xen::Xen3::new(guest, s, link)),
         Hypervisor::Xen4 => Box::new(xen::Xen4::new(guest, s)),
@@ -388,24 +389,24 @@ pub(crate) mod harness {
     pub struct Run {
         pub total_s: f64,
         pub downtime_ms: f64,
-        pub bytes: f64,
+        pub bytes: Volume,
         pub cancelled: bool,
         pub syncs: u32,
         pub rounds: Vec<Round>,
         pub max_throttle: f64,
     }
 
-    /// Runs `alg` on a link of `link` bytes/s until it finishes, or is cancelled by a timeout.
+    /// Runs `alg` on a link of `link` until it finishes, or is cancelled by a timeout.
     pub fn drive(
         mut alg: Box<dyn Algorithm>,
         guest: &Guest,
-        link: f64,
+        link: Bandwidth,
         timeout: Option<(SimTime, OnTimeout)>,
     ) -> Run {
         let mut t = SimTime::ZERO;
         let mut paused: Option<SimTime> = None;
         let mut resumed: Option<SimTime> = None;
-        let mut bytes = 0.0;
+        let mut bytes = Volume::ZERO;
         let mut max_throttle = 0.0f64;
         let mut timeout = timeout;
         let mut action = alg.start(t);
@@ -423,8 +424,8 @@ pub(crate) mod harness {
                     if phase == Phase::Postcopy && resumed.is_none() {
                         resumed = Some(t);
                     }
-                    let rate = cap.unwrap_or(f64::INFINITY).min(link);
-                    let mut end = t + SimTime::from_secs_f64_ceil(b / rate);
+                    let rate = cap.unwrap_or(Bandwidth::UNLIMITED).min(link);
+                    let mut end = t + b.time_at(rate);
                     let mut drained = true;
                     if let Some(c) = check_at
                         && c < end
@@ -441,7 +442,7 @@ pub(crate) mod harness {
                         drained = false;
                         timed_out = Some(how);
                     }
-                    let sent = (rate * (end - t).as_secs_f64()).min(b);
+                    let sent = (rate * (end - t)).min(b);
                     bytes += sent;
                     max_throttle = max_throttle.max(alg.throttle());
                     let writes = if phase == Phase::Precopy || phase == Phase::Disk {
@@ -449,7 +450,7 @@ pub(crate) mod harness {
                             .dirty
                             .writes(t, end, guest.dirty.throttle_factor(alg.throttle()))
                     } else {
-                        0.0
+                        Volume::ZERO
                     };
                     let p = Progress {
                         now: end,
@@ -501,25 +502,23 @@ pub(crate) mod harness {
     pub fn settings(h: Hypervisor) -> Settings {
         Settings {
             hypervisor: h,
-            max_bandwidth: Some(128.0 * 1048576.0),
+            max_bandwidth: Some(Bandwidth::mib_per_sec(128.0)),
             downtime_limit: SimTime::from_millis(300),
             auto_converge: false,
             timeout: None,
             on_timeout: OnTimeout::Cancel,
             resume_time: SimTime::from_millis(5),
             suspend_time: SimTime::ZERO,
-            disk: 0.0,
-            disk_dirty_rate: 0.0,
-            cpu_per_byte_s: 0.0,
+            disk: Volume::ZERO,
+            disk_dirty_rate: Bandwidth::ZERO,
         }
     }
 
     pub fn guest(mem_mib: f64, rate_mib_s: f64, wws_mib: f64) -> Guest {
-        const MIB: f64 = 1048576.0;
         Guest {
-            memory: mem_mib * MIB,
-            nonzero: mem_mib * MIB,
-            dirty: DirtyModel::wws(rate_mib_s * MIB, wws_mib * MIB),
+            memory: Volume::mib(mem_mib),
+            nonzero: Volume::mib(mem_mib),
+            dirty: DirtyModel::wws(Bandwidth::mib_per_sec(rate_mib_s), Volume::mib(wws_mib)),
         }
     }
 }

@@ -3,7 +3,8 @@
 use super::{Action, Algorithm, Guest, OnTimeout, Phase, Progress, Round, Settings};
 use crate::engine::SimTime;
 
-use super::qemu::ZERO_PAGE_WIRE_BYTES;
+use super::qemu::ZERO_PAGE_WIRE;
+use crate::units::{Bandwidth, Volume};
 
 /// Post-copy: the vCPU and device state move first, so the downtime is only that; then every
 /// page is sent exactly once, pushed in the background while the guest faults in the pages it
@@ -13,7 +14,7 @@ use super::qemu::ZERO_PAGE_WIRE_BYTES;
 pub struct Postcopy {
     guest: Guest,
     resume: SimTime,
-    cap: Option<f64>,
+    cap: Option<Bandwidth>,
     state: u8,
     start: SimTime,
     rounds: Vec<Round>,
@@ -37,7 +38,7 @@ impl Algorithm for Postcopy {
         self.start = now;
         // Pause and send the CPU and device state; its size is folded into `resume`.
         Action::Send {
-            bytes: 0.0,
+            bytes: Volume::ZERO,
             cap: None,
             check_at: None,
             phase: Phase::StopAndCopy,
@@ -48,7 +49,7 @@ impl Algorithm for Postcopy {
         self.state += 1;
         match self.state {
             1 => Action::Send {
-                bytes: self.guest.nonzero + self.guest.zero_pages() * ZERO_PAGE_WIRE_BYTES,
+                bytes: self.guest.nonzero + ZERO_PAGE_WIRE * self.guest.zero_pages(),
                 cap: self.cap,
                 check_at: None,
                 phase: Phase::Postcopy,
@@ -58,7 +59,7 @@ impl Algorithm for Postcopy {
                     start: (p.now - p.elapsed).as_secs_f64(),
                     duration: p.elapsed.as_secs_f64(),
                     bytes: p.sent,
-                    dirtied: 0.0,
+                    dirtied: Volume::ZERO,
                 });
                 let _ = self.resume;
                 Action::Finish {
@@ -82,7 +83,7 @@ impl Algorithm for Postcopy {
 pub struct Cold {
     guest: Guest,
     resume: SimTime,
-    cap: Option<f64>,
+    cap: Option<Bandwidth>,
     rounds: Vec<Round>,
 }
 
@@ -100,7 +101,7 @@ impl Cold {
 impl Algorithm for Cold {
     fn start(&mut self, _now: SimTime) -> Action {
         Action::Send {
-            bytes: self.guest.nonzero + self.guest.zero_pages() * ZERO_PAGE_WIRE_BYTES,
+            bytes: self.guest.nonzero + ZERO_PAGE_WIRE * self.guest.zero_pages(),
             cap: self.cap,
             check_at: None,
             phase: Phase::StopAndCopy,
@@ -112,7 +113,7 @@ impl Algorithm for Cold {
             start: (p.now - p.elapsed).as_secs_f64(),
             duration: p.elapsed.as_secs_f64(),
             bytes: p.sent,
-            dirtied: 0.0,
+            dirtied: Volume::ZERO,
         });
         Action::Finish {
             resume: self.resume,

@@ -12,7 +12,7 @@
 
 use super::{Action, Algorithm, Guest, OnTimeout, Phase, Progress, Round, Settings, overlap};
 use crate::engine::SimTime;
-use crate::units::PAGE_SIZE;
+use crate::units::{Bandwidth, Volume};
 
 /// `BUFFER_DELAY 100`: the rate-limit window, ms (migration/migration-stats.h). With a
 /// bandwidth cap the thread re-examines its state once per window.
@@ -22,7 +22,7 @@ pub const BUFFER_DELAY: SimTime = SimTime::from_millis(100);
 pub const MAX_WAIT: SimTime = SimTime::from_millis(50);
 /// A zero page costs a page header and one byte on the wire (`RAM_SAVE_FLAG_ZERO`,
 /// `save_zero_page` in migration/ram.c): 8-byte address and flags plus 1 byte.
-pub const ZERO_PAGE_WIRE_BYTES: f64 = 9.0;
+pub const ZERO_PAGE_WIRE: Volume = Volume::bytes(9.0);
 /// `throttle-trigger-threshold` 50 %: auto-converge counts a period as "not converging" when
 /// the guest dirtied more than half of what was sent (migration/options.c).
 pub const THROTTLE_TRIGGER: f64 = 0.50;
@@ -49,67 +49,67 @@ enum State {
 
 pub struct Qemu {
     guest: Guest,
-    max_bw: Option<f64>,
-    downtime_limit: f64,
+    max_bw: Option<Bandwidth>,
+    downtime_limit: SimTime,
     auto_converge: bool,
     resume: SimTime,
     start: SimTime,
     state: State,
     /// Page-bytes of the first pass not yet sent (zero pages included, at page size).
-    first_left: f64,
+    first_left: Volume,
     /// Wire bytes per page-byte of the first pass: zero pages cost almost nothing.
     first_ratio: f64,
     /// Page-bytes found dirty at syncs and not yet sent.
-    dirty: f64,
-    writes_since_sync: f64,
+    dirty: Volume,
+    writes_since_sync: Volume,
     last_sync: SimTime,
     syncs: u32,
     /// Achieved bandwidth of the last transfer, bytes/s (0 before the first window).
-    bw: f64,
+    bw: Bandwidth,
     throttle: f64,
     high_cnt: u32,
     period_start: SimTime,
-    period_xfer: f64,
-    period_dirty: f64,
+    period_xfer: Volume,
+    period_dirty: Volume,
     round_start: SimTime,
-    round_bytes: f64,
+    round_bytes: Volume,
     rounds: Vec<Round>,
     postcopy_requested: bool,
-    disk_left: f64,
-    disk_rate: f64,
+    disk_left: Volume,
+    disk_rate: Bandwidth,
     disk_passes: u32,
 }
 
 impl Qemu {
     pub fn new(guest: Guest, s: &Settings) -> Qemu {
-        let memory = guest.memory.max(1.0);
+        let memory = guest.memory.max(Volume::bytes(1.0));
         let zero = guest.zero_pages();
-        let first_ratio = (guest.nonzero + zero * ZERO_PAGE_WIRE_BYTES) / memory;
+        let first_ratio = (guest.nonzero + ZERO_PAGE_WIRE * zero) / memory;
         Qemu {
             max_bw: s.max_bandwidth,
-            downtime_limit: s.downtime_limit.as_secs_f64(),
+            downtime_limit: s.downtime_limit,
             auto_converge: s.auto_converge,
             resume: s.resume_time,
             start: SimTime::ZERO,
             state: State::Precopy,
             first_left: memory,
             first_ratio,
-            dirty: 0.0,
-            writes_since_sync: 0.0,
+            dirty: Volume::ZERO,
+            writes_since_sync: Volume::ZERO,
             last_sync: SimTime::ZERO,
             syncs: 0,
-            bw: 0.0,
+            bw: Bandwidth::ZERO,
             throttle: 0.0,
             high_cnt: 0,
             period_start: SimTime::ZERO,
-            period_xfer: 0.0,
-            period_dirty: 0.0,
+            period_xfer: Volume::ZERO,
+            period_dirty: Volume::ZERO,
             round_start: SimTime::ZERO,
-            round_bytes: 0.0,
+            round_bytes: Volume::ZERO,
             rounds: Vec::new(),
             postcopy_requested: false,
-            disk_left: 0.0,
-            disk_rate: 0.0,
+            disk_left: Volume::ZERO,
+            disk_rate: Bandwidth::ZERO,
             disk_passes: 0,
             guest,
         }
@@ -117,25 +117,25 @@ impl Qemu {
 
     /// Storage migration: copy `disk` bytes of non-shared disk first (block migration), while the
     /// guest writes to it at `rate` bytes/s; one more pass sends the blocks written meanwhile.
-    pub fn with_disk(mut self, disk: f64, rate: f64) -> Qemu {
+    pub fn with_disk(mut self, disk: Volume, rate: Bandwidth) -> Qemu {
         self.disk_left = disk;
         self.disk_rate = rate;
         self
     }
 
-    fn pending(&self) -> f64 {
+    fn pending(&self) -> Volume {
         self.first_left + self.dirty
     }
 
     /// The pending bytes as QEMU counts them, in whole pages: less than one page is none.
     /// (The fluid model leaves fractions of a page; a threshold of at least one page, which any
     /// non-zero `downtime-limit` gives, never sees the difference.)
-    fn pending_pages(&self) -> f64 {
+    fn pending_pages(&self) -> Volume {
         let p = self.pending();
-        if p < PAGE_SIZE.as_f64() { 0.0 } else { p }
+        if p < Volume::PAGE { Volume::ZERO } else { p }
     }
 
-    fn threshold(&self) -> f64 {
+    fn threshold(&self) -> Volume {
         self.bw * self.downtime_limit
     }
 
@@ -155,27 +155,27 @@ impl Qemu {
         self.start + SimTime::from_nanos(k * w)
     }
 
-    fn wire(&self) -> f64 {
+    fn wire(&self) -> Volume {
         self.first_left * self.first_ratio + self.dirty
     }
 
     /// Keep sending pre-copy data; look again when the pending bytes should have crossed the
     /// threshold (or at the next window if that is unknown).
     fn precopy(&self, now: SimTime) -> Action {
-        let page_rate = if self.bw > 0.0 {
+        let page_rate = if self.bw.is_positive() {
             // Page-bytes per second: the first pass skips through zero pages quickly.
-            let ratio = if self.first_left > 0.0 {
-                self.wire() / self.pending().max(1.0)
+            let ratio = if self.first_left.is_positive() {
+                self.wire() / self.pending().max(Volume::bytes(1.0))
             } else {
                 1.0
             };
             self.bw / ratio.max(1e-9)
         } else {
-            0.0
+            Bandwidth::ZERO
         };
         let over = self.pending() - self.threshold();
-        let at = if page_rate > 0.0 && over > 0.0 {
-            now + SimTime::from_secs_f64_ceil(over / page_rate)
+        let at = if page_rate.is_positive() && over.is_positive() {
+            now + over.time_at(page_rate)
         } else {
             now
         };
@@ -188,8 +188,8 @@ impl Qemu {
         }
         // Pages go whole: with less than one page pending the bitmap holds nothing to send,
         // and the loop looks again at its next iteration.
-        let bytes = if self.pending_pages() == 0.0 {
-            0.0
+        let bytes = if self.pending_pages() == Volume::ZERO {
+            Volume::ZERO
         } else {
             self.wire()
         };
@@ -202,18 +202,18 @@ impl Qemu {
     }
 
     /// Takes `sent` wire bytes off the pending set: first-pass pages first, then dirty pages.
-    fn account_sent(&mut self, sent: f64) {
+    fn account_sent(&mut self, sent: Volume) {
         let first_wire = self.first_left * self.first_ratio;
         if sent <= first_wire {
             if self.first_ratio > 0.0 {
                 self.first_left -= sent / self.first_ratio;
             }
         } else {
-            self.first_left = 0.0;
-            self.dirty = (self.dirty - (sent - first_wire)).max(0.0);
+            self.first_left = Volume::ZERO;
+            self.dirty = (self.dirty - (sent - first_wire)).max(Volume::ZERO);
         }
-        if self.first_left < 1.0 {
-            self.first_left = 0.0;
+        if self.first_left < Volume::bytes(1.0) {
+            self.first_left = Volume::ZERO;
         }
         self.round_bytes += sent;
         self.period_xfer += sent;
@@ -223,11 +223,12 @@ impl Qemu {
     fn sync(&mut self, now: SimTime) {
         let d = self.guest.dirty.distinct(self.writes_since_sync);
         let region = self.guest.dirty.region();
-        let memory = self.guest.memory.max(1.0);
+        let memory = self.guest.memory.max(Volume::bytes(1.0));
         // Pages already pending are not new: first-pass pages are anywhere in memory, dirty
         // pages are inside the dirtied region.
-        let ov = overlap(self.first_left, d, memory) + overlap(self.dirty, d, region);
-        let new = (d - ov).max(0.0);
+        let ov = overlap(self.first_left.as_bytes(), d.as_bytes(), memory.as_bytes())
+            + overlap(self.dirty.as_bytes(), d.as_bytes(), region.as_bytes());
+        let new = (d - Volume::bytes(ov)).max(Volume::ZERO);
         self.dirty += new;
         self.syncs += 1;
         self.rounds.push(Round {
@@ -237,13 +238,13 @@ impl Qemu {
             dirtied: d,
         });
         self.round_start = now;
-        self.round_bytes = 0.0;
-        self.writes_since_sync = 0.0;
+        self.round_bytes = Volume::ZERO;
+        self.writes_since_sync = Volume::ZERO;
         self.last_sync = now;
         self.period_dirty += new;
         if now - self.period_start > RATE_PERIOD {
             // migration_trigger_throttle(): two such periods in a row throttle the guest.
-            if self.auto_converge && self.period_dirty > THROTTLE_TRIGGER * self.period_xfer {
+            if self.auto_converge && self.period_dirty > self.period_xfer * THROTTLE_TRIGGER {
                 self.high_cnt += 1;
                 if self.high_cnt >= 2 {
                     self.high_cnt = 0;
@@ -255,17 +256,16 @@ impl Qemu {
                 }
             }
             self.period_start = now;
-            self.period_dirty = 0.0;
-            self.period_xfer = 0.0;
+            self.period_dirty = Volume::ZERO;
+            self.period_xfer = Volume::ZERO;
         }
     }
 
     fn absorb(&mut self, p: &Progress) {
         self.account_sent(p.sent);
         self.writes_since_sync += p.writes;
-        let dt = p.elapsed.as_secs_f64();
-        if dt >= 1e-3 && p.sent > 0.0 {
-            self.bw = p.sent / dt;
+        if p.elapsed.as_secs_f64() >= 1e-3 && p.sent.is_positive() {
+            self.bw = p.sent / p.elapsed;
         }
     }
 
@@ -287,7 +287,7 @@ impl Qemu {
             // postcopy_start(): stop the VM, send the device state, resume on the destination.
             self.state = State::Switchover;
             return Action::Send {
-                bytes: 0.0,
+                bytes: Volume::ZERO,
                 cap: None,
                 check_at: None,
                 phase: Phase::StopAndCopy,
@@ -299,7 +299,7 @@ impl Qemu {
         // completes.
         if self.pending_pages() <= self.threshold() {
             self.sync(now);
-            if self.pending_pages() == 0.0 || self.pending() < self.threshold() {
+            if self.pending_pages() == Volume::ZERO || self.pending() < self.threshold() {
                 return self.complete(now);
             }
         }
@@ -313,7 +313,7 @@ impl Algorithm for Qemu {
         self.period_start = now;
         self.round_start = now;
         self.last_sync = now;
-        if self.disk_left > 0.0 {
+        if self.disk_left.is_positive() {
             self.state = State::Disk;
             return Action::Send {
                 bytes: self.disk_left,
@@ -331,12 +331,11 @@ impl Algorithm for Qemu {
         match self.state {
             State::Disk => {
                 self.disk_passes += 1;
-                let written = self.disk_rate * p.elapsed.as_secs_f64();
-                let dt = p.elapsed.as_secs_f64();
-                if dt > 0.0 {
-                    self.bw = p.sent / dt;
+                let written = self.disk_rate * p.elapsed;
+                if p.elapsed > SimTime::ZERO {
+                    self.bw = p.sent / p.elapsed;
                 }
-                if self.disk_passes < 2 && written > 0.0 {
+                if self.disk_passes < 2 && written.is_positive() {
                     return Action::Send {
                         bytes: written,
                         cap: self.max_bw,
@@ -361,7 +360,7 @@ impl Algorithm for Qemu {
                     start: self.round_start.as_secs_f64(),
                     duration: p.elapsed.as_secs_f64(),
                     bytes: p.sent,
-                    dirtied: 0.0,
+                    dirtied: Volume::ZERO,
                 });
                 // After post-copy the guest already runs on the destination: no resume left.
                 let resume = if self.state == State::Final {
@@ -393,9 +392,9 @@ impl Algorithm for Qemu {
         match self.state {
             State::Disk => {
                 // The block copy goes on; the memory phase will see the new setting.
-                self.disk_left = (self.disk_left - p.sent).max(0.0);
+                self.disk_left = (self.disk_left - p.sent).max(Volume::ZERO);
                 if let OnTimeout::RaiseLimit(dl) = how {
-                    self.downtime_limit = dl.as_secs_f64();
+                    self.downtime_limit = dl;
                 }
                 self.postcopy_requested |= how == OnTimeout::Postcopy;
                 Some(Action::Send {
@@ -408,7 +407,7 @@ impl Algorithm for Qemu {
             State::Precopy => {
                 self.absorb(p);
                 match how {
-                    OnTimeout::RaiseLimit(dl) => self.downtime_limit = dl.as_secs_f64(),
+                    OnTimeout::RaiseLimit(dl) => self.downtime_limit = dl,
                     OnTimeout::Postcopy => self.postcopy_requested = true,
                     OnTimeout::Cancel => {}
                 }
@@ -440,7 +439,8 @@ mod tests {
     use crate::migration::postcopy::{Cold, Postcopy};
 
     const MIB: f64 = 1048576.0;
-    const LINK: f64 = 1547e6 / 8.0;
+    const LINK_BPS: f64 = 1547e6 / 8.0;
+    const LINK: Bandwidth = Bandwidth::bytes_per_sec(LINK_BPS);
 
     #[test]
     fn an_idle_guest_syncs_three_times() {
@@ -449,9 +449,9 @@ mod tests {
         let s = settings(Hypervisor::Qemu);
         let r = drive(Box::new(Qemu::new(g.clone(), &s)), &g, LINK, None);
         assert_eq!(r.syncs, 3);
-        assert!((r.bytes - 256.0 * MIB).abs() < 1.0);
+        assert!((r.bytes.as_bytes() - 256.0 * MIB).abs() < 1.0);
         // The switch happens with up to one threshold (128 MiB/s × 300 ms) unsent.
-        let last = r.rounds.last().unwrap().bytes;
+        let last = r.rounds.last().unwrap().bytes.as_bytes();
         assert!(last > 0.0 && last <= 38.4 * MIB + 1.0, "{}", last / MIB);
     }
 
@@ -459,40 +459,45 @@ mod tests {
     fn the_final_copy_runs_at_link_speed_not_the_cap() {
         let g = guest(256.0, 0.0, 0.0);
         let mut s = settings(Hypervisor::Qemu);
-        s.max_bandwidth = Some(32.0 * MIB);
+        s.max_bandwidth = Some(Bandwidth::mib_per_sec(32.0));
         let r = drive(Box::new(Qemu::new(g.clone(), &s)), &g, LINK, None);
         let last = r.rounds.last().unwrap();
-        assert!((last.bytes / last.duration - LINK).abs() / LINK < 0.01);
+        assert!((last.bytes.as_bytes() / last.duration - LINK_BPS).abs() / LINK_BPS < 0.01);
         assert!(r.downtime_ms < 300.0);
     }
 
     #[test]
     fn zero_pages_cost_nine_bytes() {
         let mut g = guest(256.0, 0.0, 0.0);
-        g.nonzero = 128.0 * MIB;
+        g.nonzero = Volume::mib(128.0);
         let s = settings(Hypervisor::Qemu);
         let r = drive(Box::new(Qemu::new(g.clone(), &s)), &g, LINK, None);
-        let want = 128.0 * MIB + 32768.0 * ZERO_PAGE_WIRE_BYTES;
-        assert!((r.bytes - want).abs() < 1.0, "{} vs {}", r.bytes, want);
+        let want = Volume::mib(128.0) + ZERO_PAGE_WIRE * 32768.0;
+        assert!(
+            (r.bytes - want).as_bytes().abs() < 1.0,
+            "{} vs {}",
+            r.bytes,
+            want
+        );
     }
 
     #[test]
     fn a_writer_faster_than_the_link_never_converges_until_cancelled() {
         let g = guest(256.0, 50.0, 64.0);
         let mut s = settings(Hypervisor::Qemu);
-        s.max_bandwidth = Some(32.0 * MIB);
+        s.max_bandwidth = Some(Bandwidth::mib_per_sec(32.0));
         let timeout = Some((SimTime::from_secs(60), OnTimeout::Cancel));
         let r = drive(Box::new(Qemu::new(g.clone(), &s)), &g, LINK, timeout);
         assert!(r.cancelled);
         assert!(r.syncs > 20, "{}", r.syncs);
-        assert!(r.bytes > 1800.0 * MIB, "{}", r.bytes / MIB);
+        assert!(r.bytes > Volume::mib(1800.0), "{}", r.bytes);
     }
 
     #[test]
     fn raising_the_downtime_limit_ends_a_non_converging_migration() {
         let g = guest(256.0, 50.0, 64.0);
         let mut s = settings(Hypervisor::Qemu);
-        s.max_bandwidth = Some(32.0 * MIB);
+        s.max_bandwidth = Some(Bandwidth::mib_per_sec(32.0));
         let how = OnTimeout::RaiseLimit(SimTime::from_secs(5));
         let r = drive(
             Box::new(Qemu::new(g.clone(), &s)),
@@ -509,7 +514,7 @@ mod tests {
         let mut g = guest(256.0, 50.0, 64.0);
         g.dirty.writer_cpu_share = 1.0;
         let mut s = settings(Hypervisor::Qemu);
-        s.max_bandwidth = Some(32.0 * MIB);
+        s.max_bandwidth = Some(Bandwidth::mib_per_sec(32.0));
         s.auto_converge = true;
         let r = drive(Box::new(Qemu::new(g.clone(), &s)), &g, LINK, None);
         assert!(!r.cancelled);
@@ -537,7 +542,7 @@ mod tests {
         let g = guest(1024.0, 200.0, 512.0);
         let s = settings(Hypervisor::Postcopy);
         let r = drive(Box::new(Postcopy::new(g.clone(), &s)), &g, LINK, None);
-        assert!((r.bytes - 1024.0 * MIB).abs() < 1.0);
+        assert!((r.bytes.as_bytes() - 1024.0 * MIB).abs() < 1.0);
         assert!(
             r.downtime_ms < 1.0,
             "the push happens after the guest resumed"
@@ -550,7 +555,7 @@ mod tests {
         let mut s = settings(Hypervisor::Cold);
         s.max_bandwidth = None;
         let r = drive(Box::new(Cold::new(g.clone(), &s)), &g, LINK, None);
-        let copy_ms = 1024.0 * MIB / LINK * 1e3;
+        let copy_ms = 1024.0 * MIB / LINK_BPS * 1e3;
         assert!(
             (r.downtime_ms - copy_ms - 5.0).abs() < 1.0,
             "{}",
@@ -564,13 +569,16 @@ mod tests {
         let mut s = settings(Hypervisor::Storage);
         s.max_bandwidth = None;
         let r = drive(
-            Box::new(Qemu::new(g.clone(), &s).with_disk(1024.0 * MIB, 10.0 * MIB)),
+            Box::new(
+                Qemu::new(g.clone(), &s)
+                    .with_disk(Volume::mib(1024.0), Bandwidth::mib_per_sec(10.0)),
+            ),
             &g,
             LINK,
             None,
         );
-        let disk_s = 1024.0 * MIB / LINK;
-        assert!(r.bytes > (1024.0 + 256.0) * MIB, "{}", r.bytes / MIB);
-        assert!(r.total_s > disk_s + 256.0 * MIB / LINK, "{}", r.total_s);
+        let disk_s = 1024.0 * MIB / LINK_BPS;
+        assert!(r.bytes > Volume::mib(1024.0 + 256.0), "{}", r.bytes);
+        assert!(r.total_s > disk_s + 256.0 * MIB / LINK_BPS, "{}", r.total_s);
     }
 }

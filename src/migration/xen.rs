@@ -2,7 +2,7 @@
 
 use super::{Action, Algorithm, Guest, OnTimeout, Phase, Progress, Round, Settings, overlap};
 use crate::engine::SimTime;
-use crate::units::PAGE_SIZE;
+use crate::units::{Bandwidth, PAGE_SIZE, Volume};
 
 /// `DEF_MAX_ITERS 29`: "limit us to 30 times round loop" (Xen 3.x tools/libxc/xc_linux_save.c).
 pub const DEF_MAX_ITERS: u32 = 29;
@@ -18,13 +18,15 @@ pub const MAX_MBIT_RATE: u32 = 500;
 /// later libxc `ratewrite`, with `BURST_BUDGET` 100 KiB every `RATE_TO_BTU / mbit_rate` µs and
 /// `RATE_TO_BTU 781250`, works out to 131072 B/s per unit instead; the paper's figures are
 /// followed here.)
-pub const XEN_MBIT_BYTES_PER_S: f64 = 125_000.0;
+pub const XEN_MBIT: Bandwidth = Bandwidth::bytes_per_sec(125_000.0);
 /// Rounds end in stop-and-copy when fewer than 50 pages were sent and skipped
 /// (`sent_this_iter + skip_this_iter < 50`, xc_linux_save.c).
 pub const STOP_PAGES: f64 = 50.0;
 /// Extra bytes on the wire per page: the `pfn_type` entry written with each batch
 /// (`sizeof(unsigned long)`, 4 bytes on the 32-bit XenLinux of the Clark testbed).
 pub const PFN_ENTRY_BYTES: f64 = 4.0;
+/// A page as it goes on the wire: its 4 KiB and its `pfn_type` entry.
+const PAGE_ON_WIRE: Volume = Volume::bytes(PAGE_SIZE.0 as f64 + PFN_ENTRY_BYTES);
 /// Migration v2 (`tools/libs/guest/xg_sr_save.c`, `simple_precopy_policy`):
 /// `SPP_MAX_ITERATIONS 5` rounds at most …
 pub const SPP_MAX_ITERATIONS: u32 = 5;
@@ -43,20 +45,22 @@ fn page() -> f64 {
 fn expected_skip(
     guest: &Guest,
     to_send: f64,
-    set_writes: Option<f64>,
+    set_writes: Option<Volume>,
     round_s: f64,
-    rate: f64,
+    rate: Bandwidth,
 ) -> f64 {
-    if round_s <= 0.0 || rate <= 0.0 {
+    if round_s <= 0.0 || !rate.is_positive() {
         return 0.0;
     }
     const N: usize = 32;
     let mut mean = 0.0;
     for k in 0..N {
         let x = (k as f64 + 0.5) / N as f64;
-        mean += guest
-            .dirty
-            .redirtied(set_writes, rate * x * round_s, guest.memory);
+        mean += guest.dirty.redirtied(
+            set_writes,
+            Volume::bytes(rate.as_bytes_per_sec() * x * round_s),
+            guest.memory,
+        );
     }
     to_send * (mean / N as f64).min(1.0)
 }
@@ -65,8 +69,8 @@ fn expected_skip(
 pub struct Xen3 {
     guest: Guest,
     resume: SimTime,
-    /// Bytes/s the path can carry, for estimating a round's length before it runs.
-    link: f64,
+    /// What the path can carry, for estimating a round's length before it runs.
+    link: Bandwidth,
     mbit_rate: u32,
     iter: u32,
     to_send: f64,
@@ -76,14 +80,14 @@ pub struct Xen3 {
     last_iter: bool,
     round_start: SimTime,
     /// Writes during the previous round: they made this round's set of pages.
-    prev_writes: Option<f64>,
+    prev_writes: Option<Volume>,
     /// Expected length of the round under way, seconds.
     round_est_s: f64,
     rounds: Vec<Round>,
 }
 
 impl Xen3 {
-    pub fn new(guest: Guest, s: &Settings, link: f64) -> Xen3 {
+    pub fn new(guest: Guest, s: &Settings, link: Bandwidth) -> Xen3 {
         Xen3 {
             resume: s.resume_time,
             link,
@@ -103,12 +107,12 @@ impl Xen3 {
         }
     }
 
-    fn cap(&self) -> f64 {
-        self.mbit_rate as f64 * XEN_MBIT_BYTES_PER_S
+    fn cap(&self) -> Bandwidth {
+        XEN_MBIT * self.mbit_rate as f64
     }
 
-    fn wire(pages: f64) -> f64 {
-        pages * (page() + PFN_ENTRY_BYTES)
+    fn wire(pages: f64) -> Volume {
+        PAGE_ON_WIRE * pages
     }
 
     /// Starts round `iter`: sends `to_send` less the pages it will find dirty again.
@@ -117,12 +121,12 @@ impl Xen3 {
         self.round_start = now;
         let rate = self.cap().min(self.link);
         let write_rate = self.guest.dirty.rate_at(now);
-        let mut t = Self::wire(self.to_send) / rate;
+        let mut t = Self::wire(self.to_send).secs_at(rate);
         let mut skip = 0.0;
         for _ in 0..8 {
             skip = expected_skip(&self.guest, self.to_send, self.prev_writes, t, write_rate)
                 .min(self.to_send);
-            t = Self::wire(self.to_send - skip) / rate;
+            t = Self::wire(self.to_send - skip).secs_at(rate);
         }
         self.skip_this = skip;
         self.round_est_s = t;
@@ -158,15 +162,15 @@ impl Algorithm for Xen3 {
                 start: self.round_start.as_secs_f64(),
                 duration: p.elapsed.as_secs_f64(),
                 bytes: p.sent,
-                dirtied: 0.0,
+                dirtied: Volume::ZERO,
             });
             return Action::Finish {
                 resume: self.resume,
             };
         }
-        let sent_this = p.sent / (page() + PFN_ENTRY_BYTES);
+        let sent_this = p.sent / PAGE_ON_WIRE;
         let dirtied = self.guest.dirty.distinct(p.writes);
-        let dirty_pages = (dirtied / page()).round();
+        let dirty_pages = dirtied.in_pages().round();
         self.rounds.push(Round {
             start: self.round_start.as_secs_f64(),
             duration: p.elapsed.as_secs_f64(),
@@ -215,11 +219,9 @@ impl Algorithm for Xen3 {
                     bytes: p.sent,
                     dirtied: self.guest.dirty.distinct(p.writes),
                 });
-                let left =
-                    (self.to_send - self.skip_this * done - p.sent / (page() + PFN_ENTRY_BYTES))
-                        .max(0.0);
-                let d = self.guest.dirty.distinct(p.writes) / page();
-                self.to_send = left + d - overlap(left, d, self.guest.dirty.region() / page());
+                let left = (self.to_send - self.skip_this * done - p.sent / PAGE_ON_WIRE).max(0.0);
+                let d = self.guest.dirty.distinct(p.writes).in_pages();
+                self.to_send = left + d - overlap(left, d, self.guest.dirty.region().in_pages());
                 self.round_start = p.now;
                 Some(self.stop_and_copy())
             }
@@ -258,7 +260,7 @@ impl Xen4 {
     fn send(&mut self, now: SimTime, phase: Phase) -> Action {
         self.round_start = now;
         Action::Send {
-            bytes: self.to_send * page(),
+            bytes: Volume::PAGE * self.to_send,
             cap: None,
             check_at: None,
             phase,
@@ -277,7 +279,7 @@ impl Algorithm for Xen4 {
             start: self.round_start.as_secs_f64(),
             duration: p.elapsed.as_secs_f64(),
             bytes: p.sent,
-            dirtied: if self.last { 0.0 } else { dirtied },
+            dirtied: if self.last { Volume::ZERO } else { dirtied },
         });
         if self.last {
             return Action::Finish {
@@ -285,7 +287,7 @@ impl Algorithm for Xen4 {
             };
         }
         self.iteration += 1;
-        self.to_send = (dirtied / page()).round();
+        self.to_send = dirtied.in_pages().round();
         if self.to_send < SPP_TARGET_DIRTY_COUNT || self.iteration >= SPP_MAX_ITERATIONS {
             self.last = true;
             self.send(p.now, Phase::StopAndCopy)
@@ -304,9 +306,9 @@ impl Algorithm for Xen4 {
             bytes: p.sent,
             dirtied: self.guest.dirty.distinct(p.writes),
         });
-        let left = (self.to_send - p.sent / page()).max(0.0);
-        let d = self.guest.dirty.distinct(p.writes) / page();
-        self.to_send = left + d - overlap(left, d, self.guest.dirty.region() / page());
+        let left = (self.to_send - p.sent.in_pages()).max(0.0);
+        let d = self.guest.dirty.distinct(p.writes).in_pages();
+        self.to_send = left + d - overlap(left, d, self.guest.dirty.region().in_pages());
         self.last = true;
         Some(self.send(p.now, Phase::StopAndCopy))
     }
@@ -322,7 +324,7 @@ mod tests {
     use crate::migration::Hypervisor;
     use crate::migration::harness::{drive, guest, settings};
 
-    const GBIT: f64 = 125_000_000.0;
+    const GBIT: Bandwidth = Bandwidth::bytes_per_sec(125_000_000.0);
 
     #[test]
     fn an_idle_vm_takes_one_rate_limited_round_and_a_tiny_stop_and_copy() {
@@ -339,7 +341,7 @@ mod tests {
         // Xen checks its stop conditions after a round: the full first round does not meet
         // them, the second (empty) round does, then comes the stop-and-copy.
         assert_eq!(r.rounds.len(), 3);
-        assert_eq!(r.rounds[1].bytes, 0.0);
+        assert_eq!(r.rounds[1].bytes, Volume::ZERO);
         assert!(r.downtime_ms < 6.0, "{}", r.downtime_ms);
     }
 
@@ -347,21 +349,24 @@ mod tests {
     fn the_rate_limit_climbs_with_the_dirty_rate_and_stops_at_500() {
         // 200 Mbit/s of distinct pages in a 64 MB set: round 2 runs at dirty + 50 Mbit/s.
         let mut g = guest(256.0, 0.0, 0.0);
-        g.dirty = DirtyModelExt::wws_mbit(200.0, 64e6);
+        g.dirty = DirtyModelExt::wws_mbit(200.0, Volume::bytes(64e6));
         let s = settings(Hypervisor::Xen);
         let mut x = Xen3::new(g.clone(), &s, GBIT);
         x.start(SimTime::ZERO);
         let p = Progress {
             now: SimTime::from_secs(10),
-            sent: 1e8,
+            sent: Volume::bytes(1e8),
             elapsed: SimTime::from_secs(1),
-            writes: 25e6,
+            writes: Volume::bytes(25e6),
             drained: true,
         };
         x.progress(&p);
         // 25 MB dirtied in 1 s = 200 Mbit/s → 250.
         assert_eq!(x.mbit_rate, 250);
-        let p = Progress { writes: 200e6, ..p };
+        let p = Progress {
+            writes: Volume::bytes(200e6),
+            ..p
+        };
         x.progress(&p);
         assert_eq!(x.mbit_rate, MAX_MBIT_RATE);
     }
@@ -370,11 +375,11 @@ mod tests {
     fn a_vm_that_never_converges_stops_after_30_rounds_or_3x_memory() {
         // MMuncher-like: rewrites half its memory far faster than any rate limit.
         let mut g = guest(512.0, 0.0, 0.0);
-        g.dirty = DirtyModelExt::wws_mbit(8000.0, 256.0 * 1048576.0);
+        g.dirty = DirtyModelExt::wws_mbit(8000.0, Volume::mib(256.0));
         let s = settings(Hypervisor::Xen);
         let r = drive(Box::new(Xen3::new(g.clone(), &s, GBIT)), &g, GBIT, None);
         let precopy = r.rounds.len() - 1;
-        let sent_pages: f64 = r.rounds[..precopy].iter().map(|r| r.bytes).sum::<f64>() / 4100.0;
+        let sent_pages = r.rounds[..precopy].iter().map(|r| r.bytes).sum::<Volume>() / PAGE_ON_WIRE;
         assert!(
             precopy <= (DEF_MAX_ITERS as usize) + 1 && sent_pages <= 4.0 * g.pages(),
             "{precopy} rounds, {sent_pages} pages"
@@ -397,8 +402,8 @@ mod tests {
     /// Test helper: a WWS model from a rate in decimal Mbit/s.
     struct DirtyModelExt;
     impl DirtyModelExt {
-        fn wws_mbit(mbit: f64, wws: f64) -> crate::model::dirty::DirtyModel {
-            crate::model::dirty::DirtyModel::wws(mbit * 1e6 / 8.0, wws)
+        fn wws_mbit(mbit: f64, wws: Volume) -> crate::model::dirty::DirtyModel {
+            crate::model::dirty::DirtyModel::wws(Bandwidth::mbit(mbit), wws)
         }
     }
 }

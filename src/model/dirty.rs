@@ -6,27 +6,31 @@
 //! shrink or fail to.
 
 use crate::engine::SimTime;
+use crate::units::{Bandwidth, Volume};
 
 /// The shape of the write stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DirtyPattern {
     /// Clark et al. (NSDI 2005 §4): distinct pages are dirtied at `rate` until the writable working
     /// set `wws` is all dirty. Writes are counted as distinct pages.
-    Wws { rate: f64, wws: f64 },
+    Wws { rate: Bandwidth, wws: Volume },
     /// Writes land on uniformly random pages of `span` bytes, so `w` bytes of writes touch
     /// `span · (1 − e^(−w/span))` distinct bytes (the coupon-collector expectation).
-    Uniform { rate: f64, span: f64 },
+    Uniform { rate: Bandwidth, span: Volume },
     /// A share `hot_share` of the writes goes uniformly to a hot set of `hot` bytes, the rest
     /// uniformly to the other `span − hot` bytes.
     HotCold {
-        rate: f64,
-        hot: f64,
+        rate: Bandwidth,
+        hot: Volume,
         hot_share: f64,
-        span: f64,
+        span: Volume,
     },
-    /// A measured per-second series of distinct-page rates (bytes/s), saturating at `wws`; the
-    /// last value holds after the series ends.
-    Trace { per_second: Vec<f64>, wws: f64 },
+    /// A measured per-second series of distinct-page rates, saturating at `wws`; the last value
+    /// holds after the series ends.
+    Trace {
+        per_second: Vec<Bandwidth>,
+        wws: Volume,
+    },
 }
 
 /// A VM's dirtying behaviour and what modulates it.
@@ -50,8 +54,8 @@ impl DirtyModel {
     pub fn idle() -> DirtyModel {
         DirtyModel {
             pattern: DirtyPattern::Wws {
-                rate: 0.0,
-                wws: 0.0,
+                rate: Bandwidth::ZERO,
+                wws: Volume::ZERO,
             },
             zero_fraction: 0.0,
             cpu_coupled: false,
@@ -60,7 +64,7 @@ impl DirtyModel {
     }
 
     /// Clark's unique-page rate with a writable-working-set cap.
-    pub fn wws(rate: f64, wws: f64) -> DirtyModel {
+    pub fn wws(rate: Bandwidth, wws: Volume) -> DirtyModel {
         DirtyModel {
             pattern: DirtyPattern::Wws { rate, wws },
             ..DirtyModel::idle()
@@ -68,12 +72,12 @@ impl DirtyModel {
     }
 
     /// Bytes of `ram` that are not zero pages and must really be sent.
-    pub fn nonzero(&self, ram: f64) -> f64 {
+    pub fn nonzero(&self, ram: Volume) -> Volume {
         ram * (1.0 - self.zero_fraction.clamp(0.0, 1.0))
     }
 
-    /// Nominal write rate at time `t`, bytes per second (before CPU coupling and throttling).
-    pub fn rate_at(&self, t: SimTime) -> f64 {
+    /// Nominal write rate at time `t` (before CPU coupling and throttling).
+    pub fn rate_at(&self, t: SimTime) -> Bandwidth {
         match &self.pattern {
             DirtyPattern::Wws { rate, .. }
             | DirtyPattern::Uniform { rate, .. }
@@ -84,16 +88,16 @@ impl DirtyModel {
                     .get(i as usize)
                     .or(per_second.last())
                     .copied()
-                    .unwrap_or(0.0)
+                    .unwrap_or(Bandwidth::ZERO)
             }
         }
     }
 
     /// Writes between `from` and `to` at nominal rate, scaled by `factor` (CPU share and throttle
     /// effect, held constant over the interval).
-    pub fn writes(&self, from: SimTime, to: SimTime, factor: f64) -> f64 {
+    pub fn writes(&self, from: SimTime, to: SimTime, factor: f64) -> Volume {
         if to <= from {
-            return 0.0;
+            return Volume::ZERO;
         }
         let w = match &self.pattern {
             DirtyPattern::Trace { per_second, .. } => {
@@ -108,26 +112,31 @@ impl DirtyModel {
                         .get(i as usize)
                         .or(per_second.last())
                         .copied()
-                        .unwrap_or(0.0);
+                        .unwrap_or(Bandwidth::ZERO)
+                        .as_bytes_per_sec();
                     acc += r * (next - t);
                     t = next;
                 }
                 acc
             }
-            _ => self.rate_at(from) * (to - from).as_secs_f64(),
+            _ => self.rate_at(from).as_bytes_per_sec() * (to - from).as_secs_f64(),
         };
-        w * factor.max(0.0)
+        Volume::bytes(w * factor.max(0.0))
     }
 
     /// Distinct bytes touched by `writes` bytes of writes, from a clean bitmap.
-    pub fn distinct(&self, writes: f64) -> f64 {
+    pub fn distinct(&self, writes: Volume) -> Volume {
+        let writes = writes.as_bytes();
         if writes <= 0.0 {
-            return 0.0;
+            return Volume::ZERO;
         }
-        match &self.pattern {
-            DirtyPattern::Wws { wws, .. } | DirtyPattern::Trace { wws, .. } => writes.min(*wws),
+        Volume::bytes(match &self.pattern {
+            DirtyPattern::Wws { wws, .. } | DirtyPattern::Trace { wws, .. } => {
+                writes.min(wws.as_bytes())
+            }
             DirtyPattern::Uniform { span, .. } => {
-                if *span <= 0.0 {
+                let span = span.as_bytes();
+                if span <= 0.0 {
                     0.0
                 } else {
                     span * (1.0 - (-writes / span).exp())
@@ -139,8 +148,9 @@ impl DirtyModel {
                 span,
                 ..
             } => {
+                let (hot, span) = (hot.as_bytes(), span.as_bytes());
                 let cold = (span - hot).max(0.0);
-                let h = if *hot > 0.0 {
+                let h = if hot > 0.0 {
                     hot * (1.0 - (-writes * hot_share / hot).exp())
                 } else {
                     0.0
@@ -152,29 +162,28 @@ impl DirtyModel {
                 };
                 h + c
             }
-        }
+        })
     }
 
     /// Of a set of pages, what fraction `w` more bytes of writes touch again. The set is the
     /// pages touched by `set_writes` bytes of writes, or all of `memory` if `None` (a first pass
     /// over everything). Xen's pre-copy skips pages touched again before it reaches them.
-    pub fn redirtied(&self, set_writes: Option<f64>, w: f64, memory: f64) -> f64 {
-        if w <= 0.0 {
+    pub fn redirtied(&self, set_writes: Option<Volume>, w: Volume, memory: Volume) -> f64 {
+        if w.as_bytes() <= 0.0 {
             return 0.0;
         }
         let Some(prev) = set_writes else {
-            return (self.distinct(w) / memory.max(1.0)).min(1.0);
+            return (self.distinct(w) / memory.max(Volume::bytes(1.0))).min(1.0);
         };
+        let (prev, w) = (prev.as_bytes(), w.as_bytes());
         match &self.pattern {
             DirtyPattern::Wws { wws, .. } | DirtyPattern::Trace { wws, .. } => {
-                if *wws <= 0.0 {
-                    0.0
-                } else {
-                    (w / wws).min(1.0)
-                }
+                let wws = wws.as_bytes();
+                if wws <= 0.0 { 0.0 } else { (w / wws).min(1.0) }
             }
             DirtyPattern::Uniform { span, .. } => {
-                if *span <= 0.0 {
+                let span = span.as_bytes();
+                if span <= 0.0 {
                     0.0
                 } else {
                     1.0 - (-w / span).exp()
@@ -186,6 +195,7 @@ impl DirtyModel {
                 span,
                 ..
             } => {
+                let (hot, span) = (hot.as_bytes(), span.as_bytes());
                 let cold = (span - hot).max(0.0);
                 let part = |size: f64, share: f64, writes: f64| {
                     if size > 0.0 {
@@ -194,7 +204,7 @@ impl DirtyModel {
                         0.0
                     }
                 };
-                let h_set = part(*hot, *hot_share, prev);
+                let h_set = part(hot, *hot_share, prev);
                 let c_set = part(cold, 1.0 - hot_share, prev);
                 let frac = |size: f64, share: f64| {
                     if size > 0.0 {
@@ -207,14 +217,14 @@ impl DirtyModel {
                 if total <= 0.0 {
                     0.0
                 } else {
-                    (h_set * frac(*hot, *hot_share) + c_set * frac(cold, 1.0 - hot_share)) / total
+                    (h_set * frac(hot, *hot_share) + c_set * frac(cold, 1.0 - hot_share)) / total
                 }
             }
         }
     }
 
     /// The memory that dirty pages come from: the most that can be dirty at once.
-    pub fn region(&self) -> f64 {
+    pub fn region(&self) -> Volume {
         match &self.pattern {
             DirtyPattern::Wws { wws, .. } | DirtyPattern::Trace { wws, .. } => *wws,
             DirtyPattern::Uniform { span, .. } | DirtyPattern::HotCold { span, .. } => *span,
@@ -223,9 +233,11 @@ impl DirtyModel {
 
     /// Whether the VM writes at all.
     pub fn is_idle(&self) -> bool {
-        self.region() <= 0.0
+        !self.region().is_positive()
             || match &self.pattern {
-                DirtyPattern::Trace { per_second, .. } => per_second.iter().all(|r| *r <= 0.0),
+                DirtyPattern::Trace { per_second, .. } => {
+                    per_second.iter().all(|r| !r.is_positive())
+                }
                 p => {
                     let r = match p {
                         DirtyPattern::Wws { rate, .. }
@@ -233,7 +245,7 @@ impl DirtyModel {
                         | DirtyPattern::HotCold { rate, .. } => *rate,
                         DirtyPattern::Trace { .. } => unreachable!(),
                     };
-                    r <= 0.0
+                    !r.is_positive()
                 }
             }
     }
@@ -249,63 +261,69 @@ impl DirtyModel {
 mod tests {
     use super::*;
 
-    const MIB: f64 = 1048576.0;
+    fn mib(n: f64) -> Volume {
+        Volume::mib(n)
+    }
 
     #[test]
     fn wws_model_saturates() {
-        let m = DirtyModel::wws(10.0 * MIB, 64.0 * MIB);
+        let m = DirtyModel::wws(Bandwidth::mib_per_sec(10.0), mib(64.0));
         let w = m.writes(SimTime::ZERO, SimTime::from_secs(2), 1.0);
-        assert_eq!(w, 20.0 * MIB);
-        assert_eq!(m.distinct(w), 20.0 * MIB);
-        assert_eq!(m.distinct(100.0 * MIB), 64.0 * MIB);
+        assert_eq!(w, mib(20.0));
+        assert_eq!(m.distinct(w), mib(20.0));
+        assert_eq!(m.distinct(mib(100.0)), mib(64.0));
     }
 
     #[test]
     fn uniform_writes_follow_the_coupon_collector() {
         let n = 1000.0 * 4096.0;
         let m = DirtyModel {
-            pattern: DirtyPattern::Uniform { rate: n, span: n },
+            pattern: DirtyPattern::Uniform {
+                rate: Bandwidth::bytes_per_sec(n),
+                span: Volume::bytes(n),
+            },
             ..DirtyModel::idle()
         };
         // Writing as many pages as there are touches 1 − 1/e of them.
-        let d = m.distinct(n);
-        assert!((d / n - (1.0 - (-1.0f64).exp())).abs() < 1e-12);
-        assert!(m.distinct(20.0 * n) < n);
+        let d = m.distinct(Volume::bytes(n));
+        assert!((d.as_bytes() / n - (1.0 - (-1.0f64).exp())).abs() < 1e-12);
+        assert!(m.distinct(Volume::bytes(20.0 * n)) < Volume::bytes(n));
     }
 
     #[test]
     fn hot_cold_mixture_fills_the_hot_set_first() {
         let m = DirtyModel {
             pattern: DirtyPattern::HotCold {
-                rate: 1.0,
-                hot: 10.0 * MIB,
+                rate: Bandwidth::bytes_per_sec(1.0),
+                hot: mib(10.0),
                 hot_share: 0.9,
-                span: 1000.0 * MIB,
+                span: mib(1000.0),
             },
             ..DirtyModel::idle()
         };
-        let d = m.distinct(50.0 * MIB);
+        let d = m.distinct(mib(50.0));
         // 45 MiB of writes on 10 MiB hot: nearly all of it; 5 MiB on 990 MiB cold: about 5 MiB.
-        assert!((d - (10.0 * MIB * (1.0 - (-4.5f64).exp()) + 4.99 * MIB)).abs() < 0.02 * MIB);
+        let want = 10.0 * (1.0 - (-4.5f64).exp()) + 4.99;
+        assert!((d.as_mib() - want).abs() < 0.02, "{d}");
     }
 
     #[test]
     fn trace_integrates_per_second_steps() {
         let m = DirtyModel {
             pattern: DirtyPattern::Trace {
-                per_second: vec![1.0 * MIB, 3.0 * MIB],
-                wws: 100.0 * MIB,
+                per_second: vec![Bandwidth::mib_per_sec(1.0), Bandwidth::mib_per_sec(3.0)],
+                wws: mib(100.0),
             },
             ..DirtyModel::idle()
         };
         let w = m.writes(SimTime::from_millis(500), SimTime::from_millis(2500), 1.0);
         // 0.5 s at 1 MiB/s, then 1.5 s at 3 MiB/s (the last value holds).
-        assert!((w - 5.0 * MIB).abs() < 1e-6);
+        assert!((w.as_mib() - 5.0).abs() < 1e-9, "{w}");
     }
 
     #[test]
     fn throttle_bites_only_below_the_writers_cpu_share() {
-        let mut m = DirtyModel::wws(1.0, 1.0);
+        let mut m = DirtyModel::wws(Bandwidth::bytes_per_sec(1.0), Volume::bytes(1.0));
         m.writer_cpu_share = 1.0;
         assert!((m.throttle_factor(0.2) - 0.8).abs() < 1e-12);
         m.writer_cpu_share = 0.1;

@@ -12,7 +12,7 @@
 //! does not compete with one arriving at it.
 
 use crate::engine::SimTime;
-use crate::units::Bandwidth;
+use crate::units::{Bandwidth, Volume};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LinkId(pub u32);
@@ -23,8 +23,7 @@ pub struct FlowId(pub u32);
 #[derive(Debug, Clone)]
 pub struct Link {
     pub name: String,
-    /// Bytes per second.
-    pub capacity: f64,
+    pub capacity: Bandwidth,
     pub latency: SimTime,
 }
 
@@ -48,20 +47,20 @@ pub enum Endpoint {
 #[derive(Debug, Clone)]
 pub struct Flow {
     pub links: Vec<LinkId>,
-    /// Bytes still to transfer; `f64::INFINITY` for a persistent flow (background traffic).
-    pub remaining: f64,
-    /// Current max-min share, bytes per second.
-    pub rate: f64,
-    /// The flow's own rate limit, bytes per second (`f64::INFINITY` if none).
-    pub cap: f64,
-    /// Bytes delivered so far.
-    pub delivered: f64,
+    /// Still to transfer; infinite for a persistent flow (background traffic).
+    pub remaining: Volume,
+    /// Current max-min share.
+    pub rate: Bandwidth,
+    /// The flow's own rate limit ([`Bandwidth::UNLIMITED`] if none).
+    pub cap: Bandwidth,
+    /// Delivered so far.
+    pub delivered: Volume,
     /// Propagation delay added after the last byte leaves.
     pub latency: SimTime,
 }
 
 /// Flows are done when less than this many bytes remain (rounding of rate × time).
-const DONE_EPSILON: f64 = 1e-3;
+const DONE_EPSILON: Volume = Volume::bytes(1e-3);
 
 /// The data-centre network: links, the topology's routing and the live flows.
 #[derive(Debug, Clone)]
@@ -109,7 +108,7 @@ impl Network {
         let mut host_rx = Vec::with_capacity(n);
         let mut host_rack = Vec::with_capacity(n);
         for (i, nic) in spec.host_nic.iter().enumerate() {
-            let cap = nic.as_bytes_per_sec();
+            let cap = *nic;
             host_tx.push(LinkId(links.len() as u32));
             links.push(Link {
                 name: format!("{}/tx", spec.host_names[i]),
@@ -135,13 +134,13 @@ impl Network {
                 rack_up.push(LinkId(links.len() as u32));
                 links.push(Link {
                     name: format!("rack{r}/up"),
-                    capacity: spec.uplink.as_bytes_per_sec(),
+                    capacity: spec.uplink,
                     latency: spec.uplink_latency,
                 });
                 rack_down.push(LinkId(links.len() as u32));
                 links.push(Link {
                     name: format!("rack{r}/down"),
-                    capacity: spec.uplink.as_bytes_per_sec(),
+                    capacity: spec.uplink,
                     latency: spec.uplink_latency,
                 });
             }
@@ -218,7 +217,7 @@ impl Network {
         &mut self,
         now: SimTime,
         links: Vec<LinkId>,
-        bytes: Option<f64>,
+        bytes: Option<Volume>,
         cap: Option<Bandwidth>,
     ) -> FlowId {
         self.advance(now);
@@ -226,10 +225,10 @@ impl Network {
         let latency = self.path_latency(&links);
         let flow = Flow {
             links,
-            remaining: bytes.unwrap_or(f64::INFINITY),
-            rate: 0.0,
-            cap: cap.map_or(f64::INFINITY, |c| c.as_bytes_per_sec()),
-            delivered: 0.0,
+            remaining: bytes.unwrap_or(Volume::bytes(f64::INFINITY)),
+            rate: Bandwidth::ZERO,
+            cap: cap.unwrap_or(Bandwidth::UNLIMITED),
+            delivered: Volume::ZERO,
             latency,
         };
         let id = match self.free.pop() {
@@ -261,16 +260,16 @@ impl Network {
         self.advance(now);
         self.completion.set(None);
         if let Some(Some(f)) = self.flows.get_mut(id.0 as usize) {
-            f.cap = cap.map_or(f64::INFINITY, |c| c.as_bytes_per_sec());
+            f.cap = cap.unwrap_or(Bandwidth::UNLIMITED);
         }
         self.dirty = true;
     }
 
     /// Changes a link's capacity (a failure sets it to 0, a repair restores it).
-    pub fn set_link_capacity(&mut self, now: SimTime, link: LinkId, capacity: f64) {
+    pub fn set_link_capacity(&mut self, now: SimTime, link: LinkId, capacity: Bandwidth) {
         self.advance(now);
         self.completion.set(None);
-        self.links[link.0 as usize].capacity = capacity.max(0.0);
+        self.links[link.0 as usize].capacity = capacity.max(Bandwidth::ZERO);
         self.dirty = true;
     }
 
@@ -313,7 +312,7 @@ impl Network {
         // Changes made at `last_update` hold from then on: rate them before moving on.
         self.settle();
         self.completion.set(None);
-        let dt = (now - self.last_update).as_secs_f64();
+        let dt = now - self.last_update;
         for f in self.flows.iter_mut().flatten() {
             let sent = (f.rate * dt).min(f.remaining);
             f.remaining -= sent;
@@ -332,12 +331,12 @@ impl Network {
             .flows
             .iter()
             .flatten()
-            .filter(|f| f.remaining.is_finite())
+            .filter(|f| f.remaining.as_bytes().is_finite())
             .filter_map(|f| {
                 if f.remaining <= DONE_EPSILON {
                     Some(self.last_update)
-                } else if f.rate > 0.0 {
-                    Some(self.last_update + SimTime::from_secs_f64_ceil(f.remaining / f.rate))
+                } else if f.rate.is_positive() {
+                    Some(self.last_update + f.remaining.time_at(f.rate))
                 } else {
                     None
                 }
@@ -357,10 +356,10 @@ impl Network {
             .collect()
     }
 
-    /// Bytes per second currently allocated on each link.
-    pub fn link_load(&self) -> Vec<f64> {
+    /// The rate currently allocated on each link.
+    pub fn link_load(&self) -> Vec<Bandwidth> {
         debug_assert!(!self.dirty, "settle() before reading rates");
-        let mut load = vec![0.0; self.links.len()];
+        let mut load = vec![Bandwidth::ZERO; self.links.len()];
         for f in self.flows.iter().flatten() {
             for l in &f.links {
                 load[l.0 as usize] += f.rate;
@@ -373,12 +372,16 @@ impl Network {
     fn recompute(&mut self) {
         self.generation += 1;
         let nl = self.links.len();
-        let mut residual: Vec<f64> = self.links.iter().map(|l| l.capacity).collect();
+        let mut residual: Vec<f64> = self
+            .links
+            .iter()
+            .map(|l| l.capacity.as_bytes_per_sec())
+            .collect();
         let mut unfrozen_on: Vec<u32> = vec![0; nl];
         let mut active: Vec<u32> = Vec::new();
         for (i, f) in self.flows.iter_mut().enumerate() {
             if let Some(f) = f {
-                f.rate = 0.0;
+                f.rate = Bandwidth::ZERO;
                 active.push(i as u32);
                 for l in &f.links {
                     unfrozen_on[l.0 as usize] += 1;
@@ -396,7 +399,7 @@ impl Network {
             }
             for &i in &active {
                 let f = self.flows[i as usize].as_ref().expect("active flow");
-                next = next.min(f.cap);
+                next = next.min(f.cap.as_bytes_per_sec());
             }
             if !next.is_finite() {
                 // Flows with no link and no cap: nothing limits them. Give them nothing rather
@@ -416,8 +419,9 @@ impl Network {
             for &i in &active {
                 let f = self.flows[i as usize].as_mut().expect("active flow");
                 let saturated = f.links.iter().any(|l| residual[l.0 as usize] <= tol);
-                if saturated || f.cap <= level + tol {
-                    f.rate = level.min(f.cap);
+                let cap = f.cap.as_bytes_per_sec();
+                if saturated || cap <= level + tol {
+                    f.rate = Bandwidth::bytes_per_sec(level.min(cap));
                     for l in &f.links {
                         unfrozen_on[l.0 as usize] -= 1;
                     }
@@ -464,7 +468,7 @@ mod tests {
     }
 
     fn mbit(f: &Flow) -> f64 {
-        f.rate * 8.0 / 1e6
+        f.rate.as_mbit()
     }
 
     #[test]
@@ -472,8 +476,8 @@ mod tests {
         let mut net = star(3, Bandwidth::mbit(1000.0));
         let p1 = net.path(Endpoint::Host(0), Endpoint::Host(1));
         let p2 = net.path(Endpoint::Host(0), Endpoint::Host(2));
-        let a = net.start_flow(SimTime::ZERO, p1, Some(1e9), None);
-        let b = net.start_flow(SimTime::ZERO, p2, Some(1e9), None);
+        let a = net.start_flow(SimTime::ZERO, p1, Some(Volume::bytes(1e9)), None);
+        let b = net.start_flow(SimTime::ZERO, p2, Some(Volume::bytes(1e9)), None);
         net.settle();
         assert!((mbit(net.flow(a).unwrap()) - 500.0).abs() < 1e-6);
         assert!((mbit(net.flow(b).unwrap()) - 500.0).abs() < 1e-6);
@@ -486,7 +490,12 @@ mod tests {
         let mut net = star(2, Bandwidth::mbit(1000.0));
         let mig = net.path(Endpoint::Host(0), Endpoint::Host(1));
         let web = net.path(Endpoint::Host(0), Endpoint::External);
-        let m = net.start_flow(SimTime::ZERO, mig, Some(1e9), Some(Bandwidth::mbit(100.0)));
+        let m = net.start_flow(
+            SimTime::ZERO,
+            mig,
+            Some(Volume::bytes(1e9)),
+            Some(Bandwidth::mbit(100.0)),
+        );
         let w = net.start_flow(SimTime::ZERO, web, None, None);
         net.settle();
         assert!((mbit(net.flow(m).unwrap()) - 100.0).abs() < 1e-6);
@@ -514,7 +523,7 @@ mod tests {
             Some(Bandwidth::bytes_per_sec(2.0)),
         );
         net.settle();
-        let r = |id| net.flow(id).unwrap().rate;
+        let r = |id| net.flow(id).unwrap().rate.as_bytes_per_sec();
         assert!((r(a) - 5.0).abs() < 1e-9);
         assert!((r(b) - 5.0).abs() < 1e-9);
         assert!((r(c) - 2.0).abs() < 1e-9);
@@ -536,13 +545,17 @@ mod tests {
         net.settle();
         for f in &inter {
             assert!(
-                (net.flow(*f).unwrap().rate - Bandwidth::mbit(250.0).as_bytes_per_sec()).abs()
+                (net.flow(*f).unwrap().rate - Bandwidth::mbit(250.0))
+                    .as_bytes_per_sec()
+                    .abs()
                     < 1.0
             );
         }
         // Host 0's NIC carries 250 Mbit/s inter-rack, so the intra-rack flow gets 9.75 Gbit/s.
         assert!(
-            (net.flow(intra).unwrap().rate - Bandwidth::mbit(9750.0).as_bytes_per_sec()).abs()
+            (net.flow(intra).unwrap().rate - Bandwidth::mbit(9750.0))
+                .as_bytes_per_sec()
+                .abs()
                 < 1.0
         );
     }
@@ -551,8 +564,8 @@ mod tests {
     fn flows_complete_when_their_bytes_drain() {
         let mut net = star(2, Bandwidth::bytes_per_sec(100.0));
         let p = net.path(Endpoint::Host(0), Endpoint::Host(1));
-        let a = net.start_flow(SimTime::ZERO, p.clone(), Some(100.0), None);
-        let b = net.start_flow(SimTime::ZERO, p, Some(300.0), None);
+        let a = net.start_flow(SimTime::ZERO, p.clone(), Some(Volume::bytes(100.0)), None);
+        let b = net.start_flow(SimTime::ZERO, p, Some(Volume::bytes(300.0)), None);
         net.settle();
         // Both at 50 B/s: a drains at t = 2 s.
         assert_eq!(net.next_completion(), Some(SimTime::from_secs(2)));
@@ -562,7 +575,7 @@ mod tests {
         // b has 200 B left, alone at 100 B/s: done at t = 4 s.
         assert_eq!(net.next_completion(), Some(SimTime::from_secs(4)));
         assert_eq!(net.drained(SimTime::from_secs(4)), vec![b]);
-        assert!((net.flow(b).unwrap().delivered - 300.0).abs() < 1e-6);
+        assert!((net.flow(b).unwrap().delivered.as_bytes() - 300.0).abs() < 1e-6);
     }
 
     #[test]

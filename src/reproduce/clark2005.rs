@@ -121,8 +121,8 @@ pub fn rounds_csv(exps: &[Experiment]) -> String {
                 i + 1,
                 r.start,
                 r.duration,
-                r.bytes / 1e6,
-                r.dirtied / 1e6
+                r.bytes.as_mb(),
+                r.dirtied.as_mb()
             ));
         }
     }
@@ -150,7 +150,7 @@ pub fn run(dir: &Path, name: &str) -> Result<Experiment, String> {
     // pages' worth.
     let rounds = &migration.per_round;
     let converged = rounds.len() >= 2
-        && rounds[rounds.len() - 2].dirtied < crate::migration::xen::STOP_PAGES * 4096.0;
+        && rounds[rounds.len() - 2].dirtied.in_pages() < crate::migration::xen::STOP_PAGES;
     Ok(Experiment {
         name: name.to_string(),
         published,

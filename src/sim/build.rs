@@ -16,7 +16,7 @@ use crate::scenario::{
     CpuModelKind, HostTypeSpec, InitialPlacement, InitialPower, Scenario, ScenarioError,
     TopologySpecKind,
 };
-use crate::units::Bytes;
+use crate::units::{Bandwidth, Bytes, Volume};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -321,7 +321,7 @@ impl Simulation {
                 r.restart_delay.time(),
             ));
         }
-        let link_capacity: Vec<f64> = net.links.iter().map(|l| l.capacity).collect();
+        let link_capacity: Vec<Bandwidth> = net.links.iter().map(|l| l.capacity).collect();
         let mut requests = Vec::new();
         for (i, m) in sc.migrate.iter().enumerate() {
             let vm = vms.name.iter().position(|n| *n == m.vm).ok_or_else(|| {
@@ -371,8 +371,8 @@ impl Simulation {
             rng_workload: seed_rng,
             vm_flow: vec![None; n_vms],
             vm_last: vec![SimTime::ZERO; n_vms],
-            traffic_demand: 0.0,
-            traffic_delivered: 0.0,
+            traffic_demand: Volume::ZERO,
+            traffic_delivered: Volume::ZERO,
             timeline: Vec::new(),
             last_sample: None,
             peak_active: 0,
@@ -445,26 +445,26 @@ pub(super) fn host_type_from(spec: &HostTypeSpec) -> HostType {
 pub fn dirty_model_from(d: &crate::scenario::DirtySpec, ram: Bytes) -> DirtyModel {
     use crate::model::dirty::DirtyPattern;
     use crate::scenario::DirtyKind;
-    let rate = d.rate.map(|r| r.as_bytes_per_sec()).unwrap_or(0.0);
-    let span = d.wws.unwrap_or(ram).as_f64();
+    let rate = d.rate.unwrap_or(Bandwidth::ZERO);
+    let span = Volume::from(d.wws.unwrap_or(ram));
     let pattern = match d.model {
         DirtyKind::Wws => DirtyPattern::Wws {
             rate,
-            wws: if rate > 0.0 { span } else { 0.0 },
+            wws: if rate.is_positive() {
+                span
+            } else {
+                Volume::ZERO
+            },
         },
         DirtyKind::Uniform => DirtyPattern::Uniform { rate, span },
         DirtyKind::HotCold => DirtyPattern::HotCold {
             rate,
-            hot: d.hot.map(|h| h.as_f64()).unwrap_or(0.0),
+            hot: d.hot.map(Volume::from).unwrap_or(Volume::ZERO),
             hot_share: d.hot_share.unwrap_or(0.0),
-            span: ram.as_f64(),
+            span: Volume::from(ram),
         },
         DirtyKind::Trace => DirtyPattern::Trace {
-            per_second: d
-                .trace
-                .as_ref()
-                .map(|t| t.iter().map(|r| r.as_bytes_per_sec()).collect())
-                .unwrap_or_default(),
+            per_second: d.trace.as_ref().cloned().unwrap_or_default(),
             wws: span,
         },
     };

@@ -4,6 +4,7 @@ use super::{Event, Recorder, Simulation, TrafficSample};
 use crate::engine::SimTime;
 use crate::model::vm::VmState;
 use crate::policy::{self, ClusterView, Decision};
+use crate::units::Bandwidth;
 use std::io;
 
 impl Simulation {
@@ -131,7 +132,7 @@ impl Simulation {
                     let cap = self.link_capacity[l.0 as usize];
                     self.net.set_link_capacity(t, l, cap);
                 } else {
-                    self.net.set_link_capacity(t, l, 0.0);
+                    self.net.set_link_capacity(t, l, Bandwidth::ZERO);
                     self.fail_migrations_on(t, l, &name);
                 }
             }
@@ -170,7 +171,7 @@ impl Simulation {
                 for (i, f) in self.vm_flow.iter().enumerate() {
                     let rate = f
                         .and_then(|f| self.net.flow(f))
-                        .map(|fl| fl.rate * 8.0 / 1e6)
+                        .map(|fl| fl.rate.as_bytes_per_sec() * 8.0 / 1e6)
                         .unwrap_or(0.0);
                     if self.vms.groups[self.vms.group[i] as usize]
                         .traffic

@@ -20,7 +20,7 @@ use crate::model::host::HostId;
 use crate::model::network::{Endpoint, FlowId};
 use crate::model::power::PowerState;
 use crate::model::vm::{VmId, VmState};
-use crate::units::{Bandwidth, Bytes};
+use crate::units::{Bandwidth, Bytes, Volume};
 
 /// A migration asked for, not yet started.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,7 @@ pub(super) struct Active {
     generation: u64,
     paused_at: Option<SimTime>,
     pub(super) on_destination: bool,
-    bytes: f64,
+    bytes: Volume,
     max_throttle: f64,
     /// An action held back while the guest suspends.
     deferred: Option<Action>,
@@ -148,7 +148,7 @@ impl Simulation {
             max_bandwidth: if m.max_bandwidth.is_zero() {
                 None
             } else {
-                Some(m.max_bandwidth.as_bytes_per_sec())
+                Some(m.max_bandwidth)
             },
             downtime_limit: m.downtime_limit.time(),
             auto_converge: m.auto_converge,
@@ -166,21 +166,17 @@ impl Simulation {
                 .suspend_time
                 .map(|d| d.time())
                 .unwrap_or_else(|| m.hypervisor.default_suspend_time()),
-            disk: g.disk.map(Bytes::as_f64).unwrap_or(0.0),
-            disk_dirty_rate: g
-                .disk_write_rate
-                .map(Bandwidth::as_bytes_per_sec)
-                .unwrap_or(0.0),
-            cpu_per_byte_s: m.cpu_per_100mbit / Bandwidth::mbit(100.0).as_bytes_per_sec(),
+            disk: g.disk.map(Volume::from).unwrap_or(Volume::ZERO),
+            disk_dirty_rate: g.disk_write_rate.unwrap_or(Bandwidth::ZERO),
         }
     }
 
     fn guest(&self, vm: VmId) -> Guest {
         let g = self.vms.group_of(vm);
-        let ram = self.vms.ram[vm.idx()].as_f64();
+        let ram = Volume::from(self.vms.ram[vm.idx()]);
         let spec = &self.scenario.vms[self.vms.group[vm.idx()] as usize];
         let nonzero = match spec.nonzero {
-            Some(nz) => nz.as_f64(),
+            Some(nz) => Volume::from(nz),
             None => g.dirty.nonzero(ram),
         };
         Guest {
@@ -317,7 +313,7 @@ impl Simulation {
             let path = self.net.path(Endpoint::Host(src.0), Endpoint::Host(dst.0));
             path.iter()
                 .map(|l| self.net.links[l.0 as usize].capacity)
-                .fold(f64::INFINITY, f64::min)
+                .fold(Bandwidth::UNLIMITED, Bandwidth::min)
         };
         let mut alg = migration::algorithm(self.guest(vm), &settings, link);
         self.set_vm_state(now, vm, VmState::Migrating);
@@ -345,7 +341,7 @@ impl Simulation {
             generation: 0,
             paused_at: None,
             on_destination: false,
-            bytes: 0.0,
+            bytes: Volume::ZERO,
             max_throttle: 0.0,
             deferred: None,
             waiting: false,
@@ -445,7 +441,7 @@ impl Simulation {
                     a.seg_phase = phase;
                     a.seg_factor = factor;
                     a.generation += 1;
-                    if bytes <= 0.0
+                    if !bytes.is_positive()
                         && let Some(t) = check_at.filter(|&t| t > now)
                     {
                         // Nothing to send before the algorithm's next look: wait for it.
@@ -455,13 +451,13 @@ impl Simulation {
                             .schedule(t, Event::MigrationCheck { slot, generation });
                         return;
                     }
-                    if bytes <= 0.0 {
+                    if !bytes.is_positive() {
                         // Nothing to send: report at once.
                         let p = Progress {
                             now,
-                            sent: 0.0,
+                            sent: Volume::ZERO,
                             elapsed: SimTime::ZERO,
-                            writes: 0.0,
+                            writes: Volume::ZERO,
                             drained: true,
                         };
                         action = a.alg.progress(&p);
@@ -469,21 +465,12 @@ impl Simulation {
                     }
                     let (src, dst, generation) = (a.src, a.dst, a.generation);
                     let path = self.net.path(Endpoint::Host(src.0), Endpoint::Host(dst.0));
-                    let limit = self
-                        .scenario
-                        .migration
-                        .stream_limit
-                        .map(Bandwidth::as_bytes_per_sec);
+                    let limit = self.scenario.migration.stream_limit;
                     let cap = match (cap, limit) {
                         (Some(c), Some(l)) => Some(c.min(l)),
                         (c, l) => c.or(l),
                     };
-                    let flow = self.net.start_flow(
-                        now,
-                        path,
-                        Some(bytes),
-                        cap.map(Bandwidth::bytes_per_sec),
-                    );
+                    let flow = self.net.start_flow(now, path, Some(bytes), cap);
                     self.migs.flow_owner.insert(flow.0, slot);
                     let a = self.migs.active[slot].as_mut().expect("active migration");
                     a.flow = Some(flow);
@@ -520,9 +507,9 @@ impl Simulation {
                 self.net
                     .stop_flow(now, f)
                     .map(|fl| fl.delivered)
-                    .unwrap_or(0.0)
+                    .unwrap_or(Volume::ZERO)
             }
-            None => 0.0,
+            None => Volume::ZERO,
         };
         let a = self.migs.active[slot].as_mut().expect("active migration");
         a.bytes += sent;
@@ -535,7 +522,7 @@ impl Simulation {
                 .dirty
                 .writes(a.seg_start, now, a.seg_factor)
         } else {
-            0.0
+            Volume::ZERO
         };
         Progress {
             now,
@@ -693,7 +680,7 @@ impl Simulation {
         rec.outcome = outcome;
         rec.reason = reason;
         rec.total_time_s = now.as_secs_f64() - start;
-        rec.transferred_bytes = a.bytes;
+        rec.transferred_bytes = a.bytes.as_bytes();
         rec.rounds = a.alg.syncs();
         rec.per_round = a.alg.rounds().to_vec();
         rec.max_throttle = a.max_throttle;
@@ -732,7 +719,7 @@ impl Simulation {
     /// Charges `host` the CPU of the migrations leaving it, recomputed from all of them so
     /// that concurrent ones add up.
     fn set_overhead(&mut self, now: SimTime, host: HostId) {
-        let mut total = 0.0;
+        let mut total = Bandwidth::ZERO;
         for a in self.migs.active.iter().flatten() {
             if a.src == host
                 && let Some(f) = a.flow
@@ -744,11 +731,10 @@ impl Simulation {
         self.charge_overhead(now, host, total);
     }
 
-    /// Sets `host`'s migration CPU from `rate`, the bytes/s its outgoing migrations send.
-    fn charge_overhead(&mut self, now: SimTime, host: HostId, rate: f64) {
+    /// Sets `host`'s migration CPU from `rate`, what its outgoing migrations send.
+    fn charge_overhead(&mut self, now: SimTime, host: HostId, rate: Bandwidth) {
         let core = self.hosts.host_type(host).core_mips;
-        let cores = rate * self.scenario.migration.cpu_per_100mbit
-            / Bandwidth::mbit(100.0).as_bytes_per_sec();
+        let cores = rate * self.scenario.migration.cpu_per_100mbit / Bandwidth::mbit(100.0);
         // Migration work cannot take more than the whole host.
         let mips = (cores * core).min(self.hosts.cpu_capacity[host.idx()]);
         if (mips - self.migs.overhead[host.idx()]).abs() > 1e-9 {
@@ -767,9 +753,9 @@ impl Simulation {
     /// [`Simulation::set_overhead`] adds them in), so the cost is the migrations and hosts
     /// involved, not migrations × hosts.
     pub(super) fn update_migration_cpu(&mut self, now: SimTime) {
-        let mut totals: BTreeMap<HostId, f64> = BTreeMap::new();
+        let mut totals: BTreeMap<HostId, Bandwidth> = BTreeMap::new();
         for a in self.migs.active.iter().flatten() {
-            let t = totals.entry(a.src).or_insert(0.0);
+            let t = totals.entry(a.src).or_insert(Bandwidth::ZERO);
             if let Some(f) = a.flow
                 && let Some(fl) = self.net.flow(f)
             {
@@ -778,7 +764,7 @@ impl Simulation {
         }
         // Hosts still charged whose migrations have all ended go back to nothing.
         for &h in &self.migs.charged {
-            totals.entry(h).or_insert(0.0);
+            totals.entry(h).or_insert(Bandwidth::ZERO);
         }
         for (h, rate) in totals {
             self.charge_overhead(now, h, rate);

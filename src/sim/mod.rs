@@ -31,6 +31,7 @@ use crate::model::power::PowerState;
 use crate::model::vm::{VmId, Vms};
 use crate::policy::{self, Policy};
 use crate::scenario::Scenario;
+use crate::units::{Bandwidth, Volume};
 pub use record::{NullRecorder, Recorder};
 
 pub use migrations::{Migrations, Request};
@@ -123,8 +124,8 @@ pub struct Simulation {
     ha: failures::Ha,
     vm_flow: Vec<Option<FlowId>>,
     vm_last: Vec<SimTime>,
-    traffic_demand: f64,
-    traffic_delivered: f64,
+    traffic_demand: Volume,
+    traffic_delivered: Volume,
     timeline: Vec<TimelineRow>,
     last_sample: Option<SimTime>,
     peak_active: u32,
@@ -132,7 +133,7 @@ pub struct Simulation {
     requests: Vec<Request>,
     traffic_samples: Vec<TrafficSample>,
     /// Each link's capacity as built, to restore after a fault.
-    link_capacity: Vec<f64>,
+    link_capacity: Vec<Bandwidth>,
     trace: Option<crate::trace::Trace>,
     /// The trace VM that drives each VM, or `u32::MAX`.
     trace_idx: Vec<u32>,

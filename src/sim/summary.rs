@@ -105,7 +105,7 @@ impl Simulation {
                 * ratio(sla_s, active_s)
                 * ratio(self.migration_shortfall, requested),
             overload_time_fraction: ratio(overload_s, active_s),
-            traffic_delivered_fraction: if self.traffic_demand > 0.0 {
+            traffic_delivered_fraction: if self.traffic_demand.is_positive() {
                 (delivered / self.traffic_demand).min(1.0)
             } else {
                 1.0

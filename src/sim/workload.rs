@@ -104,7 +104,8 @@ impl Simulation {
             1.0
         };
         let cap = Bandwidth::bytes_per_sec(rate.as_bytes_per_sec() * share);
-        let current = self.net.flow(f).map(|fl| fl.cap).unwrap_or(0.0);
+        let current = self.net.flow(f).map(|fl| fl.cap).unwrap_or(Bandwidth::ZERO);
+        let current = current.as_bytes_per_sec();
         if (current - cap.as_bytes_per_sec()).abs() > 1e-6 * current.max(1.0) {
             self.net.set_cap(t, f, Some(cap));
         }
@@ -132,7 +133,7 @@ impl Simulation {
                 && let Some(rate) = g.traffic
                 && self.vm_flow[i].is_some()
             {
-                self.traffic_demand += rate.as_bytes_per_sec() * dt;
+                self.traffic_demand += rate * (t - self.vm_last[i]);
             }
         }
         self.vm_last[i] = t;

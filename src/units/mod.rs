@@ -6,6 +6,8 @@
 //! out, and stored in one canonical base unit (bytes, bytes per second, nanoseconds, watts).
 //! Ambiguous spellings ("Mb", "m") are refused rather than guessed.
 
+mod flow;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -13,6 +15,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::engine::SimTime;
+
+pub use flow::Volume;
 
 /// A failed parse: what was expected, and the text that was given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,7 +172,11 @@ pub struct Bandwidth(f64);
 impl Bandwidth {
     pub const ZERO: Bandwidth = Bandwidth(0.0);
 
-    pub fn bytes_per_sec(b: f64) -> Self {
+    const fn from_raw(b: f64) -> Self {
+        Bandwidth(b)
+    }
+
+    pub const fn bytes_per_sec(b: f64) -> Self {
         Bandwidth(b)
     }
     pub fn bits_per_sec(b: f64) -> Self {
