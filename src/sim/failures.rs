@@ -107,7 +107,7 @@ impl Simulation {
             })
             .collect();
         for slot in hit {
-            let a = self.migs.active[slot].as_ref().expect("active");
+            let a = self.migs.get(slot);
             if a.src == h && a.on_destination && a.seg_phase == Phase::Postcopy {
                 lost_postcopy.push(a.vm);
             }

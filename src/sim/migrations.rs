@@ -9,11 +9,11 @@
 
 use std::collections::BTreeMap;
 
+use super::active::{Active, Effect};
 use super::{Event, Simulation};
 use crate::engine::SimTime;
 use crate::migration::{
-    self, Action, Algorithm, Guest, MigrationRecord, OnTimeout, Outcome, Phase, Progress, Settings,
-    Stage,
+    self, Action, Guest, MigrationRecord, OnTimeout, Outcome, Phase, Progress, Settings, Stage,
 };
 use crate::migration::{OnTimeoutSpec, StageTimes};
 use crate::model::host::HostId;
@@ -30,36 +30,14 @@ pub struct Request {
     pub at: SimTime,
 }
 
-pub(super) struct Active {
-    pub record: usize,
-    pub vm: VmId,
-    pub src: HostId,
-    pub dst: HostId,
-    alg: Box<dyn Algorithm>,
-    flow: Option<FlowId>,
-    seg_start: SimTime,
-    pub(super) seg_phase: Phase,
-    seg_factor: f64,
-    /// Bumped whenever the transfer under way changes, to recognise stale check events.
-    generation: u64,
-    paused_at: Option<SimTime>,
-    pub(super) on_destination: bool,
-    bytes: Volume,
-    max_throttle: f64,
-    /// An action held back while the guest suspends.
-    deferred: Option<Action>,
-    /// Waiting for the algorithm's next look with nothing to send (no flow).
-    waiting: bool,
-    /// Actions the algorithm has asked for: a bound on a model that stops making progress.
-    steps: u64,
-}
-
 /// Actions one migration may ask for before it is failed as making no progress. A QEMU
 /// migration that never converges iterates every 50–100 ms (`MAX_WAIT`, `BUFFER_DELAY`): a
 /// week without a timeout is about 12 million iterations, so this bound stops only a model
 /// defect (transfers that shrink towards nothing), with a reason that says so, in seconds of
 /// wall time rather than never.
 const MAX_STEPS: u64 = 100_000_000;
+
+const NO_MIGRATION: &str = "no migration in the slot an event or flow named";
 
 /// Everything the simulation keeps about migrations.
 #[derive(Default)]
@@ -93,6 +71,17 @@ impl Migrations {
             reserved: vec![0; hosts],
             ..Migrations::default()
         }
+    }
+
+    /// The migration in `slot`. The event handlers reach a slot only through an event or a
+    /// flow that names it, and a migration's events and flow end with it: an empty slot here
+    /// is a defect of the simulation, not of the scenario.
+    pub(super) fn get(&self, slot: usize) -> &Active {
+        self.active[slot].as_ref().expect(NO_MIGRATION)
+    }
+
+    pub(super) fn get_mut(&mut self, slot: usize) -> &mut Active {
+        self.active[slot].as_mut().expect(NO_MIGRATION)
     }
 
     /// The slot of the migration moving `vm`, if one is under way.
@@ -328,25 +317,7 @@ impl Simulation {
             }
         };
         self.migs.slot_by_vm.insert(vm, slot);
-        self.migs.active[slot] = Some(Active {
-            record,
-            vm,
-            src,
-            dst,
-            alg,
-            flow: None,
-            seg_start: now,
-            seg_phase: Phase::Precopy,
-            seg_factor: 1.0,
-            generation: 0,
-            paused_at: None,
-            on_destination: false,
-            bytes: Volume::ZERO,
-            max_throttle: 0.0,
-            deferred: None,
-            waiting: false,
-            steps: 0,
-        });
+        self.migs.active[slot] = Some(Active::new(record, vm, src, dst, alg, now));
         if let Some(t) = settings.timeout {
             self.queue
                 .schedule(now + t, Event::MigrationTimeout { slot, record });
@@ -370,12 +341,11 @@ impl Simulation {
         f
     }
 
-    /// Carries out an algorithm's action for the migration in `slot`.
+    /// Carries out an algorithm's actions for the migration in `slot`, until one leaves it
+    /// waiting for the network or an event.
     fn apply_action(&mut self, now: SimTime, slot: usize, mut action: Action) {
         loop {
-            let a = self.migs.active[slot].as_mut().expect("active migration");
-            a.steps += 1;
-            if a.steps > MAX_STEPS {
+            if !self.migs.get_mut(slot).count_step(MAX_STEPS) {
                 let reason = format!(
                     "stopped after {MAX_STEPS} transfer steps without finishing: the migration \
                      model made no progress (please report it with the scenario)"
@@ -383,116 +353,85 @@ impl Simulation {
                 self.abort(now, slot, Outcome::Failed, reason);
                 return;
             }
-            match action {
-                Action::Send {
+            match self.carry_out(now, slot, &action) {
+                Some(next) => action = next,
+                None => return,
+            }
+        }
+    }
+
+    /// Carries out one action and its effects. Returns the algorithm's next action if it is
+    /// due at once (there was nothing to send).
+    fn carry_out(&mut self, now: SimTime, slot: usize, action: &Action) -> Option<Action> {
+        let (vm, record) = {
+            let a = self.migs.get(slot);
+            (a.vm, a.record)
+        };
+        let settings = self.settings(vm);
+        loop {
+            // The dirty-rate factor as the world is now: after a pause or a switch it changes.
+            let factor = self.dirty_factor(vm, self.migs.get(slot).alg().throttle());
+            let a = self.migs.get_mut(slot);
+            match a.carry_out(now, action, settings.suspend_time, factor) {
+                Effect::Pause { resume_at } => {
+                    self.stage(record, Stage::StopAndCopy, now);
+                    self.pause_vm(now, vm);
+                    if let Some((at, generation)) = resume_at {
+                        self.queue
+                            .schedule(at, Event::MigrationResume { slot, generation });
+                        return None;
+                    }
+                }
+                Effect::Switch { paused } => {
+                    let resume = settings.resume_time;
+                    self.migs.records[record].downtime_ms =
+                        ((now - paused) + resume).as_millis_f64();
+                    self.stage(record, Stage::Commitment, now);
+                    self.stage(record, Stage::Activation, now + resume);
+                    self.move_vm(now, slot);
+                    self.set_vm_state(now, vm, VmState::Migrating);
+                    let h = self.vms.host[vm.idx()];
+                    self.refresh_host(now, h);
+                    self.start_vm_traffic(now, vm);
+                }
+                Effect::Wait { at, generation } => {
+                    self.queue
+                        .schedule(at, Event::MigrationCheck { slot, generation });
+                    return None;
+                }
+                Effect::Report(p) => return Some(a.progress(&p)),
+                Effect::Send {
                     bytes,
                     cap,
                     check_at,
-                    phase,
+                    generation,
                 } => {
-                    let vm = a.vm;
-                    let record = a.record;
-                    if matches!(phase, Phase::StopAndCopy) && a.paused_at.is_none() {
-                        a.paused_at = Some(now);
-                        self.stage(record, Stage::StopAndCopy, now);
-                        self.pause_vm(now, vm);
-                        let suspend = self.settings(vm).suspend_time;
-                        if suspend > SimTime::ZERO {
-                            // The final copy starts once the guest has stopped.
-                            let a = self.migs.active[slot].as_mut().expect("active migration");
-                            a.generation += 1;
-                            a.deferred = Some(Action::Send {
-                                bytes,
-                                cap,
-                                check_at,
-                                phase,
-                            });
-                            let generation = a.generation;
-                            self.queue.schedule(
-                                now + suspend,
-                                Event::MigrationResume { slot, generation },
-                            );
-                            return;
-                        }
-                    }
-                    let a = self.migs.active[slot].as_mut().expect("active migration");
-                    if matches!(phase, Phase::Postcopy) && !a.on_destination {
-                        let paused = a.paused_at.unwrap_or(now);
-                        let resume = self.settings(vm).resume_time;
-                        self.migs.records[record].downtime_ms =
-                            ((now - paused) + resume).as_millis_f64();
-                        self.stage(record, Stage::Commitment, now);
-                        self.stage(record, Stage::Activation, now + resume);
-                        self.move_vm(now, slot);
-                        self.set_vm_state(now, vm, VmState::Migrating);
-                        let h = self.vms.host[vm.idx()];
-                        self.refresh_host(now, h);
-                        self.start_vm_traffic(now, vm);
-                    }
-                    let throttle = self.migs.active[slot]
-                        .as_ref()
-                        .expect("active")
-                        .alg
-                        .throttle();
-                    let factor = self.dirty_factor(vm, throttle);
-                    let a = self.migs.active[slot].as_mut().expect("active migration");
-                    a.max_throttle = a.max_throttle.max(throttle);
-                    a.seg_start = now;
-                    a.seg_phase = phase;
-                    a.seg_factor = factor;
-                    a.generation += 1;
-                    if !bytes.is_positive()
-                        && let Some(t) = check_at.filter(|&t| t > now)
-                    {
-                        // Nothing to send before the algorithm's next look: wait for it.
-                        a.waiting = true;
-                        let generation = a.generation;
-                        self.queue
-                            .schedule(t, Event::MigrationCheck { slot, generation });
-                        return;
-                    }
-                    if !bytes.is_positive() {
-                        // Nothing to send: report at once.
-                        let p = Progress {
-                            now,
-                            sent: Volume::ZERO,
-                            elapsed: SimTime::ZERO,
-                            writes: Volume::ZERO,
-                            drained: true,
-                        };
-                        action = a.alg.progress(&p);
-                        continue;
-                    }
-                    let (src, dst, generation) = (a.src, a.dst, a.generation);
+                    let (src, dst) = (a.src, a.dst);
                     let path = self.net.path(Endpoint::Host(src.0), Endpoint::Host(dst.0));
-                    let limit = self.scenario.migration.stream_limit;
-                    let cap = match (cap, limit) {
+                    let cap = match (cap, self.scenario.migration.stream_limit) {
                         (Some(c), Some(l)) => Some(c.min(l)),
                         (c, l) => c.or(l),
                     };
                     let flow = self.net.start_flow(now, path, Some(bytes), cap);
                     self.migs.flow_owner.insert(flow.0, slot);
-                    let a = self.migs.active[slot].as_mut().expect("active migration");
-                    a.flow = Some(flow);
+                    self.migs.get_mut(slot).flow = Some(flow);
                     if let Some(t) = check_at {
                         self.queue
                             .schedule(t.max(now), Event::MigrationCheck { slot, generation });
                     }
-                    return;
+                    return None;
                 }
-                Action::Finish { resume } => {
-                    let (record, vm, on_dst, generation) =
-                        (a.record, a.vm, a.on_destination, a.generation);
-                    if on_dst {
-                        // Post-copy push done: the migration ends now.
-                        self.finish(now, slot, Outcome::Completed, String::new());
-                        self.set_vm_state(now, vm, VmState::Active);
-                    } else {
-                        self.stage(record, Stage::Commitment, now);
-                        self.queue
-                            .schedule(now + resume, Event::MigrationActivate { slot, generation });
-                    }
-                    return;
+                Effect::Commit { resume, generation } => {
+                    self.stage(record, Stage::Commitment, now);
+                    self.queue
+                        .schedule(now + resume, Event::MigrationActivate { slot, generation });
+                    return None;
+                }
+                Effect::Done => {
+                    // The post-copy push is done: the migration ends now.
+                    self.finish(now, slot, Outcome::Completed, String::new());
+                    self.set_vm_state(now, vm, VmState::Active);
+                    return None;
                 }
             }
         }
@@ -500,8 +439,8 @@ impl Simulation {
 
     /// Stops the transfer under way and says what it achieved.
     fn stop_transfer(&mut self, now: SimTime, slot: usize, drained: bool) -> Progress {
-        let a = self.migs.active[slot].as_mut().expect("active migration");
-        let sent = match a.flow.take() {
+        let a = self.migs.active[slot].as_mut().expect(NO_MIGRATION);
+        let sent = match a.flow {
             Some(f) => {
                 self.migs.flow_owner.remove(&f.0);
                 self.net
@@ -511,26 +450,8 @@ impl Simulation {
             }
             None => Volume::ZERO,
         };
-        let a = self.migs.active[slot].as_mut().expect("active migration");
-        a.bytes += sent;
-        a.generation += 1;
-        a.waiting = false;
-        let vm = a.vm;
-        let writes = if a.seg_phase == Phase::Precopy || a.seg_phase == Phase::Disk {
-            self.vms
-                .group_of(vm)
-                .dirty
-                .writes(a.seg_start, now, a.seg_factor)
-        } else {
-            Volume::ZERO
-        };
-        Progress {
-            now,
-            sent,
-            elapsed: now - a.seg_start,
-            writes,
-            drained,
-        }
+        let writes = a.dirtied_since(now, &self.vms.group_of(a.vm).dirty);
+        a.end_segment(now, sent, writes, drained)
     }
 
     /// A migration flow drained.
@@ -539,15 +460,14 @@ impl Simulation {
             return;
         };
         let p = self.stop_transfer(now, slot, true);
-        let a = self.migs.active[slot].as_mut().expect("active migration");
-        let action = a.alg.progress(&p);
+        let action = self.migs.get_mut(slot).progress(&p);
         self.apply_action(now, slot, action);
     }
 
     /// The guest has suspended: the held-back final copy starts.
     pub(super) fn migration_resume(&mut self, now: SimTime, slot: usize, generation: u64) {
         let action = match self.migs.active.get_mut(slot) {
-            Some(Some(a)) if a.generation == generation => a.deferred.take(),
+            Some(Some(a)) => a.take_deferred(generation),
             _ => None,
         };
         if let Some(action) = action {
@@ -558,26 +478,22 @@ impl Simulation {
     /// A QEMU loop iteration is due.
     pub(super) fn migration_check(&mut self, now: SimTime, slot: usize, generation: u64) {
         match self.migs.active.get(slot) {
-            Some(Some(a)) if a.generation == generation && (a.flow.is_some() || a.waiting) => {}
+            Some(Some(a)) if a.expects_check(generation) => {}
             _ => return,
         }
         let p = self.stop_transfer(now, slot, false);
-        let a = self.migs.active[slot].as_mut().expect("active migration");
-        let action = a.alg.progress(&p);
+        let action = self.migs.get_mut(slot).progress(&p);
         self.apply_action(now, slot, action);
     }
 
     pub(super) fn migration_timeout(&mut self, now: SimTime, slot: usize, record: usize) {
-        match self.migs.active.get(slot) {
-            Some(Some(a)) if a.record == record && a.paused_at.is_none() => {}
+        let vm = match self.migs.active.get(slot) {
+            Some(Some(a)) if a.record == record && a.paused_at.is_none() => a.vm,
             _ => return,
-        }
-        let how = self
-            .settings(self.migs.active[slot].as_ref().expect("active").vm)
-            .on_timeout;
+        };
+        let how = self.settings(vm).on_timeout;
         let p = self.stop_transfer(now, slot, false);
-        let a = self.migs.active[slot].as_mut().expect("active migration");
-        match a.alg.timeout(&p, how) {
+        match self.migs.get_mut(slot).timeout(&p, how) {
             Some(action) => self.apply_action(now, slot, action),
             None => self.abort(now, slot, Outcome::Cancelled, "timed out: cancelled".into()),
         }
@@ -585,12 +501,12 @@ impl Simulation {
 
     /// Stage 5: the VM runs on the destination.
     pub(super) fn migration_activate(&mut self, now: SimTime, slot: usize, generation: u64) {
-        match self.migs.active.get(slot) {
-            Some(Some(a)) if a.generation == generation => {}
+        let (record, vm, paused) = match self.migs.active.get(slot) {
+            Some(Some(a)) if a.generation == generation => {
+                (a.record, a.vm, a.paused_at.unwrap_or(now))
+            }
             _ => return,
-        }
-        let a = self.migs.active[slot].as_ref().expect("active migration");
-        let (record, vm, paused) = (a.record, a.vm, a.paused_at.unwrap_or(now));
+        };
         self.stage(record, Stage::Activation, now);
         self.migs.records[record].downtime_ms = (now - paused).as_millis_f64();
         self.move_vm(now, slot);
@@ -640,7 +556,7 @@ impl Simulation {
     /// Ends a migration that did not complete: the VM runs on its source as before.
     pub(super) fn abort(&mut self, now: SimTime, slot: usize, outcome: Outcome, reason: String) {
         let _ = self.stop_transfer(now, slot, false);
-        let a = self.migs.active[slot].as_ref().expect("active migration");
+        let a = self.migs.get(slot);
         let (vm, src, paused) = (a.vm, a.src, a.paused_at.is_some());
         if !a.on_destination {
             self.set_vm_state(now, vm, VmState::Active);
@@ -653,7 +569,7 @@ impl Simulation {
     }
 
     fn finish(&mut self, now: SimTime, slot: usize, outcome: Outcome, reason: String) {
-        let a = self.migs.active[slot].take().expect("active migration");
+        let a = self.migs.active[slot].take().expect(NO_MIGRATION);
         self.migs.free_slots.insert(slot);
         self.migs.slot_by_vm.remove(&a.vm);
         if let Some(f) = a.flow {
@@ -681,8 +597,8 @@ impl Simulation {
         rec.reason = reason;
         rec.total_time_s = now.as_secs_f64() - start;
         rec.transferred_bytes = a.bytes.as_bytes();
-        rec.rounds = a.alg.syncs();
-        rec.per_round = a.alg.rounds().to_vec();
+        rec.rounds = a.alg().syncs();
+        rec.per_round = a.alg().rounds().to_vec();
         rec.max_throttle = a.max_throttle;
         if a.seg_phase == Phase::Postcopy
             && let Some(act) = rec.stages.get(Stage::Activation)
@@ -703,14 +619,11 @@ impl Simulation {
 
     /// Moves the VM's books from its source to its destination.
     fn move_vm(&mut self, now: SimTime, slot: usize) {
-        let a = self.migs.active[slot].as_ref().expect("active migration");
+        let a = self.migs.get(slot);
         let (vm, src, dst) = (a.vm, a.src, a.dst);
         self.move_books(now, vm, src, dst);
         self.migs.reserved[dst.idx()] -= self.vms.ram[vm.idx()].0;
-        self.migs.active[slot]
-            .as_mut()
-            .expect("active migration")
-            .on_destination = true;
+        self.migs.get_mut(slot).on_destination = true;
         self.refresh_host(now, src);
         self.refresh_host(now, dst);
     }

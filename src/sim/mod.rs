@@ -8,6 +8,7 @@
 //! `invariants` and `summary`. The engine only orders events; this module gives them
 //! meaning.
 
+mod active;
 mod build;
 mod events;
 mod failures;
