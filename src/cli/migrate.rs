@@ -24,9 +24,28 @@ pub struct MigrateArgs {
     /// Writable working set (default: all memory).
     #[arg(long)]
     pub wws: Option<String>,
-    /// Rate at which the guest dirties distinct pages.
+    /// Rate at which the guest dirties memory: distinct pages for `--dirty-model wws`, page
+    /// writes for `uniform`.
     #[arg(long, default_value = "0B/s")]
     pub dirty_rate: String,
+    /// What --dirty-rate means: wws (distinct pages, up to the writable working set, Clark et
+    /// al.) or uniform (writes to uniformly random pages of the working set, some of them
+    /// again).
+    #[arg(long, default_value = "wws", value_parser = ["wws", "uniform"])]
+    pub dirty_model: String,
+    /// QEMU multifd channels (0: multifd off, one migration thread).
+    #[arg(long, default_value_t = 0)]
+    pub multifd: u32,
+    /// Cores of each host: multifd uses at most one channel per core.
+    #[arg(long, default_value_t = 32)]
+    pub cores: u32,
+    /// Memory one migration thread scans per second for zero pages (default: a current Xeon
+    /// core, 20GB/s).
+    #[arg(long)]
+    pub scan_rate: Option<String>,
+    /// Non-zero page bytes one migration thread sends per second (default: 1GB/s).
+    #[arg(long)]
+    pub send_rate: Option<String>,
     /// Migration rate limit (QEMU max-bandwidth; 0B/s = unlimited).
     #[arg(long, default_value = "128MiB/s")]
     pub bandwidth: String,
@@ -80,6 +99,16 @@ pub fn flags_scenario(a: &MigrateArgs) -> Result<String, Failure> {
         check::<Bytes, _>("wws", w.parse())?;
     }
     check::<Bandwidth, _>("dirty-rate", a.dirty_rate.parse())?;
+    for (flag, v) in [("scan-rate", &a.scan_rate), ("send-rate", &a.send_rate)] {
+        if let Some(v) = v {
+            check::<Bandwidth, _>(flag, v.parse())?;
+        }
+    }
+    if a.cores == 0 {
+        return Err(Failure::BadInput(
+            "--cores: a host has at least one core".into(),
+        ));
+    }
     check::<Bandwidth, _>("bandwidth", a.bandwidth.parse())?;
     let link: Bandwidth = check("link", a.link.parse())?;
     check("downtime-limit", parse_duration(&a.downtime_limit))?;
@@ -95,13 +124,25 @@ pub fn flags_scenario(a: &MigrateArgs) -> Result<String, Failure> {
     let host_ram = Bytes(ram.0.saturating_mul(2).max(Bytes::gib(1).0));
     let mut t = format!(
         "name = \"migrate\"\nhorizon = {horizon}\n\
-         [[host_type]]\nname = \"host\"\ncores = 4\ncore_mips = 2000\nram = {hram}\nnic = {link}\n\
-         power = {{ preset = \"dell-r640\" }}\n\
+         [[host_type]]\nname = \"host\"\ncores = {cores}\ncore_mips = 2000\nram = {hram}\nnic = {link}\n\
+         power = {{ preset = \"dell-r640\" }}\n{sender}\
          [[hosts]]\ntype = \"host\"\ncount = 1\nname = \"source\"\n\
          [[hosts]]\ntype = \"host\"\ncount = 1\nname = \"destination\"\n\
          [[vms]]\nname = \"vm\"\ncount = 1\nvcpus = 1\nvcpu_mips = 2000\nram = {ram}\n\
          cpu = {{ model = \"constant\", util = 0.5 }}\n",
         horizon = q(&a.horizon),
+        cores = a.cores,
+        sender = match (&a.scan_rate, &a.send_rate) {
+            (None, None) => String::new(),
+            (scan, send) => format!(
+                "migration = {{ {} }}\n",
+                [("scan_rate", scan), ("send_rate", send)]
+                    .iter()
+                    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {}", q(v))))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
         hram = q(&host_ram.to_string()),
         link = q(&link.to_string()),
         ram = q(&a.ram),
@@ -113,7 +154,8 @@ pub fn flags_scenario(a: &MigrateArgs) -> Result<String, Failure> {
         t.push_str(&format!("traffic = {}\n", q(b)));
     }
     t.push_str(&format!(
-        "dirty = {{ rate = {}, writer_cpu_share = {}{} }}\n",
+        "dirty = {{ model = {}, rate = {}, writer_cpu_share = {}{} }}\n",
+        q(&a.dirty_model),
         q(&a.dirty_rate),
         a.writer_cpu_share,
         a.wws
@@ -122,8 +164,9 @@ pub fn flags_scenario(a: &MigrateArgs) -> Result<String, Failure> {
             .unwrap_or_default()
     ));
     t.push_str(&format!(
-        "[migration]\nhypervisor = {}\nmax_bandwidth = {}\ndowntime_limit = {}\nauto_converge = {}\non_timeout = {}\nraised_downtime_limit = {}\n",
+        "[migration]\nhypervisor = {}\nmultifd_channels = {}\nmax_bandwidth = {}\ndowntime_limit = {}\nauto_converge = {}\non_timeout = {}\nraised_downtime_limit = {}\n",
         q(&a.hypervisor),
+        a.multifd,
         q(&a.bandwidth),
         q(&a.downtime_limit),
         a.auto_converge,
@@ -169,11 +212,16 @@ pub fn round_table(r: &MigrationRecord) -> String {
         ));
     }
     s.push_str(&format!(
-        "  total time {:.3} s, downtime {:.1} ms, {:.1} MiB sent, {} rounds{}\n",
+        "  total time {:.3} s, downtime {:.1} ms, {:.1} MiB sent, {} rounds, bound by the {}{}\n",
         r.total_time_s,
         r.downtime_ms,
         mib(r.transferred_bytes),
         r.rounds,
+        match r.bound_by {
+            crate::migration::Bound::Network => "network",
+            crate::migration::Bound::Cpu => "sender's CPU",
+            crate::migration::Bound::Cap => "rate limit",
+        },
         if r.max_throttle > 0.0 {
             format!(", throttled up to {:.0} %", r.max_throttle * 100.0)
         } else {

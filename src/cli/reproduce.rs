@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::Failure;
 use crate::base::write_atomic;
 use crate::report;
-use crate::reproduce::{clark2005, qemu};
+use crate::reproduce::{clark2005, lab, qemu};
 
 #[derive(clap::Args, Debug)]
 pub struct ReproduceArgs {
@@ -17,6 +17,9 @@ pub struct ReproduceArgs {
     /// Folder of the measured QEMU runs (runs.csv).
     #[arg(long, default_value = "../shared/validation/qemu")]
     pub data: PathBuf,
+    /// Folder of the lab's QEMU runs (contrib/qemu-lab), one JSON file per run.
+    #[arg(long, default_value = "validation/qemu-lab/runs")]
+    pub lab: PathBuf,
     /// Where figures and tables go (default: `output/<what>/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -127,12 +130,17 @@ fn qemu_runs(a: &ReproduceArgs, out: &Path) -> Result<(), Failure> {
         )));
     }
     let rows = qemu::compare_all(&a.data).map_err(Failure::BadInput)?;
+    let lab_rows = lab::compare_all(&a.lab).map_err(Failure::BadInput)?;
     std::fs::create_dir_all(out).map_err(failed("creating the output folder"))?;
     let json = serde_json::to_string_pretty(&rows).map_err(|e| Failure::Failed(e.to_string()))?;
     write_atomic(&out.join("comparison.json"), json.as_bytes())
         .map_err(failed("comparison.json"))?;
+    let lab_json =
+        serde_json::to_string_pretty(&lab_rows).map_err(|e| Failure::Failed(e.to_string()))?;
+    write_atomic(&out.join("lab-comparison.json"), lab_json.as_bytes())
+        .map_err(failed("lab-comparison.json"))?;
     if a.json {
-        println!("{json}");
+        println!("{{\"testbed\": {json},\n\"lab\": {lab_json}}}");
     } else {
         print!("{}", qemu::table(&rows));
         let completed: Vec<_> = rows
@@ -152,6 +160,22 @@ fn qemu_runs(a: &ReproduceArgs, out: &Path) -> Result<(), Failure> {
                 .filter(|r| (r.measured_rounds as i64 - r.predicted_rounds as i64).abs() <= 1)
                 .count(),
             rows.len()
+        );
+        println!(
+            "\nThe lab ({}): guests of 1-16 GiB on this project's 2-core Xeon machine, one set of host constants",
+            a.lab.display()
+        );
+        print!("{}", lab::table(&lab_rows));
+        let configs = lab::medians(&lab_rows);
+        let within = configs
+            .iter()
+            .filter(|(_, t, pt, b, pb)| {
+                (pt / t - 1.0).abs() <= 0.15 && (pb / b - 1.0).abs() <= 0.15
+            })
+            .count();
+        println!(
+            "{within} of {} configurations within ±15 % on the median total time and bytes of their repeats",
+            configs.len()
         );
     }
     Ok(())

@@ -11,14 +11,19 @@
 //! much the VM wrote meanwhile ([`Progress`]). The algorithms know nothing about the network.
 //! They see only what their real counterparts see: bytes sent, time taken, pages found dirty.
 //!
-//! What the models leave out: compression and XBZRLE, multifd, the dirty-limit capability, page
-//! placement cost on the destination, TCP slow start, and memory ballooning. Zero pages are
+//! The sending side's CPU ([`sender`]) bounds QEMU's streams as a cap beside `max-bandwidth`.
+//! What the models leave out: compression and XBZRLE, the receiver's CPU, the time of a bitmap
+//! sync, the dirty-limit capability, page placement cost on the destination, TCP slow start,
+//! and memory ballooning (ARCHITECTURE.md lists them with the evidence). Zero pages are
 //! assumed to be spread evenly through memory. Overlap between the pages still to send and the
 //! pages newly dirtied assumes that both are spread evenly over the dirtied region.
 
 pub mod postcopy;
 pub mod qemu;
+pub mod sender;
 pub mod xen;
+
+pub use sender::{Bound, Sender};
 
 use serde::Serialize;
 
@@ -244,6 +249,8 @@ pub struct MigrationRecord {
     pub max_throttle: f64,
     /// Post-copy: how long the guest ran on the destination while pages were still remote.
     pub degradation_s: f64,
+    /// What most of its bytes ran at the rate of: the network, the sender's CPU, or a cap.
+    pub bound_by: Bound,
     pub per_round: Vec<Round>,
 }
 
@@ -284,6 +291,8 @@ pub struct Settings {
     pub resume_time: SimTime,
     /// Time between asking the guest to stop and the start of the final copy.
     pub suspend_time: SimTime,
+    /// The sending threads' CPU ceiling (QEMU); `None` models none (a link-bound testbed).
+    pub sender: Option<Sender>,
     /// Non-shared disk to copy before memory (storage migration).
     pub disk: Volume,
     /// Disk write rate during the block copy.
@@ -301,6 +310,8 @@ pub enum Action {
         cap: Option<Bandwidth>,
         check_at: Option<SimTime>,
         phase: Phase,
+        /// What `cap` is: the sender's CPU ceiling or a configured limit.
+        bound: Bound,
     },
     /// The last byte is sent; the VM resumes on the destination after `resume` more time.
     Finish { resume: SimTime },
@@ -379,12 +390,13 @@ pub fn overlap(pending: f64, new: f64, region: f64) -> f64 {
     (pending * new / region).min(pending).min(new)
 }
 
-/// A fixed-rate link that carries out an algorithm's actions, for testing algorithms without
-/// the network model.
-#[cfg(test)]
-pub(crate) mod harness {
+/// One migration on a link of fixed speed, without the network model or a simulation: the
+/// algorithm's own answer, at hundreds of thousands of predictions per second. For tests of
+/// the algorithms, for quick what-ifs, and for the prediction benchmark.
+pub mod fixed_link {
     use super::*;
 
+    /// What a migration did on the fixed link.
     #[derive(Debug)]
     pub struct Run {
         pub total_s: f64,
@@ -394,9 +406,12 @@ pub(crate) mod harness {
         pub syncs: u32,
         pub rounds: Vec<Round>,
         pub max_throttle: f64,
+        /// The algorithm asked for a million actions without ending: the run stopped there.
+        pub gave_up: bool,
     }
 
-    /// Runs `alg` on a link of `link` until it finishes, or is cancelled by a timeout.
+    /// Runs `alg` on a link of `link` until it finishes, or is cancelled by a timeout. The guest
+    /// writes as `guest.dirty` says, at full speed or under the algorithm's throttle.
     pub fn drive(
         mut alg: Box<dyn Algorithm>,
         guest: &Guest,
@@ -417,6 +432,7 @@ pub(crate) mod harness {
                     cap,
                     check_at,
                     phase,
+                    ..
                 } => {
                     if phase == Phase::StopAndCopy && paused.is_none() {
                         paused = Some(t);
@@ -474,6 +490,7 @@ pub(crate) mod harness {
                                         syncs: alg.syncs(),
                                         rounds: alg.rounds().to_vec(),
                                         max_throttle,
+                                        gave_up: false,
                                     };
                                 }
                             }
@@ -492,13 +509,24 @@ pub(crate) mod harness {
                         syncs: alg.syncs(),
                         rounds: alg.rounds().to_vec(),
                         max_throttle,
+                        gave_up: false,
                     };
                 }
             }
         }
-        panic!("the algorithm never finished");
+        Run {
+            total_s: t.as_secs_f64(),
+            downtime_ms: 0.0,
+            bytes,
+            cancelled: true,
+            syncs: alg.syncs(),
+            rounds: alg.rounds().to_vec(),
+            max_throttle,
+            gave_up: true,
+        }
     }
 
+    #[cfg(test)]
     pub fn settings(h: Hypervisor) -> Settings {
         Settings {
             hypervisor: h,
@@ -509,11 +537,13 @@ pub(crate) mod harness {
             on_timeout: OnTimeout::Cancel,
             resume_time: SimTime::from_millis(5),
             suspend_time: SimTime::ZERO,
+            sender: None,
             disk: Volume::ZERO,
             disk_dirty_rate: Bandwidth::ZERO,
         }
     }
 
+    #[cfg(test)]
     pub fn guest(mem_mib: f64, rate_mib_s: f64, wws_mib: f64) -> Guest {
         Guest {
             memory: Volume::mib(mem_mib),

@@ -1,5 +1,6 @@
 //! Post-copy (Hines & Gopalan, VEE 2009) and cold migration.
 
+use super::sender::{self, Bound, Sender};
 use super::{Action, Algorithm, Guest, OnTimeout, Phase, Progress, Round, Settings};
 use crate::engine::SimTime;
 
@@ -15,6 +16,7 @@ pub struct Postcopy {
     guest: Guest,
     resume: SimTime,
     cap: Option<Bandwidth>,
+    sender: Option<Sender>,
     state: u8,
     start: SimTime,
     rounds: Vec<Round>,
@@ -26,6 +28,7 @@ impl Postcopy {
             guest,
             resume: s.resume_time,
             cap: s.max_bandwidth,
+            sender: s.sender,
             state: 0,
             start: SimTime::ZERO,
             rounds: Vec::new(),
@@ -42,18 +45,23 @@ impl Algorithm for Postcopy {
             cap: None,
             check_at: None,
             phase: Phase::StopAndCopy,
+            bound: Bound::Network,
         }
     }
 
     fn progress(&mut self, p: &Progress) -> Action {
         self.state += 1;
         match self.state {
-            1 => Action::Send {
-                bytes: self.guest.nonzero + ZERO_PAGE_WIRE * self.guest.zero_pages(),
-                cap: self.cap,
-                check_at: None,
-                phase: Phase::Postcopy,
-            },
+            1 => {
+                let (bytes, cap, bound) = whole_copy(&self.guest, self.cap, self.sender);
+                Action::Send {
+                    bytes,
+                    cap,
+                    check_at: None,
+                    phase: Phase::Postcopy,
+                    bound,
+                }
+            }
             _ => {
                 self.rounds.push(Round {
                     start: (p.now - p.elapsed).as_secs_f64(),
@@ -84,6 +92,7 @@ pub struct Cold {
     guest: Guest,
     resume: SimTime,
     cap: Option<Bandwidth>,
+    sender: Option<Sender>,
     rounds: Vec<Round>,
 }
 
@@ -93,6 +102,7 @@ impl Cold {
             guest,
             resume: s.resume_time,
             cap: s.max_bandwidth,
+            sender: s.sender,
             rounds: Vec::new(),
         }
     }
@@ -100,11 +110,13 @@ impl Cold {
 
 impl Algorithm for Cold {
     fn start(&mut self, _now: SimTime) -> Action {
+        let (bytes, cap, bound) = whole_copy(&self.guest, self.cap, self.sender);
         Action::Send {
-            bytes: self.guest.nonzero + ZERO_PAGE_WIRE * self.guest.zero_pages(),
-            cap: self.cap,
+            bytes,
+            cap,
             check_at: None,
             phase: Phase::StopAndCopy,
+            bound,
         }
     }
 
@@ -127,4 +139,19 @@ impl Algorithm for Cold {
     fn rounds(&self) -> &[Round] {
         &self.rounds
     }
+}
+
+/// All of the guest's memory in one pass: its size on the wire (zero pages as headers), and
+/// the cap under `configured` and the sender's CPU, which reads every page.
+fn whole_copy(
+    guest: &Guest,
+    configured: Option<Bandwidth>,
+    sender: Option<Sender>,
+) -> (Volume, Option<Bandwidth>, Bound) {
+    let wire = guest.nonzero + ZERO_PAGE_WIRE * guest.zero_pages();
+    let (cap, bound) = match sender {
+        Some(s) => sender::limit(configured, s.ceiling(wire, guest.memory, guest.nonzero)),
+        None => (configured, sender::configured(configured)),
+    };
+    (wire, cap, bound)
 }

@@ -10,6 +10,7 @@
 //! Nothing else stops it: no round cap and no byte cap. A workload that dirties faster than the
 //! link drains loops until something outside acts.
 
+use super::sender::{self, Bound, Sender, configured as configured_bound};
 use super::{Action, Algorithm, Guest, OnTimeout, Phase, Progress, Round, Settings, overlap};
 use crate::engine::SimTime;
 use crate::units::{Bandwidth, Volume};
@@ -50,6 +51,9 @@ enum State {
 pub struct Qemu {
     guest: Guest,
     max_bw: Option<Bandwidth>,
+    sender: Option<Sender>,
+    /// The share of guest memory that is not zero pages.
+    nonzero_share: f64,
     downtime_limit: SimTime,
     auto_converge: bool,
     resume: SimTime,
@@ -87,6 +91,8 @@ impl Qemu {
         let first_ratio = (guest.nonzero + ZERO_PAGE_WIRE * zero) / memory;
         Qemu {
             max_bw: s.max_bandwidth,
+            sender: s.sender,
+            nonzero_share: (guest.nonzero / memory).min(1.0),
             downtime_limit: s.downtime_limit,
             auto_converge: s.auto_converge,
             resume: s.resume_time,
@@ -121,6 +127,24 @@ impl Qemu {
         self.disk_left = disk;
         self.disk_rate = rate;
         self
+    }
+
+    /// Of the pending memory, what is not zero pages: the rest of the first pass at the
+    /// guest's share of non-zero memory, and every dirtied page.
+    fn pending_normal(&self) -> Volume {
+        self.first_left * self.nonzero_share + self.dirty
+    }
+
+    /// The cap for sending what is pending, under a `configured` limit: the lower of it and
+    /// what the sending threads can produce.
+    fn limit(&self, configured: Option<Bandwidth>) -> (Option<Bandwidth>, Bound) {
+        match self.sender {
+            Some(s) => {
+                let cpu = s.ceiling(self.wire(), self.pending(), self.pending_normal());
+                sender::limit(configured, cpu)
+            }
+            None => (configured, configured_bound(configured)),
+        }
     }
 
     fn pending(&self) -> Volume {
@@ -193,11 +217,13 @@ impl Qemu {
         } else {
             self.wire()
         };
+        let (cap, bound) = self.limit(self.max_bw);
         Action::Send {
             bytes,
-            cap: self.max_bw,
+            cap,
             check_at: Some(check),
             phase: Phase::Precopy,
+            bound,
         }
     }
 
@@ -274,11 +300,15 @@ impl Qemu {
         // rate limit.
         self.sync(now);
         self.state = State::Final;
+        // The final copy ignores max-bandwidth (`migration_rate_set(RATE_LIMIT_DISABLED)` at
+        // switchover, migration/migration.c) but not the sender's CPU.
+        let (cap, bound) = self.limit(None);
         Action::Send {
             bytes: self.wire(),
-            cap: None,
+            cap,
             check_at: None,
             phase: Phase::StopAndCopy,
+            bound,
         }
     }
 
@@ -291,6 +321,7 @@ impl Qemu {
                 cap: None,
                 check_at: None,
                 phase: Phase::StopAndCopy,
+                bound: Bound::Network,
             };
         }
         // migration_iteration_run(): the exact count (a bitmap sync) is fetched once the
@@ -320,6 +351,7 @@ impl Algorithm for Qemu {
                 cap: self.max_bw,
                 check_at: None,
                 phase: Phase::Disk,
+                bound: configured_bound(self.max_bw),
             };
         }
         // ram_save_setup(): the bitmap starts with every page dirty (sync #1).
@@ -341,6 +373,7 @@ impl Algorithm for Qemu {
                         cap: self.max_bw,
                         check_at: None,
                         phase: Phase::Disk,
+                        bound: configured_bound(self.max_bw),
                     };
                 }
                 self.state = State::Precopy;
@@ -375,11 +408,13 @@ impl Algorithm for Qemu {
                 // the last sync, are pushed once each (max-postcopy-bandwidth 0: unlimited).
                 self.sync(p.now);
                 self.state = State::Postcopy;
+                let (cap, bound) = self.limit(None);
                 Action::Send {
                     bytes: self.wire(),
-                    cap: None,
+                    cap,
                     check_at: None,
                     phase: Phase::Postcopy,
+                    bound,
                 }
             }
         }
@@ -402,6 +437,7 @@ impl Algorithm for Qemu {
                     cap: self.max_bw,
                     check_at: None,
                     phase: Phase::Disk,
+                    bound: configured_bound(self.max_bw),
                 })
             }
             State::Precopy => {
@@ -435,7 +471,7 @@ impl Algorithm for Qemu {
 mod tests {
     use super::*;
     use crate::migration::Hypervisor;
-    use crate::migration::harness::{drive, guest, settings};
+    use crate::migration::fixed_link::{drive, guest, settings};
     use crate::migration::postcopy::{Cold, Postcopy};
 
     const MIB: f64 = 1048576.0;

@@ -1,6 +1,8 @@
 //! Xen pre-copy: the 3.x `xc_linux_save` loop of Clark et al. (NSDI 2005), and migration v2.
 
-use super::{Action, Algorithm, Guest, OnTimeout, Phase, Progress, Round, Settings, overlap};
+use super::{
+    Action, Algorithm, Bound, Guest, OnTimeout, Phase, Progress, Round, Settings, overlap,
+};
 use crate::engine::SimTime;
 use crate::units::{Bandwidth, PAGE_SIZE, Volume};
 
@@ -135,6 +137,7 @@ impl Xen3 {
             cap: Some(self.cap()),
             check_at: None,
             phase: Phase::Precopy,
+            bound: Bound::Cap,
         }
     }
 
@@ -147,6 +150,7 @@ impl Xen3 {
             cap: None,
             check_at: None,
             phase: Phase::StopAndCopy,
+            bound: Bound::Network,
         }
     }
 }
@@ -264,6 +268,7 @@ impl Xen4 {
             cap: None,
             check_at: None,
             phase,
+            bound: Bound::Network,
         }
     }
 }
@@ -322,7 +327,7 @@ impl Algorithm for Xen4 {
 mod tests {
     use super::*;
     use crate::migration::Hypervisor;
-    use crate::migration::harness::{drive, guest, settings};
+    use crate::migration::fixed_link::{drive, guest, settings};
 
     const GBIT: Bandwidth = Bandwidth::bytes_per_sec(125_000_000.0);
 

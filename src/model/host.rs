@@ -27,6 +27,10 @@ pub struct HostType {
     pub nic: Bandwidth,
     pub power: PowerModel,
     pub states: PowerStates,
+    /// What one migration thread on this host scans for zero pages and sends per second;
+    /// `None` takes the defaults of `crate::migration::sender`.
+    pub migration_scan: Option<Bandwidth>,
+    pub migration_send: Option<Bandwidth>,
 }
 
 impl HostType {

@@ -22,6 +22,7 @@ fn rec(vm: &str, src: &str, dst: &str, start: f64, dur: f64) -> MigrationRecord 
         stages: Default::default(),
         max_throttle: 0.0,
         degradation_s: 0.0,
+        bound_by: crate::migration::Bound::Network,
         per_round: vec![],
     }
 }

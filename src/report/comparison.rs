@@ -360,6 +360,7 @@ mod tests {
             stages: Default::default(),
             max_throttle: 0.0,
             degradation_s: 0.0,
+            bound_by: crate::migration::Bound::Network,
             per_round: vec![],
         };
         let m = vec![

@@ -38,7 +38,7 @@ pub const HOSTS_HEADER: &str =
 pub const TIMELINE_HEADER: &str =
     "time_s,active_hosts,hosts_on,power_w,energy_kwh,cpu_demand_mips,cpu_alloc_mips,running_vms\n";
 /// One row per migration; the fields of `migsim migrate --json` (rounds' detail aside).
-pub const MIGRATIONS_HEADER: &str = "vm,source,destination,hypervisor,outcome,reason,start_s,total_time_s,downtime_ms,transferred_bytes,rounds,max_throttle,degradation_s,stage0_s,stage1_s,stage2_s,stage3_s,stage4_s,stage5_s\n";
+pub const MIGRATIONS_HEADER: &str = "vm,source,destination,hypervisor,outcome,reason,start_s,total_time_s,downtime_ms,transferred_bytes,rounds,max_throttle,degradation_s,stage0_s,stage1_s,stage2_s,stage3_s,stage4_s,stage5_s,bound_by\n";
 
 /// `migrations.csv`: one row per migration, in the order they were asked for. A stage the
 /// migration never reached has an empty cell.
@@ -67,6 +67,7 @@ pub fn migrations_csv(recs: &[crate::migration::MigrationRecord]) -> io::Result<
             for st in crate::migration::Stage::ALL {
                 row.push(r.stages.get(st).map(num).unwrap_or_default());
             }
+            row.push(r.bound_by.as_str().to_string());
             w.write_record(&row)?;
         }
         w.flush()?;
@@ -282,6 +283,8 @@ mod tests {
                         max: 2.0,
                     },
                 ),
+                migration_scan: None,
+                migration_send: None,
             }],
             ..Hosts::default()
         };

@@ -185,6 +185,22 @@ pub struct HostTypeSpec {
     pub power: PowerSpec,
     #[serde(default)]
     pub states: StatesSpec,
+    /// What this host's CPU lets a migration stream carry; defaults in
+    /// `crate::migration::sender` (a current Xeon core, measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<HostMigrationSpec>,
+}
+
+/// The sending side of migrations from hosts of one type, per thread.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostMigrationSpec {
+    /// Memory one migration thread reads per second looking for zero pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_rate: Option<Bandwidth>,
+    /// Non-zero page bytes one migration thread puts into the stream per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_rate: Option<Bandwidth>,
 }
 
 /// Exactly one of: a named SPECpower preset, an 11-point table, or linear idle/max watts.
@@ -574,6 +590,11 @@ pub struct MigrationSpec {
     /// performance blog, "vCenter limits for concurrent vMotion", 2021).
     #[serde(default = "default_per_host")]
     pub max_concurrent_per_host: u32,
+    /// QEMU multifd channels; 0 (the default) leaves the `multifd` capability off, as QEMU
+    /// does, and one migration thread scans and sends. With N channels, N threads share that
+    /// work, at most one per core of the source host.
+    #[serde(default)]
+    pub multifd_channels: u32,
     /// α of Liu et al.'s migration energy model E = α·V + β, in joules per MB (2^20 bytes)
     /// moved: 0.512 J/MB fitted on their Xen testbed ("Performance and energy modeling for live
     /// migration of virtual machines", HPDC 2011). Reported in `migration_energy_kwh`.
@@ -621,6 +642,7 @@ impl Default for MigrationSpec {
             suspend_time: None,
             cpu_per_100mbit: default_cpu_cost(),
             max_concurrent_per_host: default_per_host(),
+            multifd_channels: 0,
             energy_j_per_mb: default_energy_per_mb(),
             energy_j_fixed: default_energy_fixed(),
         }

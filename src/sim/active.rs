@@ -8,7 +8,7 @@
 //! world never edits a migration's fields behind its back.
 
 use crate::engine::SimTime;
-use crate::migration::{Action, Algorithm, Phase, Progress};
+use crate::migration::{Action, Algorithm, Bound, Phase, Progress};
 use crate::model::host::HostId;
 use crate::model::network::FlowId;
 use crate::model::vm::VmId;
@@ -28,6 +28,11 @@ pub(super) struct Active {
     seg_start: SimTime,
     pub seg_phase: Phase,
     seg_factor: f64,
+    /// The current transfer's cap and what sets it.
+    seg_cap: Option<Bandwidth>,
+    seg_bound: Bound,
+    /// Bytes sent at the rate of each [`Bound`], in [`Bound::ALL`] order.
+    bytes_by_bound: [Volume; 3],
     /// Bumped whenever the transfer under way changes, to recognise stale events.
     pub generation: u64,
     pub paused_at: Option<SimTime>,
@@ -62,6 +67,7 @@ pub(super) enum Effect {
         bytes: Volume,
         cap: Option<Bandwidth>,
         check_at: Option<SimTime>,
+        bound: Bound,
         generation: u64,
     },
     /// The last byte is sent: stage 4 now, stage 5 after `resume`.
@@ -89,6 +95,9 @@ impl Active {
             seg_start: now,
             seg_phase: Phase::Precopy,
             seg_factor: 1.0,
+            seg_cap: None,
+            seg_bound: Bound::Network,
+            bytes_by_bound: [Volume::ZERO; 3],
             generation: 0,
             paused_at: None,
             on_destination: false,
@@ -126,6 +135,7 @@ impl Active {
                 cap,
                 check_at,
                 phase,
+                bound,
             } => {
                 if phase == Phase::StopAndCopy && self.paused_at.is_none() {
                     self.paused_at = Some(now);
@@ -169,6 +179,7 @@ impl Active {
                     bytes,
                     cap,
                     check_at,
+                    bound,
                     generation: self.generation,
                 }
             }
@@ -199,6 +210,23 @@ impl Active {
         self.generation == generation && (self.flow.is_some() || self.waiting)
     }
 
+    /// The transfer just started runs under `cap`, set by `bound`.
+    pub fn set_limit(&mut self, cap: Option<Bandwidth>, bound: Bound) {
+        self.seg_cap = cap;
+        self.seg_bound = bound;
+    }
+
+    /// What most of the migration's bytes ran at the rate of (the network if it sent none).
+    pub fn bound_by(&self) -> Bound {
+        let mut best = Bound::Network;
+        for (b, v) in Bound::ALL.into_iter().zip(self.bytes_by_bound) {
+            if v > self.bytes_by_bound[best as usize] {
+                best = b;
+            }
+        }
+        best
+    }
+
     /// Ends the current transfer having sent `sent`; `writes` is what the guest wrote meanwhile
     /// (see [`Active::dirtied_since`]). Returns the report for the algorithm.
     pub fn end_segment(
@@ -210,6 +238,20 @@ impl Active {
     ) -> Progress {
         self.flow = None;
         self.bytes += sent;
+        // A transfer that ran at its cap was bound by what set the cap; one that ran below it,
+        // by its share of the network.
+        let elapsed = now - self.seg_start;
+        if sent.is_positive() && elapsed > SimTime::ZERO {
+            let at_cap = self
+                .seg_cap
+                .is_some_and(|c| sent / elapsed >= c * (1.0 - 1e-6));
+            let bound = if at_cap {
+                self.seg_bound
+            } else {
+                Bound::Network
+            };
+            self.bytes_by_bound[bound as usize] += sent;
+        }
         self.generation += 1;
         self.waiting = false;
         Progress {
@@ -283,6 +325,7 @@ mod tests {
             cap: None,
             check_at: None,
             phase,
+            bound: Bound::Network,
         }
     }
 
@@ -348,6 +391,7 @@ mod tests {
             cap: None,
             check_at,
             phase: Phase::Precopy,
+            bound: Bound::Network,
         };
         let Effect::Wait { at, generation } = a.carry_out(t, &nothing(Some(later)), t, 1.0) else {
             panic!("expected a wait");

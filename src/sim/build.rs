@@ -438,6 +438,8 @@ pub(super) fn host_type_from(spec: &HostTypeSpec) -> HostType {
         nic: spec.nic,
         power,
         states,
+        migration_scan: spec.migration.as_ref().and_then(|m| m.scan_rate),
+        migration_send: spec.migration.as_ref().and_then(|m| m.send_rate),
     }
 }
 

@@ -15,7 +15,7 @@ use crate::engine::SimTime;
 use crate::migration::{
     self, Action, Guest, MigrationRecord, OnTimeout, Outcome, Phase, Progress, Settings, Stage,
 };
-use crate::migration::{OnTimeoutSpec, StageTimes};
+use crate::migration::{Bound, OnTimeoutSpec, Sender, StageTimes, sender};
 use crate::model::host::HostId;
 use crate::model::network::{Endpoint, FlowId};
 use crate::model::power::PowerState;
@@ -155,9 +155,21 @@ impl Simulation {
                 .suspend_time
                 .map(|d| d.time())
                 .unwrap_or_else(|| m.hypervisor.default_suspend_time()),
+            sender: Some(self.sender(vm)),
             disk: g.disk.map(Volume::from).unwrap_or(Volume::ZERO),
             disk_dirty_rate: g.disk_write_rate.unwrap_or(Bandwidth::ZERO),
         }
+    }
+
+    /// The sending side of a migration of `vm` from the host it runs on now.
+    fn sender(&self, vm: VmId) -> Sender {
+        let ty = self.hosts.host_type(self.vms.host[vm.idx()]);
+        Sender::with_channels(
+            ty.migration_scan.unwrap_or(sender::DEFAULT_SCAN_RATE),
+            ty.migration_send.unwrap_or(sender::DEFAULT_SEND_RATE),
+            self.scenario.migration.multifd_channels,
+            ty.cores,
+        )
     }
 
     fn guest(&self, vm: VmId) -> Guest {
@@ -223,6 +235,7 @@ impl Simulation {
             stages: StageTimes::default(),
             max_throttle: 0.0,
             degradation_s: 0.0,
+            bound_by: Bound::Network,
             per_round: Vec::new(),
         }
     }
@@ -404,17 +417,21 @@ impl Simulation {
                     bytes,
                     cap,
                     check_at,
+                    bound,
                     generation,
                 } => {
                     let (src, dst) = (a.src, a.dst);
                     let path = self.net.path(Endpoint::Host(src.0), Endpoint::Host(dst.0));
-                    let cap = match (cap, self.scenario.migration.stream_limit) {
-                        (Some(c), Some(l)) => Some(c.min(l)),
-                        (c, l) => c.or(l),
+                    let (cap, bound) = match (cap, self.scenario.migration.stream_limit) {
+                        (Some(c), Some(l)) if l < c => (Some(l), Bound::Cap),
+                        (None, Some(l)) => (Some(l), Bound::Cap),
+                        (c, _) => (c, bound),
                     };
                     let flow = self.net.start_flow(now, path, Some(bytes), cap);
                     self.migs.flow_owner.insert(flow.0, slot);
-                    self.migs.get_mut(slot).flow = Some(flow);
+                    let a = self.migs.get_mut(slot);
+                    a.flow = Some(flow);
+                    a.set_limit(cap, bound);
                     if let Some(t) = check_at {
                         self.queue
                             .schedule(t.max(now), Event::MigrationCheck { slot, generation });
@@ -600,6 +617,7 @@ impl Simulation {
         rec.rounds = a.alg().syncs();
         rec.per_round = a.alg().rounds().to_vec();
         rec.max_throttle = a.max_throttle;
+        rec.bound_by = a.bound_by();
         if a.seg_phase == Phase::Postcopy
             && let Some(act) = rec.stages.get(Stage::Activation)
         {

@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Measure one live migration between two local QEMU processes, driven over QMP.
+
+Starts a destination (`-incoming defer`) and a source QEMU, sets the same migration
+capabilities and parameters on both, migrates over loopback TCP, polls `query-migrate` every
+`--interval` seconds and writes one JSON record (the format of the runs in
+`../shared/validation/qemu/runs/`): `config`, `parameters`, `capabilities`, `series`, `final`,
+`passes` (MIGRATION_PASS events) and the QEMU version.
+
+The guest has no disk and no kernel: its memory is what the run puts there. `--fill random`
+or `--fill text` backs the first `--fill-mib` of guest RAM with a file of random
+(incompressible) or text-like (compressible) bytes, so those pages are normal pages; the rest
+are zero pages, which cost no host memory on either side. The firmware idles: the guest
+dirties almost nothing, so these runs measure what the hosts' CPUs and the stream can do.
+
+Usage: lab.py --name NAME --mem-mib 4096 [--fill random --fill-mib 1024] [--multifd 2]
+              [--compress zstd:1] [--xbzrle-mib 512] [--bw-mib 0] [--dl-ms 300] --out DIR
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+class Qmp:
+    """A QMP connection: commands in, replies and events out."""
+
+    def __init__(self, path, timeout=30.0):
+        deadline = time.time() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.time() > deadline:
+                    raise RuntimeError(f"QMP socket {path} never came up")
+                time.sleep(0.05)
+        self.buf = b""
+        self.events = []
+        self._read()  # greeting
+        self.cmd("qmp_capabilities")
+
+    def _read(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("QMP connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def cmd(self, name, **args):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            r = self._read()
+            if "event" in r:
+                r["t"] = time.time()
+                self.events.append(r)
+                continue
+            if "error" in r:
+                raise RuntimeError(f"{name}: {r['error'].get('desc')}")
+            return r.get("return")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def fill_file(path, mib, kind):
+    """A file of `mib` MiB: random bytes, or text-like bytes (words in a random order, which
+    zstd level 1 compresses about 3x)."""
+    words = (b"the quick brown fox jumps over the lazy dog migration page cache dirty "
+             b"bitmap round stop copy downtime bandwidth host guest memory kernel socket "
+             b"thread channel buffer zero normal header stream switchover").split()
+    rng = open("/dev/urandom", "rb")
+    blocks = []
+    if kind == "text":
+        for _ in range(16):
+            seed = rng.read(1 << 18)
+            out = b" ".join(words[x % len(words)] for x in seed)
+            blocks.append((out * 2)[: 1 << 20])
+    with open(path, "wb") as f:
+        for i in range(mib):
+            f.write(rng.read(1 << 20) if kind == "random" else blocks[i % len(blocks)])
+
+
+def qemu_cmd(a, qmp_path, role, backing):
+    mem = f"{a.mem_mib}M"
+    if role == "src" and backing:
+        obj = f"memory-backend-file,id=ram0,size={mem},mem-path={backing},share=off"
+    else:
+        obj = f"memory-backend-ram,id=ram0,size={mem}"
+    accel = a.accel
+    if a.accel == "kvm" and a.dirty_ring:
+        accel = f"kvm,dirty-ring-size={a.dirty_ring}"
+    cmd = [a.qemu, "-machine", f"pc,memory-backend=ram0", "-accel", accel, "-m", mem,
+           "-object", obj, "-smp", str(a.smp), "-nodefaults", "-display", "none",
+           "-monitor", "none", "-serial", "none", "-qmp", f"unix:{qmp_path},server=on,wait=off"]
+    if a.accel == "kvm":
+        cmd += ["-cpu", "host"]
+    if role == "dst":
+        cmd += ["-incoming", "defer"]
+    return cmd
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--name", required=True)
+    p.add_argument("--mem-mib", type=int, required=True)
+    p.add_argument("--fill", choices=["none", "random", "text"], default="none")
+    p.add_argument("--fill-mib", type=int, default=0)
+    p.add_argument("--multifd", type=int, default=0, help="channels; 0 = multifd off")
+    p.add_argument("--compress", default="none", help="none, zstd:LEVEL or zlib:LEVEL")
+    p.add_argument("--xbzrle-mib", type=int, default=0)
+    p.add_argument("--bw-mib", type=float, default=0.0, help="max-bandwidth, 0 = unlimited")
+    p.add_argument("--dl-ms", type=int, default=300)
+    p.add_argument("--accel", default="kvm" if os.access("/dev/kvm", os.W_OK) else "tcg")
+    p.add_argument("--smp", type=int, default=1)
+    p.add_argument("--dirty-ring", type=int, default=0,
+                   help="KVM dirty ring entries per vCPU; 0 = KVM's dirty bitmap")
+    p.add_argument("--interval", type=float, default=0.05)
+    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--sink", choices=["qemu", "null"], default="qemu",
+                   help="qemu: a destination QEMU on loopback; null: the stream goes to "
+                        "`cat > /dev/null`, to measure what the sender alone can produce")
+    p.add_argument("--qemu", default="qemu-system-x86_64")
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+
+    work = tempfile.mkdtemp(prefix="qemu-lab-")
+    procs = []
+    try:
+        backing = None
+        if a.fill != "none" and a.fill_mib > 0:
+            backing = os.path.join(work, "ram.bin")
+            fill_file(backing, a.fill_mib, a.fill)
+            with open(backing, "r+b") as f:
+                f.truncate(a.mem_mib << 20)
+        src_sock, dst_sock = os.path.join(work, "src.qmp"), os.path.join(work, "dst.qmp")
+        roles = (("dst", dst_sock), ("src", src_sock)) if a.sink == "qemu" else (("src", src_sock),)
+        for role, path in roles:
+            log = open(os.path.join(work, f"{role}.log"), "w")
+            procs.append(subprocess.Popen(qemu_cmd(a, path, role, backing), stdout=log,
+                                          stderr=subprocess.STDOUT))
+        dst = Qmp(dst_sock) if a.sink == "qemu" else None
+        src = Qmp(src_sock)
+        if backing:
+            # Source pages come from the file as the guest first touches them; read them all
+            # in now so that page faults are not part of the measured stream.
+            subprocess.run(["cat", backing], stdout=subprocess.DEVNULL, check=True)
+        caps = [{"capability": "events", "state": True}]
+        if a.multifd:
+            caps.append({"capability": "multifd", "state": True})
+        if a.xbzrle_mib:
+            caps.append({"capability": "xbzrle", "state": True})
+        params = {"max-bandwidth": int(a.bw_mib * 1048576), "downtime-limit": a.dl_ms}
+        if a.multifd:
+            params["multifd-channels"] = a.multifd
+        if a.compress != "none":
+            method, level = a.compress.split(":")
+            params["multifd-compression"] = method
+            params[f"multifd-{method}-level"] = int(level)
+        if a.xbzrle_mib:
+            params["xbzrle-cache-size"] = a.xbzrle_mib << 20
+        for q in (dst, src):
+            if q is None:
+                continue
+            q.cmd("migrate-set-capabilities", capabilities=caps)
+            q.cmd("migrate-set-parameters", **params)
+        if dst is not None:
+            uri = f"tcp:127.0.0.1:{free_port()}"
+            dst.cmd("migrate-incoming", uri=uri)
+            time.sleep(0.2)
+        else:
+            uri = "exec:cat > /dev/null"
+        t0 = time.time()
+        src.cmd("migrate", uri=uri)
+        series = []
+        final = None
+        while time.time() - t0 < a.timeout:
+            r = src.cmd("query-migrate")
+            r["t"] = round(time.time() - t0, 3)
+            series.append(r)
+            if r.get("status") in ("completed", "failed", "cancelled"):
+                final = r
+                break
+            time.sleep(a.interval)
+        if final is None:
+            src.cmd("migrate_cancel")
+            final = src.cmd("query-migrate")
+            final["t"] = round(time.time() - t0, 3)
+        time.sleep(0.3)
+        passes = [[round(e["t"] - t0, 3), e["data"]["pass"]] for e in src.events
+                  if e["event"] == "MIGRATION_PASS"]
+        record = {
+            "name": a.name,
+            "config": {k: v for k, v in vars(a).items() if k not in ("out", "qemu")},
+            "qemu_version": src.cmd("query-version"),
+            "host": {"cpus": os.cpu_count(), "model": cpu_model()},
+            "parameters": src.cmd("query-migrate-parameters"),
+            "capabilities": src.cmd("query-migrate-capabilities"),
+            "final": final,
+            "series": series,
+            "passes": passes,
+            "dst_status_after": dst.cmd("query-status") if dst else None,
+        }
+        os.makedirs(a.out, exist_ok=True)
+        tmp = os.path.join(a.out, f".{a.name}.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(record, f, indent=1)
+        os.replace(tmp, os.path.join(a.out, f"{a.name}.json"))
+        ram = final.get("ram", {})
+        print(f"{a.name}: {final.get('status')} total {final.get('total-time')} ms, downtime "
+              f"{final.get('downtime')} ms, {ram.get('transferred', 0) / 1048576:.1f} MiB, "
+              f"{ram.get('normal', 0)} normal + {ram.get('duplicate', 0)} zero pages, "
+              f"syncs {ram.get('dirty-sync-count')}")
+        return 0 if final.get("status") == "completed" else 1
+    finally:
+        for pr in procs:
+            pr.kill()
+            pr.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
