@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Real QEMU: measures two fresh migrations with lab.py (an idle 1 GiB guest, and 256 MiB of
+# random memory in a 512 MiB guest) and checks that `migsim reproduce qemu` predicts them with
+# the lab's constants. A single fresh run on shared cores varies by 10-20 %, so the bound here
+# is ±35 % on total time and ±5 % on bytes; the committed set's medians are held to ±15 % by
+# tests/lab.rs.
+#
+# Usage: contrib/qemu-lab/test-lab.sh MIGSIM_BINARY
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../skip.sh"
+bin=$(realpath "$1")
+
+command -v qemu-system-x86_64 >/dev/null || skip_component qemu-lab "qemu-system-x86_64 is not installed"
+command -v python3 >/dev/null || skip_component qemu-lab "python3 is not installed"
+major=$(qemu-system-x86_64 --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p')
+[ "${major:-0}" -ge 9 ] || skip_component qemu-lab "QEMU $major is older than 9 (the lab needs QEMU 9 or later)"
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+python3 "$here/lab.py" --name idle-1g --mem-mib 1024 --out "$out/runs"
+python3 "$here/lab.py" --name rand-256m-of-512m --mem-mib 512 --fill random --fill-mib 256 --out "$out/runs"
+"$bin" reproduce qemu --data "${MIGSIM_SHARED:-$here/../../../shared}/validation/qemu" \
+  --lab "$out/runs" --out "$out/report" --json > "$out/report.json"
+python3 - "$out/report.json" <<'PY'
+import json, sys
+lab = json.load(open(sys.argv[1]))["lab"]
+assert len(lab) == 2, f"expected 2 lab rows, got {len(lab)}"
+bad = []
+for r in lab:
+    t = r["predicted_total_s"] / r["measured_total_s"] - 1
+    b = r["predicted_mib"] / r["measured_mib"] - 1
+    print(f'{r["name"]}: total {r["measured_total_s"]:.3f} s measured, {r["predicted_total_s"]:.3f} s predicted ({t:+.1%}); '
+          f'{r["measured_mib"]:.1f} MiB measured, {r["predicted_mib"]:.1f} MiB predicted ({b:+.1%}); bound by {r["bound_by"]}')
+    if abs(t) > 0.35 or abs(b) > 0.05 or r["held"] != "yes":
+        bad.append(r["name"])
+if bad:
+    sys.exit(f"FAILED: predictions off for {bad}")
+print("ok: fresh QEMU runs predicted within bounds")
+PY
