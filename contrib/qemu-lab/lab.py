@@ -114,6 +114,9 @@ def qemu_cmd(a, qmp_path, role, backing):
         cmd += ["-cpu", "host"]
     if role == "dst":
         cmd += ["-incoming", "defer"]
+    if role == "src" and a.trace_syncs:
+        # QEMU's trace points around each dirty-bitmap sync, with timestamps, to stderr.
+        cmd += ["-trace", "migration_bitmap_sync_*", "-msg", "timestamp=on"]
     return cmd
 
 
@@ -137,6 +140,8 @@ def main():
     p.add_argument("--sink", choices=["qemu", "null"], default="qemu",
                    help="qemu: a destination QEMU on loopback; null: the stream goes to "
                         "`cat > /dev/null`, to measure what the sender alone can produce")
+    p.add_argument("--trace-syncs", action="store_true",
+                   help="record how long each dirty-bitmap sync took (QEMU trace points)")
     p.add_argument("--qemu", default="qemu-system-x86_64")
     p.add_argument("--out", required=True)
     a = p.parse_args()
@@ -218,6 +223,8 @@ def main():
             "passes": passes,
             "dst_status_after": dst.cmd("query-status") if dst else None,
         }
+        if a.trace_syncs:
+            record["syncs"] = sync_times(os.path.join(work, "src.log"))
         os.makedirs(a.out, exist_ok=True)
         tmp = os.path.join(a.out, f".{a.name}.json.tmp")
         with open(tmp, "w") as f:
@@ -234,6 +241,24 @@ def main():
             pr.kill()
             pr.wait()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def sync_times(log):
+    """Each dirty-bitmap sync from the trace lines in the source's log (`PID@EPOCH:event`):
+    its duration in ms and the dirty pages it found."""
+    import re
+    out, start = [], None
+    for line in open(log, errors="replace"):
+        m = re.match(r"\d+@([\d.]+):migration_bitmap_sync_(start|end)(?: dirty_pages (\d+))?", line)
+        if not m:
+            continue
+        t = float(m.group(1))
+        if m.group(2) == "start":
+            start = t
+        elif start is not None:
+            out.append({"ms": round((t - start) * 1e3, 3), "dirty_pages": int(m.group(3) or 0)})
+            start = None
+    return out
 
 
 def cpu_model():

@@ -47,3 +47,9 @@ lab --name rand-1g-of-2g-mfd2-zstd1 --mem-mib 2048 --fill random --fill-mib 1024
 # The sender alone: the stream goes to `cat > /dev/null`.
 lab --name null-idle-16g-ring --mem-mib 16384 --sink null "${ring[@]}"
 lab --name null-rand-2g-of-4g-ring --mem-mib 4096 --fill random --fill-mib 2048 --sink null "${ring[@]}"
+
+# How long a dirty-bitmap sync takes (QEMU's migration_bitmap_sync_* trace points).
+for m in 1 4 16; do
+  lab --name idle-${m}g-ring-syncs --mem-mib $((m * 1024)) "${ring[@]}" --trace-syncs
+  lab --name idle-${m}g-syncs --mem-mib $((m * 1024)) --trace-syncs
+done

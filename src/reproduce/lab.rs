@@ -55,7 +55,7 @@ pub enum Held {
 pub struct LabComparison {
     #[serde(flatten)]
     pub c: Comparison,
-    /// The configuration, the run's name without its repeat suffix (`-r2`).
+    /// The configuration, the run's name without its repeat suffix (`-r2`, `-syncs`).
     pub config: String,
     pub held: Held,
     pub bound_by: String,
@@ -166,7 +166,10 @@ hosts_csv = false
     )
 }
 
+/// The configuration a run repeats: its name without a repeat suffix (`-r2`) or the trace-only
+/// suffix `-syncs` (tracing the syncs does not change the migration).
 fn config_of(name: &str) -> String {
+    let name = name.strip_suffix("-syncs").unwrap_or(name);
     match name.rsplit_once("-r") {
         Some((base, n)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => {
             base.to_string()
@@ -243,12 +246,11 @@ pub fn compare_all(dir: &Path) -> Result<Vec<LabComparison>, String> {
 /// Per configuration held to the tolerance: the median measured total time and bytes over its
 /// repeats, and the prediction (the same for every repeat).
 pub fn medians(rows: &[LabComparison]) -> Vec<(String, f64, f64, f64, f64)> {
-    let mut configs: Vec<&str> = rows
+    let configs: std::collections::BTreeSet<&str> = rows
         .iter()
         .filter(|r| r.held == Held::Yes)
         .map(|r| r.config.as_str())
         .collect();
-    configs.dedup();
     configs
         .into_iter()
         .map(|cfg| {

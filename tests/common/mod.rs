@@ -79,6 +79,7 @@ traffic = "100Mbit/s"
 /// Runs `migsim` like [`migsim`], but kills it after `limit` and fails the test: for inputs
 /// that once made a run loop forever, so that a regression fails instead of hanging CI.
 pub fn migsim_within(cwd: &Path, args: &[&str], limit: std::time::Duration) -> Output {
+    use std::io::Read;
     let mut child = Command::new(env!("CARGO_BIN_EXE_migsim"))
         .args(args)
         .current_dir(cwd)
@@ -86,14 +87,31 @@ pub fn migsim_within(cwd: &Path, args: &[&str], limit: std::time::Duration) -> O
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("migsim starts");
+    // Drain both pipes while waiting: a child whose output fills a pipe would block forever.
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            r.read_to_end(&mut buf).expect("pipe reads");
+            buf
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout piped")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr piped")));
     let started = std::time::Instant::now();
-    while child.try_wait().expect("wait works").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait works") {
+            break status;
+        }
         if started.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
             panic!("migsim {args:?} did not end within {limit:?}");
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
     }
-    child.wait_with_output().expect("output is read")
 }
