@@ -374,9 +374,9 @@ fn reproduce_clark2005_draws_the_apache_figure() {
 
 /// `downtime-limit` 0 gives QEMU a threshold of 0: only an empty bitmap completes. A guest
 /// that writes nothing completes. One that writes slower than the stream shrinks its rounds
-/// until each is a sync and what the guest wrote during it: the bitmap is never empty, and the
-/// timeout ends it, tens of thousands of syncs later. Either way the run ends: it once looped
-/// forever on ever smaller transfers.
+/// geometrically; the model's pre-copy syncs take no time, so the rounds reach an empty bitmap
+/// and it completes too (QEMU's syncs would see new pages), or its timeout ends it. Either way
+/// the run ends: it once looped forever on ever smaller transfers.
 #[test]
 fn qemu_with_a_zero_downtime_limit_ends() {
     let dir = tempfile::tempdir().unwrap();

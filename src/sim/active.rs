@@ -23,6 +23,9 @@ pub(super) struct Active {
     alg: Box<dyn Algorithm>,
     /// The flow carrying the current transfer, if one is under way.
     pub flow: Option<FlowId>,
+    /// The flow of the transfer that just ended, kept for the next one on the same path
+    /// within the same event; stopped if none follows.
+    pub spare: Option<FlowId>,
     /// The current transfer (segment): when it began, what it sends, and the factor on the
     /// guest's dirty rate meanwhile.
     seg_start: SimTime,
@@ -92,6 +95,7 @@ impl Active {
             dst,
             alg,
             flow: None,
+            spare: None,
             seg_start: now,
             seg_phase: Phase::Precopy,
             seg_factor: 1.0,

@@ -355,8 +355,18 @@ impl Simulation {
     }
 
     /// Carries out an algorithm's actions for the migration in `slot`, until one leaves it
-    /// waiting for the network or an event.
-    fn apply_action(&mut self, now: SimTime, slot: usize, mut action: Action) {
+    /// waiting for the network or an event; a flow the last transfer left and no new one took
+    /// is stopped.
+    fn apply_action(&mut self, now: SimTime, slot: usize, action: Action) {
+        self.carry_out_all(now, slot, action);
+        if let Some(Some(a)) = self.migs.active.get_mut(slot)
+            && let Some(f) = a.spare.take()
+        {
+            self.net.stop_flow(now, f);
+        }
+    }
+
+    fn carry_out_all(&mut self, now: SimTime, slot: usize, mut action: Action) {
         loop {
             if !self.migs.get_mut(slot).count_step(MAX_STEPS) {
                 let reason = format!(
@@ -427,7 +437,13 @@ impl Simulation {
                         (None, Some(l)) => (Some(l), Bound::Cap),
                         (c, _) => (c, bound),
                     };
-                    let flow = self.net.start_flow(now, path, Some(bytes), cap);
+                    let flow = match self.migs.get_mut(slot).spare.take() {
+                        Some(f) => {
+                            self.net.reuse_flow(now, f, bytes, cap);
+                            f
+                        }
+                        None => self.net.start_flow(now, path, Some(bytes), cap),
+                    };
                     self.migs.flow_owner.insert(flow.0, slot);
                     let a = self.migs.get_mut(slot);
                     a.flow = Some(flow);
@@ -459,11 +475,11 @@ impl Simulation {
         let a = self.migs.active[slot].as_mut().expect(NO_MIGRATION);
         let sent = match a.flow {
             Some(f) => {
+                // The flow stays up for the next transfer on the same path (see
+                // `Network::reuse_flow`); `apply_action` or `finish` stops it if none follows.
                 self.migs.flow_owner.remove(&f.0);
-                self.net
-                    .stop_flow(now, f)
-                    .map(|fl| fl.delivered)
-                    .unwrap_or(Volume::ZERO)
+                a.spare = Some(f);
+                self.net.take_delivered(now, f).unwrap_or(Volume::ZERO)
             }
             None => Volume::ZERO,
         };
@@ -591,6 +607,9 @@ impl Simulation {
         self.migs.slot_by_vm.remove(&a.vm);
         if let Some(f) = a.flow {
             self.migs.flow_owner.remove(&f.0);
+            self.net.stop_flow(now, f);
+        }
+        if let Some(f) = a.spare {
             self.net.stop_flow(now, f);
         }
         if !a.on_destination {

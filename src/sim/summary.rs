@@ -23,8 +23,8 @@ impl Simulation {
         self.net.settle();
         let mut delivered = self.traffic_delivered;
         for f in self.vm_flow.iter().flatten() {
-            if let Some(flow) = self.net.flow(*f) {
-                delivered += flow.delivered;
+            if let Some(d) = self.net.delivered(*f) {
+                delivered += d;
             }
         }
         let energy_j: f64 = self.hosts.energy_j.iter().sum();

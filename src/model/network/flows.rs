@@ -1,0 +1,378 @@
+//! Flows on the network: starting and stopping them, max-min fair rates by component, and when
+//! they drain.
+//!
+//! Max-min fair rates of flows that share no link, directly or through other flows, do not
+//! depend on each other. So a change (a flow starting, ending or changing its cap, a link
+//! failing) recomputes only the connected component of flows and links it touches, found by a
+//! walk over the flows on each link. A flow's progress is rate × time: it is written down only
+//! when its rate changes or it ends, and when it drains is kept in a heap, so an event costs
+//! the component it touches, not the network.
+
+use super::{DONE_EPSILON, Flow, FlowId, LinkId, Network};
+use crate::engine::SimTime;
+use crate::units::{Bandwidth, Volume};
+
+impl Flow {
+    /// Brings `remaining` and `delivered` up to `now` at the current rate.
+    fn catch_up(&mut self, now: SimTime) {
+        if now > self.since {
+            let sent = (self.rate * (now - self.since)).min(self.remaining);
+            self.remaining -= sent;
+            self.delivered += sent;
+            self.since = now;
+        }
+    }
+
+    /// When the flow drains at its current rate, if it is finite and moving.
+    fn drains_at(&self) -> Option<SimTime> {
+        if !self.remaining.as_bytes().is_finite() {
+            None
+        } else if self.remaining <= DONE_EPSILON {
+            Some(self.since)
+        } else if self.rate.is_positive() {
+            Some(self.since + self.remaining.time_at(self.rate))
+        } else {
+            None
+        }
+    }
+}
+
+impl Network {
+    /// Starts a flow of `bytes` (or a persistent one if `None`) on `links`, capped at `cap`.
+    /// Rates of the flows it shares links with are recomputed at the next [`Network::settle`].
+    pub fn start_flow(
+        &mut self,
+        now: SimTime,
+        links: Vec<LinkId>,
+        bytes: Option<Volume>,
+        cap: Option<Bandwidth>,
+    ) -> FlowId {
+        self.advance(now);
+        let latency = self.path_latency(&links);
+        let flow = Flow {
+            links,
+            remaining: bytes.unwrap_or(Volume::bytes(f64::INFINITY)),
+            rate: Bandwidth::ZERO,
+            cap: cap.unwrap_or(Bandwidth::UNLIMITED),
+            delivered: Volume::ZERO,
+            latency,
+            since: self.now,
+            drains: None,
+        };
+        let id = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.flows.push(None);
+                self.flow_seen.push(0);
+                (self.flows.len() - 1) as u32
+            }
+        };
+        for l in &flow.links {
+            self.link_flows[l.0 as usize].push(id);
+            self.dirty_links.insert(l.0);
+        }
+        self.flows[id as usize] = Some(flow);
+        self.dirty_flows.insert(id);
+        FlowId(id)
+    }
+
+    /// Ends a flow (finished or cancelled) and returns it, brought up to now; the rates of the
+    /// flows it shared links with are recomputed.
+    pub fn stop_flow(&mut self, now: SimTime, id: FlowId) -> Option<Flow> {
+        self.advance(now);
+        let mut f = self.flows.get_mut(id.0 as usize)?.take()?;
+        f.catch_up(self.now);
+        if let Some(t) = f.drains {
+            self.completions.remove(&(t, id.0));
+        }
+        for l in &f.links {
+            let on = &mut self.link_flows[l.0 as usize];
+            if let Some(i) = on.iter().position(|&x| x == id.0) {
+                on.swap_remove(i);
+            }
+            self.dirty_links.insert(l.0);
+        }
+        self.dirty_flows.remove(&id.0);
+        self.free.push(id.0);
+        Some(f)
+    }
+
+    /// Takes what flow `id` has delivered so far, leaving it running with nothing delivered:
+    /// the end of one transfer whose flow may carry the next (see [`Network::reuse_flow`]).
+    pub fn take_delivered(&mut self, now: SimTime, id: FlowId) -> Option<Volume> {
+        self.advance(now);
+        let now = self.now;
+        let f = self.flows.get_mut(id.0 as usize)?.as_mut()?;
+        f.catch_up(now);
+        Some(std::mem::replace(&mut f.delivered, Volume::ZERO))
+    }
+
+    /// Gives a running flow a new transfer of `bytes` under `cap`: a migration's next round on
+    /// the same path. Max-min rates depend on paths and caps only, so with the same cap nothing
+    /// else changes and no rate is recomputed; only when this flow drains does.
+    pub fn reuse_flow(&mut self, now: SimTime, id: FlowId, bytes: Volume, cap: Option<Bandwidth>) {
+        self.advance(now);
+        let now = self.now;
+        let Some(Some(f)) = self.flows.get_mut(id.0 as usize) else {
+            return;
+        };
+        f.catch_up(now);
+        f.remaining = bytes;
+        f.delivered = Volume::ZERO;
+        f.since = now;
+        if let Some(t) = f.drains.take() {
+            self.completions.remove(&(t, id.0));
+        }
+        let cap = cap.unwrap_or(Bandwidth::UNLIMITED);
+        if f.cap != cap {
+            f.cap = cap;
+            self.dirty_flows.insert(id.0);
+        } else {
+            f.drains = f.drains_at();
+            if let Some(t) = f.drains {
+                self.completions.insert((t, id.0));
+            }
+        }
+    }
+
+    /// Changes a flow's cap (for example a new round's rate limit).
+    pub fn set_cap(&mut self, now: SimTime, id: FlowId, cap: Option<Bandwidth>) {
+        self.advance(now);
+        if let Some(Some(f)) = self.flows.get_mut(id.0 as usize) {
+            f.cap = cap.unwrap_or(Bandwidth::UNLIMITED);
+            self.dirty_flows.insert(id.0);
+        }
+    }
+
+    /// Changes a link's capacity (a failure sets it to 0, a repair restores it).
+    pub fn set_link_capacity(&mut self, now: SimTime, link: LinkId, capacity: Bandwidth) {
+        self.advance(now);
+        self.links[link.0 as usize].capacity = capacity.max(Bandwidth::ZERO);
+        self.dirty_links.insert(link.0);
+    }
+
+    /// Brings the rates up to date after flows changed. Rates read through [`Network::flow`],
+    /// [`Network::flows`], [`Network::link_load`] and [`Network::next_completion`] are those of
+    /// the last settle.
+    pub fn settle(&mut self) {
+        if self.is_dirty() {
+            self.generation += 1;
+            self.recompute_touched();
+        }
+    }
+
+    /// Whether flows changed since the last [`Network::settle`].
+    pub fn is_dirty(&self) -> bool {
+        !self.dirty_links.is_empty() || !self.dirty_flows.is_empty()
+    }
+
+    /// A live flow. Its `remaining` and `delivered` are as of its `since`; see
+    /// [`Network::delivered`].
+    pub fn flow(&self, id: FlowId) -> Option<&Flow> {
+        self.flows.get(id.0 as usize).and_then(|f| f.as_ref())
+    }
+
+    pub fn flows(&self) -> impl Iterator<Item = (FlowId, &Flow)> {
+        self.flows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.as_ref().map(|f| (FlowId(i as u32), f)))
+    }
+
+    /// What flow `id` has delivered by the network's clock.
+    pub fn delivered(&self, id: FlowId) -> Option<Volume> {
+        let f = self.flow(id)?;
+        let sent = (f.rate * (self.now - f.since.min(self.now))).min(f.remaining);
+        Some(f.delivered + sent)
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Moves the network's clock to `now`. Changes made before hold from then on: they are
+    /// rated first.
+    pub fn advance(&mut self, now: SimTime) {
+        if now > self.now {
+            self.settle();
+            self.now = now;
+        }
+    }
+
+    /// When the next finite flow drains at current rates, if any.
+    pub fn next_completion(&self) -> Option<SimTime> {
+        debug_assert!(!self.is_dirty(), "settle() before reading rates");
+        self.completions.first().map(|&(t, _)| t)
+    }
+
+    /// Flows whose bytes have all been sent by `now`, in id order. They stay in the table until
+    /// stopped, and are reported once for their current rate.
+    pub fn drained(&mut self, now: SimTime) -> Vec<FlowId> {
+        self.advance(now);
+        self.settle();
+        let mut out = Vec::new();
+        while let Some(&(t, id)) = self.completions.first() {
+            if t > now {
+                break;
+            }
+            self.completions.pop_first();
+            if let Some(Some(f)) = self.flows.get_mut(id as usize) {
+                f.drains = None;
+            }
+            out.push(FlowId(id));
+        }
+        out.sort();
+        out
+    }
+
+    /// The rate currently allocated on each link.
+    pub fn link_load(&self) -> Vec<Bandwidth> {
+        debug_assert!(!self.is_dirty(), "settle() before reading rates");
+        let mut load = vec![Bandwidth::ZERO; self.links.len()];
+        for f in self.flows.iter().flatten() {
+            for l in &f.links {
+                load[l.0 as usize] += f.rate;
+            }
+        }
+        load
+    }
+
+    /// Recomputes the components the changes since the last settle touch.
+    fn recompute_touched(&mut self) {
+        self.stamp += 1;
+        let stamp = self.stamp;
+        let mut links: Vec<u32> = Vec::new();
+        let mut flows: Vec<u32> = Vec::new();
+        let mut queue: Vec<u32> = Vec::new();
+        let dirty_links = std::mem::take(&mut self.dirty_links);
+        let dirty_flows = std::mem::take(&mut self.dirty_flows);
+        for l in dirty_links {
+            if self.link_seen[l as usize] != stamp {
+                self.link_seen[l as usize] = stamp;
+                queue.push(l);
+            }
+        }
+        for id in dirty_flows {
+            if self.flow_seen[id as usize] != stamp {
+                self.flow_seen[id as usize] = stamp;
+                flows.push(id);
+                for l in &self.flows[id as usize].as_ref().expect("live flow").links {
+                    if self.link_seen[l.0 as usize] != stamp {
+                        self.link_seen[l.0 as usize] = stamp;
+                        queue.push(l.0);
+                    }
+                }
+            }
+        }
+        // Walk link → flows → links until the touched components are whole.
+        while let Some(l) = queue.pop() {
+            links.push(l);
+            for &id in &self.link_flows[l as usize] {
+                if self.flow_seen[id as usize] == stamp {
+                    continue;
+                }
+                self.flow_seen[id as usize] = stamp;
+                flows.push(id);
+                for k in &self.flows[id as usize].as_ref().expect("live flow").links {
+                    if self.link_seen[k.0 as usize] != stamp {
+                        self.link_seen[k.0 as usize] = stamp;
+                        queue.push(k.0);
+                    }
+                }
+            }
+        }
+        links.sort_unstable();
+        flows.sort_unstable();
+        let rates = self.fill(&links, &flows);
+        for (&id, rate) in flows.iter().zip(rates) {
+            let now = self.now;
+            let f = self.flows[id as usize].as_mut().expect("live flow");
+            if f.rate == rate && f.since < now {
+                // Same rate: its progress and its completion stand.
+                continue;
+            }
+            f.catch_up(now);
+            f.rate = rate;
+            if let Some(t) = f.drains.take() {
+                self.completions.remove(&(t, id));
+            }
+            f.drains = f.drains_at();
+            if let Some(t) = f.drains {
+                self.completions.insert((t, id));
+            }
+        }
+    }
+
+    /// Progressive filling over one set of components: every unfrozen flow's rate rises
+    /// together until a link on its path is full or the flow reaches its cap; those flows
+    /// freeze and the rest keep rising. `links` and `flows` are sorted, and hold every link of
+    /// every flow. Returns the rates, in `flows` order. Each step costs the component's links
+    /// and unfrozen flows; flows freeze in few steps, as most share a cap or a bottleneck.
+    fn fill(&self, links: &[u32], flows: &[u32]) -> Vec<Bandwidth> {
+        let local = |l: u32| {
+            links
+                .binary_search(&l)
+                .expect("a component holds its links")
+        };
+        let mut residual: Vec<f64> = links
+            .iter()
+            .map(|&l| self.links[l as usize].capacity.as_bytes_per_sec())
+            .collect();
+        let mut unfrozen_on: Vec<u32> = vec![0; links.len()];
+        let mut paths: Vec<Vec<usize>> = Vec::with_capacity(flows.len());
+        let mut caps: Vec<f64> = Vec::with_capacity(flows.len());
+        for &id in flows {
+            let f = self.flows[id as usize].as_ref().expect("live flow");
+            let p: Vec<usize> = f.links.iter().map(|l| local(l.0)).collect();
+            for &l in &p {
+                unfrozen_on[l] += 1;
+            }
+            paths.push(p);
+            caps.push(f.cap.as_bytes_per_sec());
+        }
+        let mut rate = vec![0.0f64; flows.len()];
+        let mut active: Vec<usize> = (0..flows.len()).collect();
+        let mut still = Vec::with_capacity(active.len());
+        let mut level = 0.0f64;
+        while !active.is_empty() {
+            // The next level at which some flow freezes: a link fills, or a cap is reached.
+            let mut next = f64::INFINITY;
+            for (l, &n) in unfrozen_on.iter().enumerate() {
+                if n > 0 {
+                    next = next.min(level + residual[l] / n as f64);
+                }
+            }
+            for &i in &active {
+                next = next.min(caps[i]);
+            }
+            if !next.is_finite() {
+                // Flows with no link and no cap: nothing limits them. Give them nothing rather
+                // than infinity; such a flow is a modelling error caught by validation.
+                break;
+            }
+            let delta = next - level;
+            for (l, &n) in unfrozen_on.iter().enumerate() {
+                if n > 0 {
+                    residual[l] -= delta * n as f64;
+                }
+            }
+            level = next;
+            // Freeze flows at their cap or crossing a full link.
+            let tol = 1e-9 * level.max(1.0);
+            still.clear();
+            for &i in &active {
+                let saturated = paths[i].iter().any(|&l| residual[l] <= tol);
+                if saturated || caps[i] <= level + tol {
+                    rate[i] = level.min(caps[i]);
+                    for &l in &paths[i] {
+                        unfrozen_on[l] -= 1;
+                    }
+                } else {
+                    still.push(i);
+                }
+            }
+            std::mem::swap(&mut active, &mut still);
+        }
+        rate.into_iter().map(Bandwidth::bytes_per_sec).collect()
+    }
+}
