@@ -482,16 +482,8 @@ pub mod fixed_link {
                             match alg.timeout(&p, how) {
                                 Some(a) => a,
                                 None => {
-                                    return Run {
-                                        total_s: t.as_secs_f64(),
-                                        downtime_ms: 0.0,
-                                        bytes,
-                                        cancelled: true,
-                                        syncs: alg.syncs(),
-                                        rounds: alg.rounds().to_vec(),
-                                        max_throttle,
-                                        gave_up: false,
-                                    };
+                                    let end = Ending::Cancelled { gave_up: false };
+                                    return run_of(alg.as_ref(), t, end, bytes, max_throttle);
                                 }
                             }
                         }
@@ -501,28 +493,42 @@ pub mod fixed_link {
                 Action::Finish { resume } => {
                     let end = t + resume;
                     let back = resumed.unwrap_or(end);
-                    return Run {
-                        total_s: end.as_secs_f64(),
-                        downtime_ms: paused.map(|p| (back - p).as_millis_f64()).unwrap_or(0.0),
-                        bytes,
-                        cancelled: false,
-                        syncs: alg.syncs(),
-                        rounds: alg.rounds().to_vec(),
-                        max_throttle,
-                        gave_up: false,
-                    };
+                    let downtime_ms = paused.map(|p| (back - p).as_millis_f64()).unwrap_or(0.0);
+                    let ending = Ending::Completed { downtime_ms };
+                    return run_of(alg.as_ref(), end, ending, bytes, max_throttle);
                 }
             }
         }
+        let end = Ending::Cancelled { gave_up: true };
+        run_of(alg.as_ref(), t, end, bytes, max_throttle)
+    }
+
+    /// How a run on the fixed link ended.
+    enum Ending {
+        Completed { downtime_ms: f64 },
+        Cancelled { gave_up: bool },
+    }
+
+    fn run_of(
+        alg: &dyn Algorithm,
+        t: SimTime,
+        end: Ending,
+        bytes: Volume,
+        max_throttle: f64,
+    ) -> Run {
+        let (downtime_ms, cancelled, gave_up) = match end {
+            Ending::Completed { downtime_ms } => (downtime_ms, false, false),
+            Ending::Cancelled { gave_up } => (0.0, true, gave_up),
+        };
         Run {
             total_s: t.as_secs_f64(),
-            downtime_ms: 0.0,
+            downtime_ms,
             bytes,
-            cancelled: true,
+            cancelled,
             syncs: alg.syncs(),
             rounds: alg.rounds().to_vec(),
             max_throttle,
-            gave_up: true,
+            gave_up,
         }
     }
 

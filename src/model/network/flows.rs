@@ -252,15 +252,17 @@ impl Network {
                 queue.push(l);
             }
         }
+        // A changed flow is found through its links; one without links is a component alone.
         for id in dirty_flows {
-            if self.flow_seen[id as usize] != stamp {
+            let links_of = &self.flows[id as usize].as_ref().expect("live flow").links;
+            if links_of.is_empty() {
                 self.flow_seen[id as usize] = stamp;
                 flows.push(id);
-                for l in &self.flows[id as usize].as_ref().expect("live flow").links {
-                    if self.link_seen[l.0 as usize] != stamp {
-                        self.link_seen[l.0 as usize] = stamp;
-                        queue.push(l.0);
-                    }
+            }
+            for l in links_of {
+                if self.link_seen[l.0 as usize] != stamp {
+                    self.link_seen[l.0 as usize] = stamp;
+                    queue.push(l.0);
                 }
             }
         }
