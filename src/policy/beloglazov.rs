@@ -194,6 +194,12 @@ fn wls(x: &[f64], y: &[f64], w: &[f64]) -> (f64, f64) {
 }
 
 impl Detector {
+    /// Whether the detector reads the host's history: THR's static threshold does not, and
+    /// summing a host's VM histories for it would cost the policy tick most of its time.
+    pub fn needs_history(&self) -> bool {
+        !matches!(self, Detector::Thr(_))
+    }
+
     /// `u`: requested utilisation now; `history`: oldest first.
     pub fn overloaded(&self, u: f64, history: &[f64]) -> bool {
         match *self {
@@ -307,7 +313,11 @@ impl<'a> Plan<'a> {
     fn overloaded(&self, det: &Detector, h: usize, extra: Option<VmId>) -> bool {
         let add = extra.map_or(0.0, |v| self.view.vm_requested(v));
         let u = (self.demand[h] + add) / self.view.hosts.cpu_capacity[h];
-        det.overloaded(u, &self.history(h, extra))
+        if det.needs_history() {
+            det.overloaded(u, &self.history(h, extra))
+        } else {
+            det.overloaded(u, &[])
+        }
     }
 
     fn remove(&mut self, h: usize, v: VmId) {

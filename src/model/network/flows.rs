@@ -285,8 +285,9 @@ impl Network {
         }
         links.sort_unstable();
         flows.sort_unstable();
-        let rates = self.fill(&links, &flows);
-        for (&id, rate) in flows.iter().zip(rates) {
+        self.fill(&links, &flows);
+        for (k, &id) in flows.iter().enumerate() {
+            let rate = Bandwidth::bytes_per_sec(self.scratch.rate[k]);
             let now = self.now;
             let f = self.flows[id as usize].as_mut().expect("live flow");
             if f.rate == rate && f.since < now {
@@ -308,44 +309,50 @@ impl Network {
     /// Progressive filling over one set of components: every unfrozen flow's rate rises
     /// together until a link on its path is full or the flow reaches its cap; those flows
     /// freeze and the rest keep rising. `links` and `flows` are sorted, and hold every link of
-    /// every flow. Returns the rates, in `flows` order. Each step costs the component's links
-    /// and unfrozen flows; flows freeze in few steps, as most share a cap or a bottleneck.
-    fn fill(&self, links: &[u32], flows: &[u32]) -> Vec<Bandwidth> {
-        let local = |l: u32| {
-            links
-                .binary_search(&l)
-                .expect("a component holds its links")
-        };
-        let mut residual: Vec<f64> = links
-            .iter()
-            .map(|&l| self.links[l as usize].capacity.as_bytes_per_sec())
-            .collect();
-        let mut unfrozen_on: Vec<u32> = vec![0; links.len()];
-        let mut paths: Vec<Vec<usize>> = Vec::with_capacity(flows.len());
-        let mut caps: Vec<f64> = Vec::with_capacity(flows.len());
+    /// every flow. Leaves the rates in `self.scratch.rate`, in `flows` order. Each step costs
+    /// the component's links and unfrozen flows; flows freeze in few steps, as most share a cap
+    /// or a bottleneck. The working arrays are kept between calls: a large component is
+    /// re-solved thousands of times a run.
+    fn fill(&mut self, links: &[u32], flows: &[u32]) {
+        let mut sc = std::mem::take(&mut self.scratch);
+        sc.local_of.resize(self.links.len(), 0);
+        sc.residual.clear();
+        sc.unfrozen_on.clear();
+        for (i, &l) in links.iter().enumerate() {
+            sc.local_of[l as usize] = i as u32;
+            sc.residual
+                .push(self.links[l as usize].capacity.as_bytes_per_sec());
+            sc.unfrozen_on.push(0);
+        }
+        sc.path.clear();
+        sc.path_start.clear();
+        sc.caps.clear();
         for &id in flows {
             let f = self.flows[id as usize].as_ref().expect("live flow");
-            let p: Vec<usize> = f.links.iter().map(|l| local(l.0)).collect();
-            for &l in &p {
-                unfrozen_on[l] += 1;
+            sc.path_start.push(sc.path.len() as u32);
+            for l in &f.links {
+                let k = sc.local_of[l.0 as usize];
+                sc.unfrozen_on[k as usize] += 1;
+                sc.path.push(k);
             }
-            paths.push(p);
-            caps.push(f.cap.as_bytes_per_sec());
+            sc.caps.push(f.cap.as_bytes_per_sec());
         }
-        let mut rate = vec![0.0f64; flows.len()];
-        let mut active: Vec<usize> = (0..flows.len()).collect();
-        let mut still = Vec::with_capacity(active.len());
+        sc.path_start.push(sc.path.len() as u32);
+        sc.rate.clear();
+        sc.rate.resize(flows.len(), 0.0);
+        sc.active.clear();
+        sc.active.extend(0..flows.len() as u32);
         let mut level = 0.0f64;
-        while !active.is_empty() {
+        while !sc.active.is_empty() {
             // The next level at which some flow freezes: a link fills, or a cap is reached.
             let mut next = f64::INFINITY;
-            for (l, &n) in unfrozen_on.iter().enumerate() {
+            for (l, &n) in sc.unfrozen_on.iter().enumerate() {
                 if n > 0 {
-                    next = next.min(level + residual[l] / n as f64);
+                    next = next.min(level + sc.residual[l] / n as f64);
                 }
             }
-            for &i in &active {
-                next = next.min(caps[i]);
+            for &i in &sc.active {
+                next = next.min(sc.caps[i as usize]);
             }
             if !next.is_finite() {
                 // Flows with no link and no cap: nothing limits them. Give them nothing rather
@@ -353,28 +360,49 @@ impl Network {
                 break;
             }
             let delta = next - level;
-            for (l, &n) in unfrozen_on.iter().enumerate() {
+            for (l, &n) in sc.unfrozen_on.iter().enumerate() {
                 if n > 0 {
-                    residual[l] -= delta * n as f64;
+                    sc.residual[l] -= delta * n as f64;
                 }
             }
             level = next;
             // Freeze flows at their cap or crossing a full link.
             let tol = 1e-9 * level.max(1.0);
-            still.clear();
-            for &i in &active {
-                let saturated = paths[i].iter().any(|&l| residual[l] <= tol);
-                if saturated || caps[i] <= level + tol {
-                    rate[i] = level.min(caps[i]);
-                    for &l in &paths[i] {
-                        unfrozen_on[l] -= 1;
+            sc.still.clear();
+            for idx in 0..sc.active.len() {
+                let i = sc.active[idx] as usize;
+                let (a, b) = (sc.path_start[i] as usize, sc.path_start[i + 1] as usize);
+                let saturated = sc.path[a..b]
+                    .iter()
+                    .any(|&l| sc.residual[l as usize] <= tol);
+                if saturated || sc.caps[i] <= level + tol {
+                    sc.rate[i] = level.min(sc.caps[i]);
+                    for k in a..b {
+                        let l = sc.path[k] as usize;
+                        sc.unfrozen_on[l] -= 1;
                     }
                 } else {
-                    still.push(i);
+                    sc.still.push(i as u32);
                 }
             }
-            std::mem::swap(&mut active, &mut still);
+            std::mem::swap(&mut sc.active, &mut sc.still);
         }
-        rate.into_iter().map(Bandwidth::bytes_per_sec).collect()
+        self.scratch = sc;
     }
+}
+
+/// Working arrays of the progressive filling, kept between re-solves.
+#[derive(Debug, Clone, Default)]
+pub(super) struct FillScratch {
+    /// Each link's index within the component being solved.
+    local_of: Vec<u32>,
+    residual: Vec<f64>,
+    unfrozen_on: Vec<u32>,
+    /// The flows' paths in local link indices, one after another; `path_start[i]..[i + 1]`.
+    path: Vec<u32>,
+    path_start: Vec<u32>,
+    caps: Vec<f64>,
+    rate: Vec<f64>,
+    active: Vec<u32>,
+    still: Vec<u32>,
 }

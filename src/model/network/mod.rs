@@ -99,6 +99,7 @@ pub struct Network {
     link_seen: Vec<u64>,
     flow_seen: Vec<u64>,
     stamp: u64,
+    scratch: flows::FillScratch,
 }
 
 /// Parameters to build a topology.
@@ -179,6 +180,7 @@ impl Network {
             completions: Default::default(),
             flow_seen: Vec::new(),
             stamp: 0,
+            scratch: Default::default(),
         }
     }
 
