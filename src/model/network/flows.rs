@@ -340,8 +340,38 @@ impl Network {
         sc.path_start.push(sc.path.len() as u32);
         sc.rate.clear();
         sc.rate.resize(flows.len(), 0.0);
+        // A link whose flows' caps add up to no more than its capacity can never be a
+        // bottleneck, and a flow whose links are all such runs at its cap: it is settled at
+        // once, and the filling steps over the oversubscribed links only.
+        sc.demand.clear();
+        sc.demand.resize(links.len(), 0.0);
+        for (i, &cap) in sc.caps.iter().enumerate() {
+            for k in sc.path_start[i]..sc.path_start[i + 1] {
+                sc.demand[sc.path[k as usize] as usize] += cap;
+            }
+        }
         sc.active.clear();
-        sc.active.extend(0..flows.len() as u32);
+        for i in 0..flows.len() {
+            let (a, b) = (sc.path_start[i] as usize, sc.path_start[i + 1] as usize);
+            let free = a < b
+                && sc.path[a..b]
+                    .iter()
+                    .all(|&l| sc.demand[l as usize] <= sc.residual[l as usize]);
+            if free {
+                sc.rate[i] = sc.caps[i];
+                for k in a..b {
+                    sc.unfrozen_on[sc.path[k] as usize] -= 1;
+                }
+            } else {
+                sc.active.push(i as u32);
+            }
+        }
+        for l in 0..links.len() {
+            if sc.demand[l] <= sc.residual[l] {
+                // Never a bottleneck: the flows still rising through it are bound elsewhere.
+                sc.unfrozen_on[l] = 0;
+            }
+        }
         let mut level = 0.0f64;
         while !sc.active.is_empty() {
             // The next level at which some flow freezes: a link fills, or a cap is reached.
@@ -379,7 +409,7 @@ impl Network {
                     sc.rate[i] = level.min(sc.caps[i]);
                     for k in a..b {
                         let l = sc.path[k] as usize;
-                        sc.unfrozen_on[l] -= 1;
+                        sc.unfrozen_on[l] = sc.unfrozen_on[l].saturating_sub(1);
                     }
                 } else {
                     sc.still.push(i as u32);
@@ -402,6 +432,8 @@ pub(super) struct FillScratch {
     path: Vec<u32>,
     path_start: Vec<u32>,
     caps: Vec<f64>,
+    /// The sum of the caps of each link's flows.
+    demand: Vec<f64>,
     rate: Vec<f64>,
     active: Vec<u32>,
     still: Vec<u32>,

@@ -160,3 +160,24 @@ fn paths_follow_the_tree() {
     let p = net.path(Endpoint::Host(0), Endpoint::Host(5));
     assert_eq!(net.path_latency(&p), SimTime::from_micros(110));
 }
+
+#[test]
+fn flows_on_links_with_room_for_every_cap_run_at_their_caps_beside_a_bottleneck() {
+    // Two racks; four capped flows leave rack 0 through a 1 Gbit/s uplink (a bottleneck: their
+    // caps add up to 1.6 Gbit/s), one capped flow stays inside rack 1 (no bottleneck anywhere).
+    let mut net = tree(8, 4, Bandwidth::gbit(10.0), Bandwidth::gbit(1.0));
+    let cap = Some(Bandwidth::mbit(400.0));
+    let inter: Vec<_> = (0..4)
+        .map(|h| {
+            let p = net.path(Endpoint::Host(h), Endpoint::Host(4 + h));
+            net.start_flow(SimTime::ZERO, p, None, cap)
+        })
+        .collect();
+    let p = net.path(Endpoint::Host(5), Endpoint::Host(6));
+    let local = net.start_flow(SimTime::ZERO, p, None, cap);
+    net.settle();
+    for f in &inter {
+        assert!((mbit(net.flow(*f).unwrap()) - 250.0).abs() < 1e-6);
+    }
+    assert_eq!(mbit(net.flow(local).unwrap()), 400.0);
+}
