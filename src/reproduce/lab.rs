@@ -131,17 +131,7 @@ core_mips = 2000
 ram = "{host_ram}MiB"
 nic = "100Gbit/s"
 power = {{ preset = "dell-r640" }}
-{sender}[[hosts]]
-type = "lab"
-count = 2
-name = "qemu-{{i}}"
-[[vms]]
-name = "guest"
-count = 1
-vcpus = 1
-vcpu_mips = 2000
-ram = "{mem}MiB"
-nonzero = "{nonzero}MiB"
+{sender}{pair}nonzero = "{nonzero}MiB"
 cpu = {{ model = "constant", util = 0.0 }}
 [migration]
 hypervisor = "qemu"
@@ -158,7 +148,7 @@ hosts_csv = false
 "#,
         name = r.name,
         host_ram = (r.mem_mib * 2.0) as u64,
-        mem = r.mem_mib,
+        pair = super::two_hosts_one_guest("lab", r.mem_mib),
         nonzero = (r.fill_mib + FIRMWARE_NONZERO_MIB).min(r.mem_mib),
         bw = r.bw_mib,
         dl = r.dl_ms,

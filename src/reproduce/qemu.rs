@@ -89,17 +89,7 @@ core_mips = 2000
 ram = "2GiB"
 nic = "{TESTBED_LINK}"
 power = {{ preset = "dell-r640" }}
-[[hosts]]
-type = "testbed"
-count = 2
-name = "qemu-{{i}}"
-[[vms]]
-name = "guest"
-count = 1
-vcpus = 1
-vcpu_mips = 2000
-ram = "{mem}MiB"
-nonzero = "{GUEST_NONZERO}"
+{pair}nonzero = "{GUEST_NONZERO}"
 cpu = {{ model = "constant", util = 0.1 }}
 dirty = {{ rate = "{rate}MiB/s", wws = "{ws}MiB", writer_cpu_share = {share} }}
 [migration]
@@ -111,7 +101,7 @@ raised_downtime_limit = "5000ms"
 cpu_per_100mbit = 0.0
 "#,
         name = f("name"),
-        mem = f("total_MiB"),
+        pair = super::two_hosts_one_guest("testbed", f("total_MiB")),
         rate = f("dirty_MiB_s"),
         ws = f("ws_MiB"),
         bw = bw,
