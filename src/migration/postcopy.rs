@@ -149,9 +149,6 @@ fn whole_copy(
     sender: Option<Sender>,
 ) -> (Volume, Option<Bandwidth>, Bound) {
     let wire = guest.nonzero + ZERO_PAGE_WIRE * guest.zero_pages();
-    let (cap, bound) = match sender {
-        Some(s) => sender::limit(configured, s.ceiling(wire, guest.memory, guest.nonzero)),
-        None => (configured, sender::configured(configured)),
-    };
+    let (cap, bound) = sender::cap(sender, configured, wire, guest.memory, guest.nonzero);
     (wire, cap, bound)
 }

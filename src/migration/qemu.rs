@@ -10,7 +10,7 @@
 //! Nothing else stops it: no round cap and no byte cap. A workload that dirties faster than the
 //! link drains loops until something outside acts.
 
-use super::sender::{self, Bound, Sender, configured as configured_bound};
+use super::sender::{self, Bound, Sender};
 use super::{Action, Algorithm, Guest, OnTimeout, Phase, Progress, Round, Settings, overlap};
 use crate::engine::SimTime;
 use crate::units::{Bandwidth, Volume};
@@ -148,12 +148,19 @@ impl Qemu {
     /// The cap for sending what is pending, under a `configured` limit: the lower of it and
     /// what the sending threads can produce.
     fn limit(&self, configured: Option<Bandwidth>) -> (Option<Bandwidth>, Bound) {
-        match self.sender {
-            Some(s) => {
-                let cpu = s.ceiling(self.wire(), self.pending(), self.pending_normal());
-                sender::limit(configured, cpu)
-            }
-            None => (configured, configured_bound(configured)),
+        let (wire, memory, normal) = (self.wire(), self.pending(), self.pending_normal());
+        sender::cap(self.sender, configured, wire, memory, normal)
+    }
+
+    /// A pass of the block copy: `bytes` of disk under `max-bandwidth` (the sender's memory
+    /// scan is not involved).
+    fn disk_send(&self, bytes: Volume) -> Action {
+        Action::Send {
+            bytes,
+            cap: self.max_bw,
+            check_at: None,
+            phase: Phase::Disk,
+            bound: sender::limit(self.max_bw, Bandwidth::UNLIMITED).1,
         }
     }
 
@@ -256,8 +263,8 @@ impl Qemu {
     }
 
     /// `migration_bitmap_sync`: pages dirtied since the last sync join the pending set.
-    /// Returns how long the sync takes.
-    fn sync(&mut self, now: SimTime) -> SimTime {
+    /// Returns the dirty memory it found.
+    fn sync(&mut self, now: SimTime) -> Volume {
         let d = self.guest.dirty.distinct(self.writes_since_sync);
         let region = self.guest.dirty.region();
         let memory = self.guest.memory.max(Volume::bytes(1.0));
@@ -296,9 +303,15 @@ impl Qemu {
             self.period_dirty = Volume::ZERO;
             self.period_xfer = Volume::ZERO;
         }
+        d
+    }
+
+    /// How long a sync that found `found` dirty takes: a walk of the whole bitmap, and each
+    /// dirty page.
+    fn sync_time(&self, found: Volume) -> SimTime {
         SimTime::from_secs_f64_ceil(
             self.guest.memory.as_mib() / 1024.0 * SYNC_SECS_PER_GIB
-                + d.in_pages() * SYNC_SECS_PER_DIRTY_PAGE,
+                + found.in_pages() * SYNC_SECS_PER_DIRTY_PAGE,
         )
     }
 
@@ -324,7 +337,8 @@ impl Qemu {
     fn complete(&mut self, now: SimTime) -> Action {
         // migration_completion(): stop the VM, one last sync, send everything without the
         // rate limit.
-        let took = self.sync(now);
+        let found = self.sync(now);
+        let took = self.sync_time(found);
         self.state = State::FinalSync;
         Self::wait(now, now + took, Phase::StopAndCopy)
     }
@@ -364,7 +378,7 @@ impl Qemu {
             // A sync during pre-copy costs a few ms per sync (0.2 ms per GiB): under 0.1 % of
             // a migration's time, so it is taken as instant here; the last sync, with the
             // guest stopped, is the one that shows (`complete`).
-            let _ = self.sync(now);
+            self.sync(now);
             if self.pending_pages() == Volume::ZERO || self.pending() < self.threshold() {
                 return self.complete(now);
             }
@@ -381,13 +395,7 @@ impl Algorithm for Qemu {
         self.last_sync = now;
         if self.disk_left.is_positive() {
             self.state = State::Disk;
-            return Action::Send {
-                bytes: self.disk_left,
-                cap: self.max_bw,
-                check_at: None,
-                phase: Phase::Disk,
-                bound: configured_bound(self.max_bw),
-            };
+            return self.disk_send(self.disk_left);
         }
         // ram_save_setup(): the bitmap starts with every page dirty (sync #1).
         self.syncs = 1;
@@ -403,13 +411,7 @@ impl Algorithm for Qemu {
                     self.bw = p.sent / p.elapsed;
                 }
                 if self.disk_passes < 2 && written.is_positive() {
-                    return Action::Send {
-                        bytes: written,
-                        cap: self.max_bw,
-                        check_at: None,
-                        phase: Phase::Disk,
-                        bound: configured_bound(self.max_bw),
-                    };
+                    return self.disk_send(written);
                 }
                 self.state = State::Precopy;
                 self.start = p.now;
@@ -468,13 +470,7 @@ impl Algorithm for Qemu {
                     self.downtime_limit = dl;
                 }
                 self.postcopy_requested |= how == OnTimeout::Postcopy;
-                Some(Action::Send {
-                    bytes: self.disk_left,
-                    cap: self.max_bw,
-                    check_at: None,
-                    phase: Phase::Disk,
-                    bound: configured_bound(self.max_bw),
-                })
+                Some(self.disk_send(self.disk_left))
             }
             State::Precopy => {
                 self.absorb(p);

@@ -4,10 +4,12 @@
 //! every page of guest memory to find the zero pages (`buffer_is_zero` on each 4 KiB page,
 //! `save_zero_page` in migration/ram.c, util/bufferiszero.c) and copy every other page into
 //! the stream (`save_normal_page`). One thread does both in the legacy path; with the
-//! `multifd` capability the channel threads do them in parallel
+//! `multifd` capability the channel threads send in parallel and test for zero pages
 //! (`multifd_send_zero_page_detect` in migration/multifd-zero-page.c, QEMU's default
-//! `zero-page-detection=multifd` since 9.0). The stream then runs at the lowest of its network
-//! share, `max-bandwidth`, and what these threads can produce. QEMU's switchover threshold uses
+//! `zero-page-detection=multifd` since 9.0), while the migration thread still walks every page
+//! of the bitmap to hand it out, so the scan stays as one thread's (see [`Sender::threads`]).
+//! The stream then runs at the lowest of its network share, `max-bandwidth`, and what these
+//! threads can produce. QEMU's switchover threshold uses
 //! the bandwidth it really achieved, so a CPU-bound stream also changes when the migration stops
 //! and whether it converges.
 
@@ -29,10 +31,6 @@ pub const DEFAULT_SCAN_RATE: Bandwidth = Bandwidth::bytes_per_sec(20e9);
 /// qemu-devel, 20 January 2026).
 pub const DEFAULT_SEND_RATE: Bandwidth = Bandwidth::bytes_per_sec(1e9);
 
-/// QEMU's `multifd-channels` default: 2 (`DEFAULT_MIGRATE_MULTIFD_CHANNELS`,
-/// migration/options.c). The `multifd` capability itself is off by default.
-pub const DEFAULT_MULTIFD_CHANNELS: u32 = 2;
-
 /// The sending side of one migration.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sender {
@@ -49,13 +47,6 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// One migration thread (no multifd) on a host of the default class.
-    pub const LEGACY: Sender = Sender {
-        scan: DEFAULT_SCAN_RATE,
-        send: DEFAULT_SEND_RATE,
-        threads: 1.0,
-    };
-
     /// `channels` multifd channels (0: multifd off) on a host with `cores` cores.
     pub fn with_channels(scan: Bandwidth, send: Bandwidth, channels: u32, cores: u32) -> Sender {
         let threads = if channels == 0 {
@@ -106,6 +97,20 @@ impl Bound {
     }
 }
 
+/// The cap of a transfer that puts `wire` bytes on the wire, scans `memory` and sends `normal`
+/// bytes of non-zero pages: the lower of a `configured` limit and, if the sender is modelled,
+/// its ceiling; and which one it is.
+pub fn cap(
+    sender: Option<Sender>,
+    configured: Option<Bandwidth>,
+    wire: Volume,
+    memory: Volume,
+    normal: Volume,
+) -> (Option<Bandwidth>, Bound) {
+    let cpu = sender.map_or(Bandwidth::UNLIMITED, |s| s.ceiling(wire, memory, normal));
+    limit(configured, cpu)
+}
+
 /// The lower of a configured limit and the sender's ceiling, and which one it is.
 pub fn limit(configured: Option<Bandwidth>, cpu: Bandwidth) -> (Option<Bandwidth>, Bound) {
     match configured {
@@ -117,7 +122,7 @@ pub fn limit(configured: Option<Bandwidth>, cpu: Bandwidth) -> (Option<Bandwidth
 
 /// What a transfer with only a configured limit (or none) runs at the rate of, when it runs at
 /// its cap: the limit, or the network when there is none.
-pub fn configured(cap: Option<Bandwidth>) -> Bound {
+fn configured(cap: Option<Bandwidth>) -> Bound {
     match cap {
         Some(_) => Bound::Cap,
         None => Bound::Network,
@@ -133,7 +138,8 @@ mod tests {
         // 16 GiB of zero pages: 9 bytes each on the wire, but every page is read.
         let memory = Volume::mib(16384.0);
         let wire = Volume::bytes(memory.in_pages() * 9.0);
-        let rate = Sender::LEGACY.ceiling(wire, memory, Volume::ZERO);
+        let legacy = Sender::with_channels(DEFAULT_SCAN_RATE, DEFAULT_SEND_RATE, 0, 32);
+        let rate = legacy.ceiling(wire, memory, Volume::ZERO);
         let secs = wire.secs_at(rate);
         assert!((secs - memory.as_bytes() / 20e9).abs() < 1e-9, "{secs}");
         assert!(secs > 0.85, "{secs} s");

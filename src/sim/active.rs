@@ -261,7 +261,7 @@ impl Active {
         Progress {
             now,
             sent,
-            elapsed: now - self.seg_start,
+            elapsed,
             writes,
             drained,
         }

@@ -147,18 +147,25 @@ impl Simulation {
                 OnTimeoutSpec::RaiseLimit => OnTimeout::RaiseLimit(m.raised_downtime_limit.time()),
                 OnTimeoutSpec::Postcopy => OnTimeout::Postcopy,
             },
-            resume_time: m
-                .resume_time
-                .map(|d| d.time())
-                .unwrap_or_else(|| m.hypervisor.default_resume_time()),
-            suspend_time: m
-                .suspend_time
-                .map(|d| d.time())
-                .unwrap_or_else(|| m.hypervisor.default_suspend_time()),
+            resume_time: self.pause_times().1,
+            suspend_time: self.pause_times().0,
             sender: Some(self.sender(vm)),
             disk: g.disk.map(Volume::from).unwrap_or(Volume::ZERO),
             disk_dirty_rate: g.disk_write_rate.unwrap_or(Bandwidth::ZERO),
         }
+    }
+
+    /// How long a guest takes to stop, and to resume after its last page: the scenario's, or
+    /// the hypervisor's defaults. Read at every action of every migration, so not through
+    /// [`Simulation::settings`].
+    fn pause_times(&self) -> (SimTime, SimTime) {
+        let m = &self.scenario.migration;
+        let suspend = m.suspend_time.map(|d| d.time());
+        let resume = m.resume_time.map(|d| d.time());
+        (
+            suspend.unwrap_or_else(|| m.hypervisor.default_suspend_time()),
+            resume.unwrap_or_else(|| m.hypervisor.default_resume_time()),
+        )
     }
 
     /// The sending side of a migration of `vm` from the host it runs on now.
@@ -390,12 +397,12 @@ impl Simulation {
             let a = self.migs.get(slot);
             (a.vm, a.record)
         };
-        let settings = self.settings(vm);
+        let (suspend_time, resume_time) = self.pause_times();
         loop {
             // The dirty-rate factor as the world is now: after a pause or a switch it changes.
             let factor = self.dirty_factor(vm, self.migs.get(slot).alg().throttle());
             let a = self.migs.get_mut(slot);
-            match a.carry_out(now, action, settings.suspend_time, factor) {
+            match a.carry_out(now, action, suspend_time, factor) {
                 Effect::Pause { resume_at } => {
                     self.stage(record, Stage::StopAndCopy, now);
                     self.pause_vm(now, vm);
@@ -406,7 +413,7 @@ impl Simulation {
                     }
                 }
                 Effect::Switch { paused } => {
-                    let resume = settings.resume_time;
+                    let resume = resume_time;
                     self.migs.records[record].downtime_ms =
                         ((now - paused) + resume).as_millis_f64();
                     self.stage(record, Stage::Commitment, now);
@@ -431,7 +438,6 @@ impl Simulation {
                     generation,
                 } => {
                     let (src, dst) = (a.src, a.dst);
-                    let path = self.net.path(Endpoint::Host(src.0), Endpoint::Host(dst.0));
                     let (cap, bound) = match (cap, self.scenario.migration.stream_limit) {
                         (Some(c), Some(l)) if l < c => (Some(l), Bound::Cap),
                         (None, Some(l)) => (Some(l), Bound::Cap),
@@ -442,7 +448,10 @@ impl Simulation {
                             self.net.reuse_flow(now, f, bytes, cap);
                             f
                         }
-                        None => self.net.start_flow(now, path, Some(bytes), cap),
+                        None => {
+                            let path = self.net.path(Endpoint::Host(src.0), Endpoint::Host(dst.0));
+                            self.net.start_flow(now, path, Some(bytes), cap)
+                        }
                     };
                     self.migs.flow_owner.insert(flow.0, slot);
                     let a = self.migs.get_mut(slot);
