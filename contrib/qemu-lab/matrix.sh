@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The lab's migration matrix: idle guests of 1-16 GiB, guests with 1-4 GiB of random or
-# text-like memory, uncapped and capped, legacy and multifd, and the sender alone (to
-# /dev/null). Each run is one JSON file in OUT (default: validation/qemu-lab/runs). Run it on an
+# text-like memory, uncapped and capped, legacy and multifd, compressed, a guest that keeps
+# re-writing its memory with and without XBZRLE, and the sender alone (to /dev/null). Each run is one JSON file in OUT (default: validation/qemu-lab/runs). Run it on an
 # otherwise idle machine: the figures are CPU-bound, and anything else running shows in them.
 #
 # Usage: contrib/qemu-lab/matrix.sh [OUT]
@@ -43,6 +43,42 @@ lab --name rand-1g-of-2g-mfd2 --mem-mib 2048 --fill random --fill-mib 1024 --mul
 lab --name idle-16g-ring-mfd2 --mem-mib 16384 --multifd 2 "${ring[@]}"
 lab --name text-1g-of-2g-mfd2-zstd1 --mem-mib 2048 --fill text --fill-mib 1024 --multifd 2 --compress zstd:1
 lab --name rand-1g-of-2g-mfd2-zstd1 --mem-mib 2048 --fill random --fill-mib 1024 --multifd 2 --compress zstd:1
+
+# Compression costs, the sender alone (one channel to a discarding socket), and their test on
+# mixed memory and two channels; and on loopback, where the destination decompresses. KVM's
+# dirty bitmap re-sent 2 GiB guests in some runs; the later runs use the ring.
+n1=(--mem-mib 2048 --fill-mib 1024 --multifd 1 --sink null)
+lab --name null-rand-1g-of-2g-mfd1 "${n1[@]}" --fill random
+lab --name null-rand-1g-of-2g-mfd1-r2 "${n1[@]}" --fill random "${ring[@]}"
+lab --name null-text-1g-of-2g-mfd1 "${n1[@]}" --fill text
+lab --name null-text-1g-of-2g-mfd1-r2 "${n1[@]}" --fill text "${ring[@]}"
+lab --name null-rand-1g-of-2g-mfd1-zstd1 "${n1[@]}" --fill random --compress zstd:1
+lab --name null-text-1g-of-2g-mfd1-zstd1 "${n1[@]}" --fill text --compress zstd:1
+lab --name null-text-1g-of-2g-mfd1-zstd1-r2 "${n1[@]}" --fill text --compress zstd:1 "${ring[@]}"
+lab --name null-rand-1g-of-2g-mfd1-zstd3 "${n1[@]}" --fill random --compress zstd:3 "${ring[@]}"
+lab --name null-text-1g-of-2g-mfd1-zstd3 "${n1[@]}" --fill text --compress zstd:3
+lab --name null-rand-1g-of-2g-mfd1-zlib1 "${n1[@]}" --fill random --compress zlib:1
+lab --name null-text-1g-of-2g-mfd1-zlib1 "${n1[@]}" --fill text --compress zlib:1 "${ring[@]}"
+lab --name null-mixed-1g-of-2g-mfd1-zstd1 "${n1[@]}" --fill mixed --compress zstd:1
+lab --name null-mixed-1g-of-2g-mfd1-zstd3 "${n1[@]}" --fill mixed --compress zstd:3 "${ring[@]}"
+lab --name null-mixed-1g-of-2g-mfd1-zlib1 "${n1[@]}" --fill mixed --compress zlib:1 "${ring[@]}"
+lab --name null-text-1g-of-2g-mfd2-zstd1 --mem-mib 2048 --fill text --fill-mib 1024 --multifd 2 --compress zstd:1 --sink null "${ring[@]}"
+for c in zstd:1 zlib:1; do
+  lab --name text-1g-of-2g-mfd1-${c/:/} --mem-mib 2048 --fill text --fill-mib 1024 --multifd 1 --compress $c
+  lab --name rand-1g-of-2g-mfd1-${c/:/} --mem-mib 2048 --fill random --fill-mib 1024 --multifd 1 --compress $c
+done
+lab --name text-1g-of-2g-mfd1 --mem-mib 2048 --fill text --fill-mib 1024 --multifd 1 "${ring[@]}"
+
+# A guest that keeps re-writing 256 MiB (writer.S, KVM's dirty bitmap): capped so that plain
+# pre-copy cannot converge, with and without XBZRLE; and unthrottled.
+w=(--mem-mib 1024 --writer-mib 256 --timeout 20)
+lab --name wr256-1g-bw64 "${w[@]}" --writer-delay 180 --bw-mib 64
+lab --name wr256-1g-bw64-xbzrle512 "${w[@]}" --writer-delay 180 --bw-mib 64 --xbzrle-mib 512
+lab --name wr256-1g-bw64-xbzrle512-r2 "${w[@]}" --writer-delay 180 --bw-mib 64 --xbzrle-mib 512
+lab --name wr256-1g-bw64-xbzrle128 "${w[@]}" --writer-delay 180 --bw-mib 64 --xbzrle-mib 128
+lab --name wr256-1g-bw64-xbzrle512-b64 "${w[@]}" --writer-delay 180 --bw-mib 64 --xbzrle-mib 512 --writer-bytes 64
+lab --name wr256-1g-fast "${w[@]}"
+lab --name wr256-1g-fast-xbzrle512 "${w[@]}" --xbzrle-mib 512
 
 # The sender alone: the stream goes to `cat > /dev/null`.
 lab --name null-idle-16g-ring --mem-mib 16384 --sink null "${ring[@]}"
