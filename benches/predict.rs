@@ -19,6 +19,7 @@ fn settings(multifd: u32) -> Settings {
         max_bandwidth: None,
         downtime_limit: SimTime::from_millis(300),
         auto_converge: false,
+        dirty_limit: None,
         timeout: Some(SimTime::from_secs(3600)),
         on_timeout: OnTimeout::Cancel,
         resume_time: Hypervisor::Qemu.default_resume_time(),
@@ -31,6 +32,8 @@ fn settings(multifd: u32) -> Settings {
         )),
         disk: Volume::ZERO,
         disk_dirty_rate: Bandwidth::ZERO,
+        compression: None,
+        xbzrle_cache: None,
     }
 }
 
@@ -62,11 +65,11 @@ fn main() {
         ),
     ];
     for (name, gib, rate_mib, wws_mib, multifd) in cases {
-        let guest = Guest {
-            memory: Volume::mib(gib * 1024.0),
-            nonzero: Volume::mib(gib * 1024.0),
-            dirty: DirtyModel::wws(Bandwidth::mib_per_sec(rate_mib), Volume::mib(wws_mib)),
-        };
+        let guest = Guest::new(
+            Volume::mib(gib * 1024.0),
+            Volume::mib(gib * 1024.0),
+            DirtyModel::wws(Bandwidth::mib_per_sec(rate_mib), Volume::mib(wws_mib)),
+        );
         let s = settings(multifd);
         let timeout = Some((SimTime::from_secs(3600), OnTimeout::Cancel));
         let mut n = 0u64;

@@ -36,6 +36,20 @@ pub struct MigrateArgs {
     /// QEMU multifd channels (0: multifd off, one migration thread).
     #[arg(long, default_value_t = 0)]
     pub multifd: u32,
+    /// Multifd compression: none, zstd[:LEVEL] or zlib[:LEVEL] (needs --multifd).
+    #[arg(long, default_value = "none")]
+    pub compress: String,
+    /// How many times smaller zstd level 1 makes the guest's pages (1: random data; default
+    /// 2.887, the Silesia corpus).
+    #[arg(long)]
+    pub compressibility: Option<f64>,
+    /// Turn XBZRLE on with this cache size (QEMU's default cache is 64MiB; not with
+    /// --multifd). Needs --page-delta.
+    #[arg(long)]
+    pub xbzrle: Option<String>,
+    /// Bytes of a re-dirtied page that changed since it was sent (what XBZRLE encodes).
+    #[arg(long)]
+    pub page_delta: Option<String>,
     /// Cores of each host: multifd uses at most one channel per core.
     #[arg(long, default_value_t = 32)]
     pub cores: u32,
@@ -70,6 +84,10 @@ pub struct MigrateArgs {
     /// QEMU auto-converge.
     #[arg(long)]
     pub auto_converge: bool,
+    /// QEMU dirty-limit: cap each vCPU's dirty rate (1 MB/s) where auto-converge would
+    /// throttle.
+    #[arg(long, conflicts_with = "auto_converge")]
+    pub dirty_limit: bool,
     /// Share of its vCPU the guest's writer needs (auto-converge bites below it).
     #[arg(long, default_value_t = 1.0)]
     pub writer_cpu_share: f64,
@@ -104,6 +122,16 @@ pub fn flags_scenario(a: &MigrateArgs) -> Result<String, Failure> {
             check::<Bandwidth, _>(flag, v.parse())?;
         }
     }
+    if let Some(x) = &a.xbzrle {
+        check::<Bytes, _>("xbzrle", x.parse())?;
+    }
+    if let Some(d) = &a.page_delta {
+        check::<Bytes, _>("page-delta", d.parse())?;
+    }
+    check(
+        "compress",
+        crate::migration::encoding::Compression::parse(&a.compress),
+    )?;
     if a.cores == 0 {
         return Err(Failure::BadInput(
             "--cores: a host has at least one core".into(),
@@ -153,6 +181,12 @@ pub fn flags_scenario(a: &MigrateArgs) -> Result<String, Failure> {
     if let Some(b) = &a.background {
         t.push_str(&format!("traffic = {}\n", q(b)));
     }
+    if let Some(c) = a.compressibility {
+        t.push_str(&format!("compressibility = {c}\n"));
+    }
+    if let Some(d) = &a.page_delta {
+        t.push_str(&format!("page_delta = {}\n", q(d)));
+    }
     t.push_str(&format!(
         "dirty = {{ model = {}, rate = {}, writer_cpu_share = {}{} }}\n",
         q(&a.dirty_model),
@@ -164,17 +198,22 @@ pub fn flags_scenario(a: &MigrateArgs) -> Result<String, Failure> {
             .unwrap_or_default()
     ));
     t.push_str(&format!(
-        "[migration]\nhypervisor = {}\nmultifd_channels = {}\nmax_bandwidth = {}\ndowntime_limit = {}\nauto_converge = {}\non_timeout = {}\nraised_downtime_limit = {}\n",
+        "[migration]\nhypervisor = {}\nmultifd_channels = {}\nmax_bandwidth = {}\ndowntime_limit = {}\nauto_converge = {}\ndirty_limit = {}\non_timeout = {}\nraised_downtime_limit = {}\n",
         q(&a.hypervisor),
         a.multifd,
         q(&a.bandwidth),
         q(&a.downtime_limit),
         a.auto_converge,
+        a.dirty_limit,
         q(&a.on_timeout),
         q(&a.raise_to),
     ));
     if let Some(to) = &a.timeout {
         t.push_str(&format!("timeout = {}\n", q(to)));
+    }
+    t.push_str(&format!("compression = {}\n", q(&a.compress)));
+    if let Some(x) = &a.xbzrle {
+        t.push_str(&format!("xbzrle_cache = {}\n", q(x)));
     }
     t.push_str("[[migrate]]\nvm = \"vm-0\"\nto = \"destination-0\"\nat = \"0s\"\n");
     t.push_str("[outputs]\nhosts_csv = false\n");

@@ -18,6 +18,7 @@
 //! assumed to be spread evenly through memory. Overlap between the pages still to send and the
 //! pages newly dirtied assumes that both are spread evenly over the dirtied region.
 
+pub mod encoding;
 pub mod postcopy;
 pub mod qemu;
 pub mod sender;
@@ -262,9 +263,25 @@ pub struct Guest {
     /// Memory that is not zero pages.
     pub nonzero: Volume,
     pub dirty: DirtyModel,
+    /// How many times smaller zstd level 1 makes its normal pages.
+    pub compressibility: f64,
+    /// Bytes of a re-dirtied page that changed since it was sent (XBZRLE).
+    pub page_delta: f64,
 }
 
 impl Guest {
+    /// A guest of `memory`, `nonzero` of it not zero pages, dirtied as `dirty`; its content
+    /// as compressible as the default and no XBZRLE delta.
+    pub fn new(memory: Volume, nonzero: Volume, dirty: DirtyModel) -> Guest {
+        Guest {
+            memory,
+            nonzero,
+            dirty,
+            compressibility: encoding::DEFAULT_COMPRESSIBILITY,
+            page_delta: 0.0,
+        }
+    }
+
     pub fn pages(&self) -> f64 {
         self.memory.in_pages().ceil()
     }
@@ -285,6 +302,9 @@ pub struct Settings {
     /// QEMU `downtime-limit`.
     pub downtime_limit: SimTime,
     pub auto_converge: bool,
+    /// QEMU's dirty-limit capability: when auto-converge would throttle, cap the guest's
+    /// dirty-page rate at this instead (every vCPU at `vcpu-dirty-limit`).
+    pub dirty_limit: Option<Bandwidth>,
     pub timeout: Option<SimTime>,
     pub on_timeout: OnTimeout,
     /// Time the VM stays paused after its last page is sent: device state, commitment, resume.
@@ -297,6 +317,10 @@ pub struct Settings {
     pub disk: Volume,
     /// Disk write rate during the block copy.
     pub disk_dirty_rate: Bandwidth,
+    /// Multifd compression (QEMU).
+    pub compression: Option<encoding::Compression>,
+    /// XBZRLE's cache size, when the capability is on (QEMU, without multifd).
+    pub xbzrle_cache: Option<Volume>,
 }
 
 /// What the algorithm asks the network to do next.
@@ -360,6 +384,11 @@ pub trait Algorithm {
     /// A throttle (auto-converge) the hypervisor imposes on the guest's vCPUs now, 0–1.
     fn throttle(&self) -> f64 {
         0.0
+    }
+    /// A limit on the guest's dirty-page rate the hypervisor imposes now (QEMU's
+    /// dirty-limit), if any.
+    fn dirty_cap(&self) -> Option<Bandwidth> {
+        None
     }
     /// Dirty-bitmap syncs (QEMU's `dirty-sync-count`), or rounds for others.
     fn syncs(&self) -> u32 {
@@ -462,9 +491,10 @@ pub mod fixed_link {
                     bytes += sent;
                     max_throttle = max_throttle.max(alg.throttle());
                     let writes = if phase == Phase::Precopy || phase == Phase::Disk {
-                        guest
-                            .dirty
-                            .writes(t, end, guest.dirty.throttle_factor(alg.throttle()))
+                        guest.dirty.writes(t, end, {
+                            let f = guest.dirty.throttle_factor(alg.throttle());
+                            guest.dirty.capped(t, f, alg.dirty_cap())
+                        })
                     } else {
                         Volume::ZERO
                     };
@@ -539,6 +569,7 @@ pub mod fixed_link {
             max_bandwidth: Some(Bandwidth::mib_per_sec(128.0)),
             downtime_limit: SimTime::from_millis(300),
             auto_converge: false,
+            dirty_limit: None,
             timeout: None,
             on_timeout: OnTimeout::Cancel,
             resume_time: SimTime::from_millis(5),
@@ -546,16 +577,18 @@ pub mod fixed_link {
             sender: None,
             disk: Volume::ZERO,
             disk_dirty_rate: Bandwidth::ZERO,
+            compression: None,
+            xbzrle_cache: None,
         }
     }
 
     #[cfg(test)]
     pub fn guest(mem_mib: f64, rate_mib_s: f64, wws_mib: f64) -> Guest {
-        Guest {
-            memory: Volume::mib(mem_mib),
-            nonzero: Volume::mib(mem_mib),
-            dirty: DirtyModel::wws(Bandwidth::mib_per_sec(rate_mib_s), Volume::mib(wws_mib)),
-        }
+        Guest::new(
+            Volume::mib(mem_mib),
+            Volume::mib(mem_mib),
+            DirtyModel::wws(Bandwidth::mib_per_sec(rate_mib_s), Volume::mib(wws_mib)),
+        )
     }
 }
 

@@ -1,6 +1,6 @@
 //! Post-copy (Hines & Gopalan, VEE 2009) and cold migration.
 
-use super::sender::{self, Bound, Sender};
+use super::sender::{self, Bound, Sender, Work};
 use super::{Action, Algorithm, Guest, OnTimeout, Phase, Progress, Round, Settings};
 use crate::engine::SimTime;
 
@@ -149,6 +149,7 @@ fn whole_copy(
     sender: Option<Sender>,
 ) -> (Volume, Option<Bandwidth>, Bound) {
     let wire = guest.nonzero + ZERO_PAGE_WIRE * guest.zero_pages();
-    let (cap, bound) = sender::cap(sender, configured, wire, guest.memory, guest.nonzero);
+    let work = Work::plain(guest.memory, guest.nonzero);
+    let (cap, bound) = sender::cap(sender, configured, wire, &work);
     (wire, cap, bound)
 }

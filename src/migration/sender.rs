@@ -61,14 +61,41 @@ impl Sender {
         }
     }
 
-    /// The wire rate the threads sustain for a transfer that puts `wire` bytes on the wire,
-    /// scans `memory` for zero pages and sends `normal` bytes of non-zero pages.
-    pub fn ceiling(&self, wire: Volume, memory: Volume, normal: Volume) -> Bandwidth {
-        let secs = memory.secs_at(self.scan) + normal.secs_at(self.send) / self.threads;
+    /// The wire rate the threads sustain for a transfer that puts `wire` bytes on the wire
+    /// and costs the CPU `work`.
+    pub fn ceiling(&self, wire: Volume, work: &Work) -> Bandwidth {
+        let secs = work.scanned.secs_at(self.scan)
+            + work.encode_secs
+            + (work.written.secs_at(self.send) + work.compress_secs) / self.threads;
         if secs > 0.0 && wire.is_positive() {
             Bandwidth::bytes_per_sec(wire.as_bytes() / secs)
         } else {
             Bandwidth::UNLIMITED
+        }
+    }
+}
+
+/// What a transfer costs the sending threads.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Work {
+    /// Memory the migration thread walks and tests for zero pages (one thread).
+    pub scanned: Volume,
+    /// Bytes of pages written into the stream's sockets, split over the sending threads.
+    pub written: Volume,
+    /// CPU seconds of multifd compression, split over the channels.
+    pub compress_secs: f64,
+    /// CPU seconds of XBZRLE encoding, in the migration thread (XBZRLE is not used with
+    /// multifd: `ram_save_target_page_multifd` in migration/ram.c does not call it).
+    pub encode_secs: f64,
+}
+
+impl Work {
+    /// Scanning `memory` and sending `normal` bytes of non-zero pages as they are.
+    pub fn plain(memory: Volume, normal: Volume) -> Work {
+        Work {
+            scanned: memory,
+            written: normal,
+            ..Work::default()
         }
     }
 }
@@ -97,17 +124,15 @@ impl Bound {
     }
 }
 
-/// The cap of a transfer that puts `wire` bytes on the wire, scans `memory` and sends `normal`
-/// bytes of non-zero pages: the lower of a `configured` limit and, if the sender is modelled,
-/// its ceiling; and which one it is.
+/// The cap of a transfer that puts `wire` bytes on the wire and costs `work`: the lower of a
+/// `configured` limit and, if the sender is modelled, its ceiling; and which one it is.
 pub fn cap(
     sender: Option<Sender>,
     configured: Option<Bandwidth>,
     wire: Volume,
-    memory: Volume,
-    normal: Volume,
+    work: &Work,
 ) -> (Option<Bandwidth>, Bound) {
-    let cpu = sender.map_or(Bandwidth::UNLIMITED, |s| s.ceiling(wire, memory, normal));
+    let cpu = sender.map_or(Bandwidth::UNLIMITED, |s| s.ceiling(wire, work));
     limit(configured, cpu)
 }
 
@@ -139,7 +164,7 @@ mod tests {
         let memory = Volume::mib(16384.0);
         let wire = Volume::bytes(memory.in_pages() * 9.0);
         let legacy = Sender::with_channels(DEFAULT_SCAN_RATE, DEFAULT_SEND_RATE, 0, 32);
-        let rate = legacy.ceiling(wire, memory, Volume::ZERO);
+        let rate = legacy.ceiling(wire, &Work::plain(memory, Volume::ZERO));
         let secs = wire.secs_at(rate);
         assert!((secs - memory.as_bytes() / 20e9).abs() < 1e-9, "{secs}");
         assert!(secs > 0.85, "{secs} s");
@@ -155,9 +180,9 @@ mod tests {
         assert_eq!(one.threads, 1.0);
         assert_eq!(capped.threads, 2.0);
         // Normal pages: four channels send four times as fast; zero pages: no faster.
-        let normal = |s: &Sender| v.secs_at(s.ceiling(v, Volume::ZERO, v));
+        let normal = |s: &Sender| v.secs_at(s.ceiling(v, &Work::plain(Volume::ZERO, v)));
         assert!((normal(&one) / normal(&four) - 4.0).abs() < 1e-12);
-        let zero = |s: &Sender| v.secs_at(s.ceiling(v, v, Volume::ZERO));
+        let zero = |s: &Sender| v.secs_at(s.ceiling(v, &Work::plain(v, Volume::ZERO)));
         assert_eq!(zero(&one), zero(&four));
     }
 

@@ -255,6 +255,16 @@ impl DirtyModel {
         let share = self.writer_cpu_share.clamp(1e-6, 1.0);
         ((1.0 - pct.clamp(0.0, 1.0)) / share).min(1.0)
     }
+
+    /// `factor` held down so that the writes at time `t` stay within `cap`, a dirty-page rate
+    /// limit on the whole guest (QEMU's dirty-limit capability).
+    pub fn capped(&self, t: SimTime, factor: f64, cap: Option<Bandwidth>) -> f64 {
+        let rate = self.rate_at(t).as_bytes_per_sec();
+        match cap {
+            Some(c) if rate > 0.0 => factor.min(c.as_bytes_per_sec() / rate),
+            _ => factor,
+        }
+    }
 }
 
 #[cfg(test)]

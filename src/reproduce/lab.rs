@@ -26,9 +26,37 @@ pub const LAB_SCAN_RATE: &str = "15GB/s";
 pub const LAB_SEND_RATE: &str = "320MB/s";
 /// Cores of the lab machine; multifd uses at most one channel per core.
 pub const LAB_CORES: u32 = 2;
+/// What one multifd channel writes per second with the sender alone (the stream to a
+/// discarding socket): 1 GiB of random or text-like memory in 0.50–0.79 s, 0.65 s on average,
+/// less the zero-page scan (`null-{rand,text}-1g-of-2g-mfd1`, with KVM's dirty bitmap and
+/// ring), 1.8 GB/s: faster than the 0.72–1.03 GB/s of the legacy migration thread, which
+/// also scans.
+pub const LAB_NULL_MULTIFD_SEND_RATE: &str = "1.8GB/s";
 /// The firmware's own pages in an idle guest: 134–190 normal pages in every run (about
 /// 0.6 MiB).
 pub const FIRMWARE_NONZERO_MIB: f64 = 0.6;
+
+/// Pages per second above which a writer's migration is not held: the capped writer runs
+/// (25 000 pages/s, 40 µs a page) are held; the unthrottled writer (335 000 pages/s, 3 µs a
+/// page) spends as long again on the write faults dirty tracking adds.
+const FASTEST_HELD_WRITER: f64 = 100_000.0;
+
+/// The sender-alone runs the constants come from: the zero-page scan and send rates of
+/// [`crate::migration::sender`], [`LAB_NULL_MULTIFD_SEND_RATE`], and the compression costs
+/// of [`crate::migration::encoding`]. The other sender-alone runs (mixed memory, two
+/// channels) test them.
+const CALIBRATION: [&str; 10] = [
+    "null-idle-16g-ring",
+    "null-rand-2g-of-4g-ring",
+    "null-rand-1g-of-2g-mfd1",
+    "null-text-1g-of-2g-mfd1",
+    "null-rand-1g-of-2g-mfd1-zstd1",
+    "null-text-1g-of-2g-mfd1-zstd1",
+    "null-rand-1g-of-2g-mfd1-zlib1",
+    "null-text-1g-of-2g-mfd1-zlib1",
+    "null-rand-1g-of-2g-mfd1-zstd3",
+    "null-text-1g-of-2g-mfd1-zstd3",
+];
 
 /// Why a run's prediction is not held to the tolerance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,10 +72,21 @@ pub enum Held {
     /// their own receivers, which the model (channels bounded by the source's cores) does not
     /// describe. Needs two machines.
     SharedCores,
-    /// Compression is not modelled yet.
-    Compression,
-    /// The sender alone: these runs set the default constants.
+    /// Compressed multifd with the destination on the same two cores: it decompresses what
+    /// the source compresses, and the model has no receiver.
+    Decompression,
+    /// The sender alone: these runs set the default and compression constants.
     Calibration,
+    /// A writer faster than [`FASTEST_HELD_WRITER`] on loopback: its migrations sent normal
+    /// pages 3–4× faster than the lab's send rate and converged where the writer's measured
+    /// rate says they cannot. The writer's own stalls on dirty tracking (the first write to a
+    /// page after each sync faults) and the stream's rate in that state are not modelled.
+    FastWriter,
+    /// An XBZRLE cache smaller than the working set: pages of the set that share a cache slot
+    /// keep each other out (`CACHED_PAGE_LIFETIME`, page_cache.c) in a pattern that depends on
+    /// where each round's dirty pages fall; the model's hit share, the cache's fit, is its
+    /// upper bound.
+    CacheContention,
 }
 
 /// One lab run and its prediction.
@@ -64,15 +103,21 @@ pub struct LabComparison {
 struct Run {
     name: String,
     mem_mib: f64,
+    fill: String,
     fill_mib: f64,
     multifd: u32,
     compress: String,
+    xbzrle_mib: f64,
+    timeout_s: f64,
+    /// The guest's writer (`writer.S`): working set MiB, bytes per page, pages per second.
+    writer: Option<(f64, f64, f64)>,
     bw_mib: f64,
     dl_ms: f64,
     sink: String,
     status: String,
     total_ms: f64,
-    downtime_ms: f64,
+    /// None for a run that never switched over.
+    downtime_ms: Option<f64>,
     transferred: f64,
     normal_pages: f64,
     zero_pages: f64,
@@ -96,15 +141,29 @@ fn read(path: &Path) -> Result<Run, String> {
     Ok(Run {
         name: text_at("/name", ""),
         mem_mib: num("/config/mem_mib")?,
+        fill: text_at("/config/fill", "none"),
         fill_mib: num("/config/fill_mib")?,
         multifd: num("/config/multifd")? as u32,
         compress: text_at("/config/compress", "none"),
+        xbzrle_mib: v
+            .pointer("/config/xbzrle_mib")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0),
+        timeout_s: num("/config/timeout")?,
+        writer: match v.get("writer") {
+            Some(_) => Some((
+                num("/writer/ws_mib")?,
+                num("/writer/bytes")?,
+                num("/writer/pages_per_s")?,
+            )),
+            None => None,
+        },
         bw_mib: num("/config/bw_mib")?,
         dl_ms: num("/config/dl_ms")?,
         sink: text_at("/config/sink", "qemu"),
         status: text_at("/final/status", ""),
         total_ms: num("/final/total-time")?,
-        downtime_ms: num("/final/downtime")?,
+        downtime_ms: v.pointer("/final/downtime").and_then(Value::as_f64),
         transferred: num("/final/ram/transferred")?,
         normal_pages: num("/final/ram/normal")?,
         zero_pages: num("/final/ram/duplicate")?,
@@ -112,9 +171,22 @@ fn read(path: &Path) -> Result<Run, String> {
     })
 }
 
+/// What zstd level 1 makes of the lab's fills: random memory does not shrink, the text-like
+/// memory shrinks 4.71× (`null-text-1g-of-2g-mfd1-zstd1`), and `mixed` is half of each.
+fn compressibility(fill: &str) -> f64 {
+    const TEXT: f64 = 4.71;
+    match fill {
+        "text" => TEXT,
+        "mixed" => 1.0 / (0.5 + 0.5 / TEXT),
+        _ => 1.0,
+    }
+}
+
 /// The scenario that describes lab run `r`.
 fn scenario_for(r: &Run) -> String {
-    let sender = if r.sink == "null" {
+    let sender = if r.sink == "null" && r.multifd > 0 {
+        format!("migration = {{ send_rate = \"{LAB_NULL_MULTIFD_SEND_RATE}\" }}\n")
+    } else if r.sink == "null" {
         String::new()
     } else {
         format!(
@@ -133,12 +205,15 @@ nic = "100Gbit/s"
 power = {{ preset = "dell-r640" }}
 {sender}{pair}nonzero = "{nonzero}MiB"
 cpu = {{ model = "constant", util = 0.0 }}
-[migration]
+compressibility = {compressibility}
+{guest}[migration]
 hypervisor = "qemu"
 max_bandwidth = "{bw}MiB/s"
 downtime_limit = "{dl}ms"
 multifd_channels = {mfd}
-cpu_per_100mbit = 0.0
+compression = "{compress}"
+timeout = "{timeout}s"
+{xbzrle}cpu_per_100mbit = 0.0
 [[migrate]]
 vm = "guest-0"
 to = "qemu-1"
@@ -149,7 +224,24 @@ hosts_csv = false
         name = r.name,
         host_ram = (r.mem_mib * 2.0) as u64,
         pair = super::two_hosts_one_guest("lab", r.mem_mib),
-        nonzero = (r.fill_mib + FIRMWARE_NONZERO_MIB).min(r.mem_mib),
+        nonzero =
+            (r.fill_mib + r.writer.map_or(0.0, |w| w.0) + FIRMWARE_NONZERO_MIB).min(r.mem_mib),
+        compressibility = compressibility(&r.fill),
+        guest = match r.writer {
+            // writer.S dirties distinct pages in turn, cycling through its working set.
+            Some((ws, bytes, pages_per_s)) => format!(
+                "page_delta = \"{bytes}B\"\ndirty = {{ model = \"wws\", rate = \"{rate}B/s\", wws = \"{ws}MiB\" }}\n",
+                rate = (pages_per_s * 4096.0).round()
+            ),
+            None => String::new(),
+        },
+        compress = r.compress,
+        timeout = r.timeout_s,
+        xbzrle = if r.xbzrle_mib > 0.0 {
+            format!("xbzrle_cache = \"{}MiB\"\n", r.xbzrle_mib)
+        } else {
+            String::new()
+        },
         bw = r.bw_mib,
         dl = r.dl_ms,
         mfd = r.multifd,
@@ -192,13 +284,20 @@ pub fn compare_all(dir: &Path) -> Result<Vec<LabComparison>, String> {
             .ok_or_else(|| format!("{}: no migration ran", path.display()))?;
         // Every page is sent once, as a normal or a zero page, unless memory was re-sent.
         let sent_pages = r.normal_pages + r.zero_pages;
-        let held = if r.sink == "null" {
+        let held = if CALIBRATION.contains(&config_of(&r.name).as_str()) {
             Held::Calibration
-        } else if r.compress != "none" {
-            Held::Compression
-        } else if r.multifd > 1 {
+        } else if r.compress != "none" && r.sink != "null" {
+            Held::Decompression
+        } else if r.multifd > 1 && r.sink != "null" {
             Held::SharedCores
-        } else if sent_pages > r.mem_mib * 256.0 * 1.02 {
+        } else if r.writer.is_some_and(|w| w.2 > FASTEST_HELD_WRITER) {
+            Held::FastWriter
+        } else if r
+            .writer
+            .is_some_and(|w| r.xbzrle_mib > 0.0 && r.xbzrle_mib < w.0)
+        {
+            Held::CacheContention
+        } else if r.writer.is_none() && sent_pages > r.mem_mib * 256.0 * 1.02 {
             Held::Resent
         } else {
             Held::Yes
@@ -217,7 +316,7 @@ pub fn compare_all(dir: &Path) -> Result<Vec<LabComparison>, String> {
                 predicted_mib: m.transferred_bytes / 1048576.0,
                 measured_rounds: r.syncs,
                 predicted_rounds: m.rounds,
-                measured_downtime_ms: Some(r.downtime_ms),
+                measured_downtime_ms: r.downtime_ms,
                 measured_gap_ms: None,
                 predicted_downtime_ms: if m.outcome == Outcome::Completed {
                     m.downtime_ms
@@ -295,8 +394,10 @@ pub fn table(rows: &[LabComparison]) -> String {
                 Held::Yes => "yes",
                 Held::Resent => "no: memory re-sent (KVM dirty bitmap)",
                 Held::SharedCores => "no: multifd with both ends on 2 cores",
-                Held::Compression => "no: compression not modelled",
+                Held::Decompression => "no: the destination decompresses on the same cores",
                 Held::Calibration => "no: sets the defaults",
+                Held::FastWriter => "no: writer stalled by dirty tracking",
+                Held::CacheContention => "no: XBZRLE cache under the working set",
             }
         ));
     }

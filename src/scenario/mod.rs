@@ -283,6 +283,17 @@ pub struct VmGroupSpec {
     /// Rate at which the VM writes its disk during a block copy.
     #[serde(default)]
     pub disk_write_rate: Option<Bandwidth>,
+    /// How many times smaller zstd level 1 makes the VM's memory pages: 1.0 for random or
+    /// encrypted data; default Silesia's 2.887 (see
+    /// `crate::migration::encoding::DEFAULT_COMPRESSIBILITY`). Matters only under
+    /// `migration.compression`.
+    #[serde(default)]
+    pub compressibility: Option<f64>,
+    /// Bytes of a re-dirtied page that differ from its last sent copy: what XBZRLE sends of a
+    /// page that hits its cache. Needed with `migration.xbzrle_cache`: it depends on the
+    /// workload, and nothing general is published.
+    #[serde(default)]
+    pub page_delta: Option<Bytes>,
     /// The VM's own traffic to clients outside the data centre (a persistent flow).
     #[serde(default)]
     pub traffic: Option<Bandwidth>,
@@ -562,6 +573,15 @@ pub struct MigrationSpec {
     /// QEMU's auto-converge capability (off by default, migration/options.c).
     #[serde(default)]
     pub auto_converge: bool,
+    /// QEMU's dirty-limit capability (8.1+, off by default): where auto-converge would slow
+    /// the vCPUs, limit each vCPU's dirty-page rate to `vcpu_dirty_limit` instead. QEMU needs
+    /// KVM's dirty ring for it.
+    #[serde(default)]
+    pub dirty_limit: bool,
+    /// The per-vCPU dirty-page rate dirty-limit imposes: QEMU's default 1 MB/s
+    /// (`DEFAULT_MIGRATE_VCPU_DIRTY_LIMIT`, migration/options.c).
+    #[serde(default = "default_vcpu_dirty_limit")]
+    pub vcpu_dirty_limit: Bandwidth,
     /// Give up, or escalate, after this long (libvirt `--timeout`).
     #[serde(default)]
     pub timeout: Option<Duration>,
@@ -595,6 +615,14 @@ pub struct MigrationSpec {
     /// work, at most one per core of the source host.
     #[serde(default)]
     pub multifd_channels: u32,
+    /// Multifd compression: `none` (QEMU's default), `zstd[:LEVEL]` or `zlib[:LEVEL]`; needs
+    /// `multifd_channels`.
+    #[serde(default = "default_compression")]
+    pub compression: String,
+    /// The XBZRLE capability with this cache size (`xbzrle-cache-size`, QEMU's default 64
+    /// MiB); off when absent. QEMU does not use XBZRLE on multifd channels.
+    #[serde(default)]
+    pub xbzrle_cache: Option<Bytes>,
     /// α of Liu et al.'s migration energy model E = α·V + β, in joules per MB (2^20 bytes)
     /// moved: 0.512 J/MB fitted on their Xen testbed ("Performance and energy modeling for live
     /// migration of virtual machines", HPDC 2011). Reported in `migration_energy_kwh`.
@@ -634,6 +662,8 @@ impl Default for MigrationSpec {
             max_bandwidth: default_max_bandwidth(),
             downtime_limit: default_downtime_limit(),
             auto_converge: false,
+            dirty_limit: false,
+            vcpu_dirty_limit: default_vcpu_dirty_limit(),
             timeout: None,
             on_timeout: OnTimeoutSpec::Cancel,
             raised_downtime_limit: default_raised_limit(),
@@ -643,10 +673,20 @@ impl Default for MigrationSpec {
             cpu_per_100mbit: default_cpu_cost(),
             max_concurrent_per_host: default_per_host(),
             multifd_channels: 0,
+            compression: default_compression(),
+            xbzrle_cache: None,
             energy_j_per_mb: default_energy_per_mb(),
             energy_j_fixed: default_energy_fixed(),
         }
     }
+}
+
+fn default_vcpu_dirty_limit() -> Bandwidth {
+    Bandwidth::bytes_per_sec(1e6)
+}
+
+fn default_compression() -> String {
+    "none".into()
 }
 
 fn default_energy_per_mb() -> f64 {

@@ -348,6 +348,68 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
             ),
         };
     }
+    match crate::migration::encoding::Compression::parse(&s.migration.compression) {
+        Err(e) => return bad("migration.compression", e),
+        Ok(Some(_)) if s.migration.multifd_channels == 0 => {
+            return bad(
+                "migration.compression",
+                "compresses multifd channels: set migration.multifd_channels".into(),
+            );
+        }
+        Ok(_) => {}
+    }
+    if s.migration.dirty_limit && s.migration.auto_converge {
+        return bad(
+            "migration.dirty_limit",
+            "QEMU refuses dirty-limit together with auto-converge: choose one".into(),
+        );
+    }
+    if s.migration.dirty_limit && !s.migration.vcpu_dirty_limit.is_positive() {
+        return bad(
+            "migration.vcpu_dirty_limit",
+            "must be at least 1MB/s, as QEMU requires".into(),
+        );
+    }
+    if let Some(cache) = s.migration.xbzrle_cache {
+        if s.migration.multifd_channels > 0 {
+            return bad(
+                "migration.xbzrle_cache",
+                "QEMU does not use XBZRLE on multifd channels (ram_save_target_page_multifd); \
+                 set migration.multifd_channels = 0 or drop the cache"
+                    .into(),
+            );
+        }
+        if cache.0 < 4096 {
+            return bad(
+                "migration.xbzrle_cache",
+                "must hold at least one page (4KiB)".into(),
+            );
+        }
+        if let Some(i) = s.vms.iter().position(|v| v.page_delta.is_none()) {
+            return bad(
+                &format!("vms[{i}].page_delta"),
+                "XBZRLE is on (migration.xbzrle_cache): say how many bytes of a re-dirtied \
+                 page change, e.g. page_delta = \"64B\""
+                    .into(),
+            );
+        }
+    }
+    for (i, v) in s.vms.iter().enumerate() {
+        if v.compressibility
+            .is_some_and(|c| !(c >= 1.0 && c.is_finite()))
+        {
+            return bad(
+                &format!("vms[{i}].compressibility"),
+                "must be a number of at least 1.0 (1.0: memory that does not shrink)".into(),
+            );
+        }
+        if v.page_delta.is_some_and(|d| d.0 > 4096) {
+            return bad(
+                &format!("vms[{i}].page_delta"),
+                "cannot exceed a page (4KiB)".into(),
+            );
+        }
+    }
     if s.migration.max_concurrent_per_host == 0 {
         return bad(
             "migration.max_concurrent_per_host",

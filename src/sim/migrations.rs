@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use super::active::{Active, Effect};
 use super::{Event, Simulation};
 use crate::engine::SimTime;
+use crate::migration::encoding::{self, Compression};
 use crate::migration::{
     self, Action, Guest, MigrationRecord, OnTimeout, Outcome, Phase, Progress, Settings, Stage,
 };
@@ -141,6 +142,9 @@ impl Simulation {
             },
             downtime_limit: m.downtime_limit.time(),
             auto_converge: m.auto_converge,
+            dirty_limit: m
+                .dirty_limit
+                .then(|| m.vcpu_dirty_limit * self.vms.vcpus[vm.idx()] as f64),
             timeout: m.timeout.map(|d| d.time()),
             on_timeout: match m.on_timeout {
                 OnTimeoutSpec::Cancel => OnTimeout::Cancel,
@@ -152,6 +156,9 @@ impl Simulation {
             sender: Some(self.sender(vm)),
             disk: g.disk.map(Volume::from).unwrap_or(Volume::ZERO),
             disk_dirty_rate: g.disk_write_rate.unwrap_or(Bandwidth::ZERO),
+            // Checked when the scenario was loaded.
+            compression: Compression::parse(&m.compression).ok().flatten(),
+            xbzrle_cache: m.xbzrle_cache.map(Volume::from),
         }
     }
 
@@ -191,6 +198,10 @@ impl Simulation {
             memory: ram,
             nonzero,
             dirty: g.dirty.clone(),
+            compressibility: spec
+                .compressibility
+                .unwrap_or(encoding::DEFAULT_COMPRESSIBILITY),
+            page_delta: spec.page_delta.map_or(0.0, |d| d.0 as f64),
         }
     }
 
@@ -400,7 +411,13 @@ impl Simulation {
         let (suspend_time, resume_time) = self.pause_times();
         loop {
             // The dirty-rate factor as the world is now: after a pause or a switch it changes.
-            let factor = self.dirty_factor(vm, self.migs.get(slot).alg().throttle());
+            let alg = self.migs.get(slot).alg();
+            let factor = self.dirty_factor(vm, alg.throttle());
+            let factor = self
+                .vms
+                .group_of(vm)
+                .dirty
+                .capped(now, factor, alg.dirty_cap());
             let a = self.migs.get_mut(slot);
             match a.carry_out(now, action, suspend_time, factor) {
                 Effect::Pause { resume_at } => {
