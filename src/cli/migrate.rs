@@ -36,7 +36,8 @@ pub struct MigrateArgs {
     /// QEMU multifd channels (0: multifd off, one migration thread).
     #[arg(long, default_value_t = 0)]
     pub multifd: u32,
-    /// Multifd compression: none, zstd[:LEVEL] or zlib[:LEVEL] (needs --multifd).
+    /// Multifd compression: none, zstd:LEVEL or zlib:LEVEL (level 1 if left out; needs
+    /// --multifd).
     #[arg(long, default_value = "none")]
     pub compress: String,
     /// How many times smaller zstd level 1 makes the guest's pages (1: random data; default

@@ -39,7 +39,7 @@ pub const FIRMWARE_NONZERO_MIB: f64 = 0.6;
 /// Pages per second above which a writer's migration is not held: the capped writer runs
 /// (25 000 pages/s, 40 µs a page) are held; the unthrottled writer (335 000 pages/s, 3 µs a
 /// page) spends as long again on the write faults dirty tracking adds.
-const FASTEST_HELD_WRITER: f64 = 100_000.0;
+pub const FASTEST_HELD_WRITER: f64 = 100_000.0;
 
 /// The sender-alone runs the constants come from: the zero-page scan and send rates of
 /// [`crate::migration::sender`], [`LAB_NULL_MULTIFD_SEND_RATE`], and the compression costs
