@@ -1,10 +1,10 @@
 //! Flows on the network: starting and stopping them, max-min fair rates by component, and when
 //! they drain.
 //!
-//! Max-min fair rates of flows that share no link, directly or through other flows, do not
-//! depend on each other. So a change (a flow starting, ending or changing its cap, a link
-//! failing) recomputes only the connected component of flows and links it touches, found by a
-//! walk over the flows on each link. A flow's progress is rate × time: it is written down only
+//! Max-min fair rates of flows that share no bottleneck, directly or through other flows, do
+//! not depend on each other, and only a link whose flows' caps add up to more than its
+//! capacity can be a bottleneck. So a change (a flow starting, ending or changing its cap, a
+//! link failing) recomputes only the flows it reaches by a walk over the flows of such links. A flow's progress is rate × time: it is written down only
 //! when its rate changes or it ends, and when it drains is kept in a heap, so an event costs
 //! the component it touches, not the network.
 
@@ -237,7 +237,30 @@ impl Network {
         load
     }
 
-    /// Recomputes the components the changes since the last settle touch.
+    /// Whether the caps of the flows on link `l` add up to more than its capacity: only then
+    /// can it be a bottleneck.
+    fn oversubscribed(&self, l: u32) -> bool {
+        let capacity = self.links[l as usize].capacity.as_bytes_per_sec();
+        let mut demand = 0.0;
+        for &id in &self.link_flows[l as usize] {
+            demand += self.flows[id as usize]
+                .as_ref()
+                .expect("live flow")
+                .cap
+                .as_bytes_per_sec();
+            if demand > capacity {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Recomputes the flows the changes since the last settle can reach. Flows are coupled
+    /// only through links that can be bottlenecks: a link whose flows' caps add up to no more
+    /// than its capacity gives every flow its cap, so the walk crosses a link only if it is
+    /// oversubscribed now or was at the last solve (its flows' rates may have been bound by it
+    /// and must be freed). On a tree of racks whose uplinks carry thousands of migrations at
+    /// once, this keeps the walk to the NICs that are really shared.
     fn recompute_touched(&mut self) {
         self.stamp += 1;
         let stamp = self.stamp;
@@ -247,28 +270,33 @@ impl Network {
         let dirty_links = std::mem::take(&mut self.dirty_links);
         let dirty_flows = std::mem::take(&mut self.dirty_flows);
         for l in dirty_links {
+            self.link_changed[l as usize] = stamp;
             if self.link_seen[l as usize] != stamp {
                 self.link_seen[l as usize] = stamp;
                 queue.push(l);
             }
         }
-        // A changed flow is found through its links; one without links is a component alone.
+        // A changed flow is re-solved whatever its links, and its links are walked from.
         for id in dirty_flows {
+            self.flow_seen[id as usize] = stamp;
+            flows.push(id);
             let links_of = &self.flows[id as usize].as_ref().expect("live flow").links;
-            if links_of.is_empty() {
-                self.flow_seen[id as usize] = stamp;
-                flows.push(id);
-            }
             for l in links_of {
+                self.link_changed[l.0 as usize] = stamp;
                 if self.link_seen[l.0 as usize] != stamp {
                     self.link_seen[l.0 as usize] = stamp;
                     queue.push(l.0);
                 }
             }
         }
-        // Walk link → flows → links until the touched components are whole.
+        // Walk link → flows → links through links that can be bottlenecks.
         while let Some(l) = queue.pop() {
             links.push(l);
+            let crosses = self.link_over[l as usize]
+                || (self.link_changed[l as usize] == stamp && self.oversubscribed(l));
+            if !crosses {
+                continue;
+            }
             for &id in &self.link_flows[l as usize] {
                 if self.flow_seen[id as usize] == stamp {
                     continue;
@@ -286,6 +314,12 @@ impl Network {
         links.sort_unstable();
         flows.sort_unstable();
         self.fill(&links, &flows);
+        // Links crossed had all their flows in the solve, so its demand is theirs; a link not
+        // crossed was not oversubscribed and its partial demand is no more.
+        for (k, &l) in links.iter().enumerate() {
+            self.link_over[l as usize] =
+                self.scratch.demand[k] > self.links[l as usize].capacity.as_bytes_per_sec();
+        }
         for (k, &id) in flows.iter().enumerate() {
             let rate = Bandwidth::bytes_per_sec(self.scratch.rate[k]);
             let now = self.now;

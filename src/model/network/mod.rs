@@ -98,6 +98,12 @@ pub struct Network {
     /// Scratch marks for finding components, stamped to avoid clearing.
     link_seen: Vec<u64>,
     flow_seen: Vec<u64>,
+    /// The stamp of the last settle in which each link changed (a flow on it started, ended
+    /// or changed its cap, or its capacity changed).
+    link_changed: Vec<u64>,
+    /// Whether each link was oversubscribed (its flows' caps over its capacity) at the last
+    /// solve that included it.
+    link_over: Vec<bool>,
     stamp: u64,
     scratch: flows::FillScratch,
 }
@@ -170,6 +176,8 @@ impl Network {
             rack_down,
             link_flows: vec![Vec::new(); links.len()],
             link_seen: vec![0; links.len()],
+            link_changed: vec![0; links.len()],
+            link_over: vec![false; links.len()],
             links,
             flows: Vec::new(),
             free: Vec::new(),
