@@ -1,10 +1,10 @@
 //! Flows on the network: starting and stopping them, max-min fair rates by component, and when
 //! they drain.
 //!
-//! Max-min fair rates of flows that share no bottleneck, directly or through other flows, do
-//! not depend on each other, and only a link whose flows' caps add up to more than its
-//! capacity can be a bottleneck. So a change (a flow starting, ending or changing its cap, a
-//! link failing) recomputes only the flows it reaches by a walk over the flows of such links. A flow's progress is rate × time: it is written down only
+//! Max-min fair rates of flows that share no full link, directly or through other flows, do
+//! not depend on each other. So a change (a flow starting, ending or changing its cap, a link
+//! failing) recomputes only the flows it reaches by a walk over the flows of full links, the
+//! rest held fixed (see [`Network::recompute_touched`]). A flow's progress is rate × time: it is written down only
 //! when its rate changes or it ends, and when it drains is kept in a heap, so an event costs
 //! the component it touches, not the network.
 
@@ -86,6 +86,7 @@ impl Network {
             self.completions.remove(&(t, id.0));
         }
         for l in &f.links {
+            self.link_load[l.0 as usize] -= f.rate.as_bytes_per_sec();
             let on = &mut self.link_flows[l.0 as usize];
             if let Some(i) = on.iter().position(|&x| x == id.0) {
                 on.swap_remove(i);
@@ -148,6 +149,8 @@ impl Network {
     pub fn set_link_capacity(&mut self, now: SimTime, link: LinkId, capacity: Bandwidth) {
         self.advance(now);
         self.links[link.0 as usize].capacity = capacity.max(Bandwidth::ZERO);
+        // Its flows may all have to change: walk through it.
+        self.link_full[link.0 as usize] = true;
         self.dirty_links.insert(link.0);
     }
 
@@ -237,30 +240,15 @@ impl Network {
         load
     }
 
-    /// Whether the caps of the flows on link `l` add up to more than its capacity: only then
-    /// can it be a bottleneck.
-    fn oversubscribed(&self, l: u32) -> bool {
-        let capacity = self.links[l as usize].capacity.as_bytes_per_sec();
-        let mut demand = 0.0;
-        for &id in &self.link_flows[l as usize] {
-            demand += self.flows[id as usize]
-                .as_ref()
-                .expect("live flow")
-                .cap
-                .as_bytes_per_sec();
-            if demand > capacity {
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Recomputes the flows the changes since the last settle can reach. Flows are coupled
-    /// only through links that can be bottlenecks: a link whose flows' caps add up to no more
-    /// than its capacity gives every flow its cap, so the walk crosses a link only if it is
-    /// oversubscribed now or was at the last solve (its flows' rates may have been bound by it
-    /// and must be freed). On a tree of racks whose uplinks carry thousands of migrations at
-    /// once, this keeps the walk to the NICs that are really shared.
+    /// Recomputes the flows the changes since the last settle can reach.
+    ///
+    /// Flows are coupled only through full links: a link with room to spare binds none of its
+    /// flows, so a change on it moves no other flow's rate unless it fills the link. The walk
+    /// from the changed flows and links crosses only links that were full at the last solve;
+    /// the flows reached are solved with the rates of the flows left out held fixed on the
+    /// links they share. If that solve fills a link the walk did not cross, the walk goes on
+    /// through it and the larger set is solved again, until no such link fills. The rates are
+    /// then those of a solve of the whole network: every flow left out keeps its bottleneck.
     fn recompute_touched(&mut self) {
         self.stamp += 1;
         let stamp = self.stamp;
@@ -270,7 +258,6 @@ impl Network {
         let dirty_links = std::mem::take(&mut self.dirty_links);
         let dirty_flows = std::mem::take(&mut self.dirty_flows);
         for l in dirty_links {
-            self.link_changed[l as usize] = stamp;
             if self.link_seen[l as usize] != stamp {
                 self.link_seen[l as usize] = stamp;
                 queue.push(l);
@@ -280,45 +267,56 @@ impl Network {
         for id in dirty_flows {
             self.flow_seen[id as usize] = stamp;
             flows.push(id);
-            let links_of = &self.flows[id as usize].as_ref().expect("live flow").links;
-            for l in links_of {
-                self.link_changed[l.0 as usize] = stamp;
+            for l in &self.flows[id as usize].as_ref().expect("live flow").links {
                 if self.link_seen[l.0 as usize] != stamp {
                     self.link_seen[l.0 as usize] = stamp;
                     queue.push(l.0);
                 }
             }
         }
-        // Walk link → flows → links through links that can be bottlenecks.
-        while let Some(l) = queue.pop() {
-            links.push(l);
-            let crosses = self.link_over[l as usize]
-                || (self.link_changed[l as usize] == stamp && self.oversubscribed(l));
-            if !crosses {
-                continue;
-            }
-            for &id in &self.link_flows[l as usize] {
-                if self.flow_seen[id as usize] == stamp {
+        loop {
+            // Walk link → flows → links through the links that were full.
+            while let Some(l) = queue.pop() {
+                links.push(l);
+                if !self.link_full[l as usize] {
                     continue;
                 }
-                self.flow_seen[id as usize] = stamp;
-                flows.push(id);
-                for k in &self.flows[id as usize].as_ref().expect("live flow").links {
-                    if self.link_seen[k.0 as usize] != stamp {
-                        self.link_seen[k.0 as usize] = stamp;
-                        queue.push(k.0);
+                self.link_crossed[l as usize] = stamp;
+                for &id in &self.link_flows[l as usize] {
+                    if self.flow_seen[id as usize] == stamp {
+                        continue;
+                    }
+                    self.flow_seen[id as usize] = stamp;
+                    flows.push(id);
+                    for k in &self.flows[id as usize].as_ref().expect("live flow").links {
+                        if self.link_seen[k.0 as usize] != stamp {
+                            self.link_seen[k.0 as usize] = stamp;
+                            queue.push(k.0);
+                        }
                     }
                 }
             }
+            links.sort_unstable();
+            flows.sort_unstable();
+            self.solve_with_rest_fixed(&links, &flows, stamp);
+            // A link not crossed that the solve filled binds flows left out: cross it.
+            let mut grew = false;
+            for (k, &l) in links.iter().enumerate() {
+                let l = l as usize;
+                if self.link_crossed[l] != stamp && self.scratch.fills(k) {
+                    self.link_full[l] = true;
+                    queue.push(l as u32);
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
+            }
+            // The links are walked again from the ones that filled; those already listed stay.
+            links.retain(|l| !queue.contains(l));
         }
-        links.sort_unstable();
-        flows.sort_unstable();
-        self.fill(&links, &flows);
-        // Links crossed had all their flows in the solve, so its demand is theirs; a link not
-        // crossed was not oversubscribed and its partial demand is no more.
         for (k, &l) in links.iter().enumerate() {
-            self.link_over[l as usize] =
-                self.scratch.demand[k] > self.links[l as usize].capacity.as_bytes_per_sec();
+            self.link_full[l as usize] = self.scratch.fills(k);
         }
         for (k, &id) in flows.iter().enumerate() {
             let rate = Bandwidth::bytes_per_sec(self.scratch.rate[k]);
@@ -329,6 +327,10 @@ impl Network {
                 continue;
             }
             f.catch_up(now);
+            let delta = rate.as_bytes_per_sec() - f.rate.as_bytes_per_sec();
+            for l in &f.links {
+                self.link_load[l.0 as usize] += delta;
+            }
             f.rate = rate;
             if let Some(t) = f.drains.take() {
                 self.completions.remove(&(t, id));
@@ -338,25 +340,53 @@ impl Network {
                 self.completions.insert((t, id));
             }
         }
+        // A crossed link's flows were all solved: its load is their sum, free of the rounding
+        // the running sums gather.
+        for (k, &l) in links.iter().enumerate() {
+            if self.link_crossed[l as usize] == stamp {
+                self.link_load[l as usize] = self.scratch.used[k];
+            }
+        }
     }
 
-    /// Progressive filling over one set of components: every unfrozen flow's rate rises
+    /// Progressive filling over a set of flows, with the flows left out holding their rates on
+    /// the links they share: every unfrozen flow's rate rises
     /// together until a link on its path is full or the flow reaches its cap; those flows
     /// freeze and the rest keep rising. `links` and `flows` are sorted, and hold every link of
     /// every flow. Leaves the rates in `self.scratch.rate`, in `flows` order. Each step costs
     /// the component's links and unfrozen flows; flows freeze in few steps, as most share a cap
     /// or a bottleneck. The working arrays are kept between calls: a large component is
     /// re-solved thousands of times a run.
-    fn fill(&mut self, links: &[u32], flows: &[u32]) {
+    fn solve_with_rest_fixed(&mut self, links: &[u32], flows: &[u32], stamp: u64) {
         let mut sc = std::mem::take(&mut self.scratch);
         sc.local_of.resize(self.links.len(), 0);
         sc.residual.clear();
         sc.unfrozen_on.clear();
+        sc.capacity.clear();
+        sc.outside.clear();
         for (i, &l) in links.iter().enumerate() {
             sc.local_of[l as usize] = i as u32;
-            sc.residual
+            sc.capacity
                 .push(self.links[l as usize].capacity.as_bytes_per_sec());
+            // What the flows left out carry on this link: none on a crossed link.
+            sc.outside.push(if self.link_crossed[l as usize] == stamp {
+                0.0
+            } else {
+                self.link_load[l as usize]
+            });
             sc.unfrozen_on.push(0);
+        }
+        for &id in flows {
+            let f = self.flows[id as usize].as_ref().expect("live flow");
+            for l in &f.links {
+                if self.link_crossed[l.0 as usize] != stamp {
+                    sc.outside[sc.local_of[l.0 as usize] as usize] -= f.rate.as_bytes_per_sec();
+                }
+            }
+        }
+        for i in 0..links.len() {
+            sc.residual
+                .push((sc.capacity[i] - sc.outside[i].max(0.0)).max(0.0));
         }
         sc.path.clear();
         sc.path_start.clear();
@@ -451,7 +481,22 @@ impl Network {
             }
             std::mem::swap(&mut sc.active, &mut sc.still);
         }
+        // What each link carries now, for the check whether the solve filled it.
+        sc.used.clear();
+        sc.used.extend(sc.outside.iter().map(|o| o.max(0.0)));
+        for (i, &rate) in sc.rate.iter().enumerate() {
+            for k in sc.path_start[i]..sc.path_start[i + 1] {
+                sc.used[sc.path[k as usize] as usize] += rate;
+            }
+        }
         self.scratch = sc;
+    }
+}
+
+impl FillScratch {
+    /// Whether local link `k` is full after the last solve (within rounding).
+    fn fills(&self, k: usize) -> bool {
+        self.used[k] >= self.capacity[k] * (1.0 - 1e-9)
     }
 }
 
@@ -460,6 +505,11 @@ impl Network {
 pub(super) struct FillScratch {
     /// Each link's index within the component being solved.
     local_of: Vec<u32>,
+    /// Each link's capacity, what the flows left out carry on it, and what it carries after
+    /// the solve.
+    capacity: Vec<f64>,
+    outside: Vec<f64>,
+    used: Vec<f64>,
     residual: Vec<f64>,
     unfrozen_on: Vec<u32>,
     /// The flows' paths in local link indices, one after another; `path_start[i]..[i + 1]`.

@@ -98,12 +98,13 @@ pub struct Network {
     /// Scratch marks for finding components, stamped to avoid clearing.
     link_seen: Vec<u64>,
     flow_seen: Vec<u64>,
-    /// The stamp of the last settle in which each link changed (a flow on it started, ended
-    /// or changed its cap, or its capacity changed).
-    link_changed: Vec<u64>,
-    /// Whether each link was oversubscribed (its flows' caps over its capacity) at the last
-    /// solve that included it.
-    link_over: Vec<bool>,
+    /// The stamp of the last solve whose walk crossed each link (all its flows were solved).
+    link_crossed: Vec<u64>,
+    /// Whether each link was full at the last solve that included it: only a full link binds
+    /// its flows, so only full links couple flows.
+    link_full: Vec<bool>,
+    /// The sum of the rates of the flows on each link.
+    link_load: Vec<f64>,
     stamp: u64,
     scratch: flows::FillScratch,
 }
@@ -176,8 +177,9 @@ impl Network {
             rack_down,
             link_flows: vec![Vec::new(); links.len()],
             link_seen: vec![0; links.len()],
-            link_changed: vec![0; links.len()],
-            link_over: vec![false; links.len()],
+            link_crossed: vec![0; links.len()],
+            link_full: vec![false; links.len()],
+            link_load: vec![0.0; links.len()],
             links,
             flows: Vec::new(),
             free: Vec::new(),

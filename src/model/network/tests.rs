@@ -181,3 +181,91 @@ fn flows_on_links_with_room_for_every_cap_run_at_their_caps_beside_a_bottleneck(
     }
     assert_eq!(mbit(net.flow(local).unwrap()), 400.0);
 }
+
+#[test]
+fn a_flow_that_fills_a_link_with_room_re_solves_the_flows_already_on_it() {
+    // h1's NIC carries 6 + 3 Gbit/s of capped flows: room to spare, so they are not coupled.
+    let mut net = star(4, Bandwidth::gbit(10.0));
+    let to_h1 = |net: &Network, h: u32| net.path(Endpoint::Host(h), Endpoint::Host(1));
+    let a = net.start_flow(
+        SimTime::ZERO,
+        to_h1(&net, 0),
+        None,
+        Some(Bandwidth::gbit(6.0)),
+    );
+    let b = net.start_flow(
+        SimTime::ZERO,
+        to_h1(&net, 2),
+        None,
+        Some(Bandwidth::gbit(3.0)),
+    );
+    net.settle();
+    let gbit = |net: &Network, f| net.flow(f).unwrap().rate.as_mbit() / 1000.0;
+    assert_eq!((gbit(&net, a), gbit(&net, b)), (6.0, 3.0));
+    // A third flow fills the NIC: the first one must give way although the walk from the new
+    // flow did not cross a full link.
+    let c = net.start_flow(
+        SimTime::ZERO,
+        to_h1(&net, 3),
+        None,
+        Some(Bandwidth::gbit(5.0)),
+    );
+    net.settle();
+    let near = |x: f64, y: f64| (x - y).abs() < 1e-9;
+    assert!(near(gbit(&net, a), 3.5) && near(gbit(&net, b), 3.0) && near(gbit(&net, c), 3.5));
+    // The first ends: the link is full, so the others are re-solved and reach their caps.
+    net.stop_flow(SimTime::from_secs(1), a);
+    net.settle();
+    assert!(near(gbit(&net, b), 3.0) && near(gbit(&net, c), 5.0));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// However the flows came and went, the rates are those of one solve of the flows live.
+    #[test]
+    fn rates_after_any_history_equal_a_solve_from_scratch(
+        ops in proptest::collection::vec((0u32..16, 0u32..16, 0u8..4, 1u32..40), 1..60)
+    ) {
+        let build = || tree(16, 4, Bandwidth::gbit(10.0), Bandwidth::gbit(20.0));
+        let mut net = build();
+        let mut live: Vec<(FlowId, u32, u32, Option<Bandwidth>)> = Vec::new();
+        for (i, &(src, dst, kind, cap)) in ops.iter().enumerate() {
+            let now = SimTime::from_millis(i as u64);
+            let cap = (cap < 35).then(|| Bandwidth::gbit(cap as f64 / 4.0));
+            match kind {
+                0 | 1 if src != dst => {
+                    let p = net.path(Endpoint::Host(src), Endpoint::Host(dst));
+                    live.push((net.start_flow(now, p, None, cap), src, dst, cap));
+                }
+                2 if !live.is_empty() => {
+                    let (f, ..) = live.remove(src as usize % live.len());
+                    net.stop_flow(now, f);
+                }
+                3 if !live.is_empty() => {
+                    let k = dst as usize % live.len();
+                    net.set_cap(now, live[k].0, cap);
+                    live[k].3 = cap;
+                }
+                _ => {}
+            }
+            if i % 3 == 0 {
+                net.settle();
+            }
+        }
+        net.settle();
+        let mut fresh = build();
+        let again: Vec<FlowId> = live
+            .iter()
+            .map(|&(_, s, d, cap)| {
+                let p = fresh.path(Endpoint::Host(s), Endpoint::Host(d));
+                fresh.start_flow(SimTime::ZERO, p, None, cap)
+            })
+            .collect();
+        fresh.settle();
+        for (&(f, ..), &g) in live.iter().zip(&again) {
+            let (x, y) = (net.flow(f).unwrap().rate, fresh.flow(g).unwrap().rate);
+            let (x, y) = (x.as_bytes_per_sec(), y.as_bytes_per_sec());
+            proptest::prop_assert!((x - y).abs() <= 1e-6 * y.max(1.0), "{x} vs {y}");
+        }
+    }
+}
