@@ -264,6 +264,10 @@ struct Plan<'a> {
     ram: Vec<u64>,
     /// VMs per host, tentatively.
     vms: Vec<Vec<VmId>>,
+    /// The hosts that are on and available, in id order: the only ones PABFD places on. The
+    /// view does not change while the policy plans, so each placement visits these rather
+    /// than every host of the data centre (most are off once a policy consolidates).
+    on: Vec<usize>,
 }
 
 impl<'a> Plan<'a> {
@@ -283,6 +287,9 @@ impl<'a> Plan<'a> {
                 .map(|h| view.hosts.ram_used[h].0 + view.reserved[h])
                 .collect(),
             vms: view.host_vms.to_vec(),
+            on: (0..n)
+                .filter(|&h| view.hosts.state[h] == PowerState::On && view.available(h))
+                .collect(),
         }
     }
 
@@ -340,8 +347,8 @@ impl<'a> Plan<'a> {
         let need = self.view.vm_requested(v);
         let mut best: Option<(f64, usize)> = None;
         let mut empty_seen = vec![false; hosts.types.len()];
-        for (h, &ex) in excluded.iter().enumerate().take(hosts.len()) {
-            if ex || hosts.state[h] != PowerState::On || !self.view.available(h) {
+        for &h in &self.on {
+            if excluded.get(h).is_none_or(|&ex| ex) {
                 continue;
             }
             let empty = self.vms[h].is_empty() && self.view.reserved[h] == 0;
