@@ -40,6 +40,14 @@ pub struct GenerateArgs {
     /// Folder (planetlab) or file (csv) to write.
     #[arg(long)]
     pub out: PathBuf,
+    /// A load peak starting at this time: every VM's demand times --peak-factor for
+    /// --peak-for, capped at 100 %.
+    #[arg(long)]
+    pub peak_at: Option<String>,
+    #[arg(long, default_value = "2h")]
+    pub peak_for: String,
+    #[arg(long, default_value_t = 1.5)]
+    pub peak_factor: f64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -103,6 +111,25 @@ fn generate_cmd(a: &GenerateArgs) -> Result<(), Failure> {
             a.duration, a.interval
         )));
     }
+    let peak = match &a.peak_at {
+        None => None,
+        Some(at) => {
+            let at =
+                parse_duration(at).map_err(|e| Failure::BadInput(format!("--peak-at: {e}")))?;
+            let length = parse_duration(&a.peak_for)
+                .map_err(|e| Failure::BadInput(format!("--peak-for: {e}")))?;
+            if !(a.peak_factor > 0.0 && a.peak_factor.is_finite()) {
+                return Err(Failure::BadInput(
+                    "--peak-factor: must be a positive number".into(),
+                ));
+            }
+            Some(generate::Peak {
+                at,
+                length,
+                factor: a.peak_factor,
+            })
+        }
+    };
     let format = format_of(&a.format)?;
     let t = generate::generate(&generate::Spec {
         kind,
@@ -110,6 +137,7 @@ fn generate_cmd(a: &GenerateArgs) -> Result<(), Failure> {
         seed: a.seed,
         interval,
         duration,
+        peak,
     });
     let io = |e: std::io::Error| Failure::Failed(format!("{}: {e}", a.out.display()));
     match format {

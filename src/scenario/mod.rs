@@ -467,6 +467,18 @@ pub struct WorkloadSpec {
     /// cannot ask for more than its vCPUs.
     #[serde(default = "one")]
     pub cpu_scale: f64,
+    /// A load peak: every VM's demand times `factor` from `at` for `length` (a what-if, and the
+    /// scale benchmark's stress: thousands of migrations at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak: Option<PeakSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeakSpec {
+    pub at: Duration,
+    pub length: Duration,
+    pub factor: f64,
 }
 
 fn default_step() -> Duration {
@@ -480,6 +492,7 @@ impl Default for WorkloadSpec {
         WorkloadSpec {
             step: default_step(),
             cpu_scale: one(),
+            peak: None,
         }
     }
 }

@@ -50,6 +50,18 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
         );
     }
 
+    if let Some(p) = s.workload.peak {
+        if !(p.factor.is_finite() && p.factor >= 0.0) {
+            return bad(
+                "workload.peak.factor",
+                format!("{} is not a non-negative factor", p.factor),
+            );
+        }
+        if p.length.time() == SimTime::ZERO {
+            return bad("workload.peak.length", "must be longer than 0s".into());
+        }
+    }
+
     let mut names = BTreeSet::new();
     for (i, t) in s.host_types.iter().enumerate() {
         let p = |f: &str| format!("host_type[{i}].{f}");

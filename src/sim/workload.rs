@@ -53,7 +53,12 @@ impl Simulation {
             (CpuModel::Trace, Some(tr)) => tr.vms[self.trace_idx[i] as usize].cpu_at(t),
             (m, _) => m.at(t),
         };
-        u * self.scenario.workload.cpu_scale
+        let w = &self.scenario.workload;
+        let peak = match w.peak {
+            Some(p) if t >= p.at.time() && t < p.at.time() + p.length.time() => p.factor,
+            _ => 1.0,
+        };
+        u * w.cpu_scale * peak
     }
 
     pub(super) fn activate(&mut self, t: SimTime, v: VmId) {

@@ -42,6 +42,28 @@ pub struct Spec {
     pub seed: u64,
     pub interval: SimTime,
     pub duration: SimTime,
+    /// A load peak: every VM's demand times `factor` from `at` for `length`, capped at 100 %
+    /// (where thousands of migrations run at once under a consolidation policy).
+    pub peak: Option<Peak>,
+}
+
+/// A window of raised demand.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Peak {
+    pub at: SimTime,
+    pub length: SimTime,
+    pub factor: f64,
+}
+
+impl Peak {
+    /// The demand at `t` of a VM whose demand without the peak is `u`.
+    pub fn apply(&self, t: SimTime, u: f64) -> f64 {
+        if t >= self.at && t < self.at + self.length {
+            (u * self.factor).clamp(0.0, 1.0)
+        } else {
+            u
+        }
+    }
 }
 
 fn diurnal(rng: &mut ChaCha8Rng, n: usize, dt: f64) -> Vec<f64> {
@@ -123,12 +145,18 @@ pub fn generate(s: &Spec) -> Trace {
                 Kind::Bursty => bursty(&mut rng, n, dt),
                 Kind::HeavyTailed => heavy(&mut rng, n),
             };
+            let times: Vec<SimTime> = (0..n)
+                .map(|k| SimTime::from_secs_f64(k as f64 * dt))
+                .collect();
+            let cpu = cpu
+                .iter()
+                .zip(&times)
+                .map(|(&c, &t)| s.peak.map_or(c, |p| p.apply(t, c)) as f32)
+                .collect();
             VmTrace {
                 name: format!("vm-{i:05}"),
-                times: (0..n)
-                    .map(|k| SimTime::from_secs_f64(k as f64 * dt))
-                    .collect(),
-                cpu: cpu.iter().map(|&c| c as f32).collect(),
+                times,
+                cpu,
                 memory: None,
                 dirty_rate: None,
                 lifetime: None,
@@ -149,6 +177,27 @@ mod tests {
             seed,
             interval: SimTime::from_secs(300),
             duration: SimTime::from_secs(86_400),
+            peak: None,
+        }
+    }
+
+    #[test]
+    fn a_peak_raises_demand_in_its_window_only_and_never_past_one() {
+        let base = generate(&spec(Kind::Mixed, 20, 3));
+        let mut s = spec(Kind::Mixed, 20, 3);
+        let p = Peak {
+            at: SimTime::from_secs(12 * 3600),
+            length: SimTime::from_secs(2 * 3600),
+            factor: 1.5,
+        };
+        s.peak = Some(p);
+        let peaked = generate(&s);
+        for (a, b) in base.vms.iter().zip(&peaked.vms) {
+            for ((&t, &x), &y) in a.times.iter().zip(&a.cpu).zip(&b.cpu) {
+                let inside = t >= p.at && t < p.at + p.length;
+                let want = if inside { (x * 1.5).min(1.0) } else { x };
+                assert!((y - want).abs() < 1e-6, "{t:?}: {x} -> {y}");
+            }
         }
     }
 
