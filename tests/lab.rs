@@ -225,20 +225,15 @@ fn xbzrle_needs_the_page_delta_and_refuses_multifd() {
 
 #[test]
 fn compression_pays_on_a_slow_link_and_costs_on_a_fast_one() {
-    // 64 GiB of Silesia-like memory, eight channels, no cap.
+    // 64 GiB, no cap: `extra` says the link, channels, compression and content.
+    let run = |extra: &[&str]| {
+        let mut a = vec!["--ram", "64GiB", "--bandwidth", "0B/s"];
+        a.extend_from_slice(extra);
+        migrate_json(&a)
+    };
+    // Silesia-like memory, eight channels.
     let t = |link: &str, compress: &str| {
-        migrate_json(&[
-            "--ram",
-            "64GiB",
-            "--bandwidth",
-            "0B/s",
-            "--link",
-            link,
-            "--multifd",
-            "8",
-            "--compress",
-            compress,
-        ])["total_time_s"]
+        run(&["--link", link, "--multifd", "8", "--compress", compress])["total_time_s"]
             .as_f64()
             .unwrap()
     };
@@ -247,11 +242,7 @@ fn compression_pays_on_a_slow_link_and_costs_on_a_fast_one() {
     assert!(t("100Gbit/s", "zlib:1") > 2.0 * t("100Gbit/s", "zstd:1"));
     // Random memory does not shrink: zstd only costs.
     let random = |compress: &str| {
-        migrate_json(&[
-            "--ram",
-            "64GiB",
-            "--bandwidth",
-            "0B/s",
+        run(&[
             "--link",
             "10Gbit/s",
             "--multifd",

@@ -240,6 +240,23 @@ impl Network {
         load
     }
 
+    /// Queues the links of flow `id` not yet seen in this walk (the fields it needs, so that
+    /// a walk over a link's flows can call it).
+    fn queue_links_of(
+        flows: &[Option<Flow>],
+        link_seen: &mut [u64],
+        id: u32,
+        stamp: u64,
+        queue: &mut Vec<u32>,
+    ) {
+        for l in &flows[id as usize].as_ref().expect("live flow").links {
+            if link_seen[l.0 as usize] != stamp {
+                link_seen[l.0 as usize] = stamp;
+                queue.push(l.0);
+            }
+        }
+    }
+
     /// Recomputes the flows the changes since the last settle can reach.
     ///
     /// Flows are coupled only through full links: a link with room to spare binds none of its
@@ -267,12 +284,7 @@ impl Network {
         for id in dirty_flows {
             self.flow_seen[id as usize] = stamp;
             flows.push(id);
-            for l in &self.flows[id as usize].as_ref().expect("live flow").links {
-                if self.link_seen[l.0 as usize] != stamp {
-                    self.link_seen[l.0 as usize] = stamp;
-                    queue.push(l.0);
-                }
-            }
+            Self::queue_links_of(&self.flows, &mut self.link_seen, id, stamp, &mut queue);
         }
         loop {
             // Walk link → flows → links through the links that were full.
@@ -288,12 +300,7 @@ impl Network {
                     }
                     self.flow_seen[id as usize] = stamp;
                     flows.push(id);
-                    for k in &self.flows[id as usize].as_ref().expect("live flow").links {
-                        if self.link_seen[k.0 as usize] != stamp {
-                            self.link_seen[k.0 as usize] = stamp;
-                            queue.push(k.0);
-                        }
-                    }
+                    Self::queue_links_of(&self.flows, &mut self.link_seen, id, stamp, &mut queue);
                 }
             }
             links.sort_unstable();
