@@ -98,7 +98,7 @@ pub trait Prepared {
 
 /// The engine a scenario asks for.
 pub fn engine_for(sc: &Scenario) -> &'static dyn Engine {
-    if sc.compat.cloudsim {
+    if sc.compat.cloudsim_mode().is_some() {
         &CloudSim
     } else {
         &Faithful

@@ -567,8 +567,31 @@ fn none_policy() -> String {
 pub struct CompatSpec {
     /// Reproduce CloudSim 3.0.3's power-aware PlanetLab experiments rule for rule
     /// (`crate::compat::cloudsim`): its hosts, VM types, timing, migration cost and metrics.
+    /// The same as `mode = "cloudsim-3.0.3"`.
     #[serde(default)]
     pub cloudsim: bool,
+    /// Which simulator to reproduce: `cloudsim-3.0.3` (the released CloudSim), or
+    /// `ccpe2012` (the simulator of Beloglazov & Buyya's paper: see
+    /// `crate::compat::cloudsim::Era`). Takes precedence over `cloudsim`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<CompatMode>,
+}
+
+/// A compatibility mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum CompatMode {
+    #[serde(rename = "cloudsim-3.0.3")]
+    Cloudsim303,
+    #[serde(rename = "ccpe2012")]
+    Ccpe2012,
+}
+
+impl CompatSpec {
+    /// The CloudSim mode the scenario asks for, if any.
+    pub fn cloudsim_mode(&self) -> Option<CompatMode> {
+        self.mode
+            .or(self.cloudsim.then_some(CompatMode::Cloudsim303))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -320,7 +320,7 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
         }
     }
     check_size(l)?;
-    if s.compat.cloudsim {
+    if s.compat.cloudsim_mode().is_some() {
         if let Err(e) = crate::policy::beloglazov::CloudSimExperiment::parse(&s.policy.name) {
             return bad(
                 "policy.name",
@@ -465,7 +465,7 @@ fn check_size(l: &Loaded) -> Result<(), ScenarioError> {
             ));
         }
     }
-    if s.compat.cloudsim {
+    if s.compat.cloudsim_mode().is_some() {
         // CloudSim's experiments bring their own host and VM types.
         return Ok(());
     }

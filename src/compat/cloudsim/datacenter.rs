@@ -255,7 +255,8 @@ impl Experiment {
     /// update, so this one may be brief (see `update_host_at`).
     pub(super) fn update_host(&mut self, h: usize, t: f64) {
         let grid = (t - 0.1) % INTERVAL == 0.0;
-        self.update_host_at(h, t, TracePoint::new(t), grid, true);
+        let p = TracePoint::at(t, self.samples.exact_at_updates);
+        self.update_host_at(h, t, p, grid, true);
     }
 
     /// `update_host` with the grid test (`(t − 0.1) % interval == 0`) done once by the caller.
@@ -303,6 +304,7 @@ impl Experiment {
         host.prev_util_mips = host.util_mips;
         host.prev_power = self.hot[h].power_now;
         host.util_mips = 0.0;
+        host.util_in_allowance = 0.0;
         let mut allocs = std::mem::take(&mut self.allocs);
         host.sched
             .allocate_all(&mut self.outs, &entries, &mut allocs);
@@ -313,6 +315,7 @@ impl Experiment {
             let mut util = a;
             if mig && host.migrating_in.contains(&vm) {
                 alloc_mips += a * 0.9 / 0.1;
+                self.hosts[h].util_in_allowance += a * 0.9 / 0.1;
             } else {
                 self.vms[vm].add_state(t, a, req, mig);
                 if mig {
@@ -472,7 +475,7 @@ impl Experiment {
         let t = self.clock;
         let dt = t - self.last_process;
         let grid = (t - 0.1) % INTERVAL == 0.0;
-        let p = TracePoint::new(t);
+        let p = TracePoint::at(t, self.samples.exact_at_updates);
         let mut updated = std::mem::take(&mut self.updated);
         updated.clear();
         for h in 0..self.hosts.len() {

@@ -47,7 +47,8 @@ impl Experiment {
         if c.instantiating && !self.is_suitable(h, c.vm) {
             return false;
         }
-        if hot.alloc != 0.0 {
+        if self.pabfd_load(h) != 0.0 {
+            let hot = &self.hot[h];
             // vmCreate gets to the scheduler only with storage, RAM and bandwidth to spare.
             let creatable = hot.storage >= VM_SIZE && hot.ram_free >= c.ram && hot.bw_free >= c.bw;
             let over = !creatable
@@ -325,7 +326,7 @@ impl Experiment {
     pub(super) fn power_increase(&self, h: usize, req: f64) -> f64 {
         let hot = &self.hot[h];
         // Types are 0 and 1; the mask spares the bounds check.
-        self.curves[hot.ty & 1].at((hot.alloc + req) / hot.total) - hot.power_now
+        self.curves[hot.ty & 1].at((self.pabfd_load(h) + req) / hot.total) - hot.power_now
     }
 
     /// Keeps `h`'s caches and index in step after its VMs, allocations or utilisation changed.

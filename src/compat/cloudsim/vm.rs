@@ -131,6 +131,16 @@ pub(super) enum TracePoint {
 }
 
 impl TracePoint {
+    /// The point read at time `t`. With `exact_at_updates`, the updates of the 5-minute grid
+    /// (t = 300k + 0.1 s) read sample k itself; other times (a migration ending) interpolate.
+    pub(super) fn at(t: f64, exact_at_updates: bool) -> TracePoint {
+        if exact_at_updates && (t - 0.1) % INTERVAL == 0.0 {
+            let k = ((t - 0.1) / INTERVAL).round() as usize;
+            return TracePoint::Sample(k.min(TRACE_POINTS - 1));
+        }
+        TracePoint::new(t)
+    }
+
     pub(super) fn new(t: f64) -> TracePoint {
         // `t % interval == 0` exactly when floor(t / interval) · interval == t.
         let q = t / INTERVAL;
@@ -154,6 +164,9 @@ impl TracePoint {
 /// moves, and those lie together instead of in a separate array per VM.
 pub(super) struct Samples {
     pub(super) vms: usize,
+    /// Read sample k exactly at the k-th update (t = 300k + 0.1 s), as the simulator of
+    /// CCPE 2012 did ([`crate::compat::cloudsim::Era::Ccpe2012`]); CloudSim 3.0.3 interpolates.
+    pub(super) exact_at_updates: bool,
     pub(super) data: SampleData,
 }
 
@@ -181,6 +194,7 @@ impl Samples {
             }
         }
         Samples {
+            exact_at_updates: false,
             vms,
             data: SampleData::Exact(data),
         }
@@ -206,6 +220,7 @@ impl Samples {
             );
         }
         Samples {
+            exact_at_updates: false,
             vms,
             data: SampleData::Percent {
                 pct,
@@ -240,7 +255,7 @@ impl Vm {
 
     /// `UtilizationModelPlanetLabInMemory.getUtilization`.
     pub(super) fn util(&self, samples: &Samples, t: f64) -> f64 {
-        self.util_at(samples, TracePoint::new(t))
+        self.util_at(samples, TracePoint::at(t, samples.exact_at_updates))
     }
 
     #[inline(always)]
