@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use super::Failure;
 use crate::base::write_atomic;
 use crate::report;
-use crate::reproduce::{clark2005, lab, qemu};
+use crate::reproduce::{beloglazov2012, clark2005, lab, qemu};
 
 #[derive(clap::Args, Debug)]
 pub struct ReproduceArgs {
-    /// clark2005 | qemu
+    /// clark2005 | qemu | beloglazov2012
     pub what: String,
     /// Folder of the Clark et al. scenarios.
     #[arg(long, default_value = "scenarios/clark2005")]
@@ -20,6 +20,12 @@ pub struct ReproduceArgs {
     /// Folder of the lab's QEMU runs (contrib/qemu-lab), one JSON file per run.
     #[arg(long, default_value = "validation/qemu-lab/runs")]
     pub lab: PathBuf,
+    /// The PlanetLab days (beloglazov2012), one folder per day.
+    #[arg(long, default_value = "../shared/traces/planetlab")]
+    pub traces: PathBuf,
+    /// Folder of the CloudSim experiment scenarios (beloglazov2012).
+    #[arg(long, default_value = "scenarios/cloudsim")]
+    pub cloudsim: PathBuf,
     /// Where figures and tables go (default: `output/<what>/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -36,14 +42,54 @@ pub fn reproduce(a: &ReproduceArgs) -> Result<(), Failure> {
     match a.what.as_str() {
         "clark2005" => clark(a, &out),
         "qemu" => qemu_runs(a, &out),
+        "beloglazov2012" => beloglazov(a, &out),
         other => Err(Failure::BadInput(format!(
-            "unknown reproduction {other:?}; known: clark2005, qemu"
+            "unknown reproduction {other:?}; known: clark2005, qemu, beloglazov2012"
         ))),
     }
 }
 
 fn failed(what: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
     move |e| Failure::Failed(format!("{what}: {e}"))
+}
+
+fn beloglazov(a: &ReproduceArgs, out: &Path) -> Result<(), Failure> {
+    for (flag, dir) in [("--traces", &a.traces), ("--cloudsim", &a.cloudsim)] {
+        if !dir.is_dir() {
+            return Err(Failure::BadInput(format!(
+                "{flag} {}: no such folder (run from the project root, or pass {flag})",
+                dir.display()
+            )));
+        }
+    }
+    let runs = beloglazov2012::run_all(&a.cloudsim, &a.traces).map_err(Failure::BadInput)?;
+    let meds = beloglazov2012::medians(&runs);
+    std::fs::create_dir_all(out).map_err(failed("creating the output folder"))?;
+    write_atomic(
+        &out.join("beloglazov2012.csv"),
+        beloglazov2012::csv(&runs).as_bytes(),
+    )
+    .map_err(failed("beloglazov2012.csv"))?;
+    let medians_json = serde_json::to_string_pretty(&meds).expect("medians serialise");
+    write_atomic(&out.join("medians.json"), medians_json.as_bytes())
+        .map_err(failed("medians.json"))?;
+    report::plot::write_dot_panels(
+        &beloglazov2012::figure(&runs),
+        &out.join("table-v.png"),
+        &out.join("table-v.svg"),
+    )
+    .map_err(failed("table-v figure"))?;
+    if a.json {
+        println!("{medians_json}");
+        return Ok(());
+    }
+    print!("{}", beloglazov2012::table(&meds));
+    println!(
+        "per day: {}; figure: {} (and .svg)",
+        out.join("beloglazov2012.csv").display(),
+        out.join("table-v.png").display()
+    );
+    Ok(())
 }
 
 fn clark(a: &ReproduceArgs, out: &Path) -> Result<(), Failure> {

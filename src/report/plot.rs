@@ -460,3 +460,121 @@ pub fn write_bar_panels(c: &BarPanels, png: &Path, svg: &Path) -> io::Result<()>
         |r| draw_panels(r, c),
     )
 }
+
+/// One row of a dot panel: a label, the values of each group, and a reference value marked.
+#[derive(Debug, Clone)]
+pub struct DotRow {
+    pub label: String,
+    pub groups: Vec<Vec<f64>>,
+    pub mark: f64,
+}
+
+/// Values as dots, one row per label and one colour per group, with a reference marked by a
+/// bar: how spread several runs are and where a published figure falls among them.
+#[derive(Debug, Clone)]
+pub struct DotPanel {
+    pub title: String,
+    pub rows: Vec<DotRow>,
+}
+
+/// Several dot panels side by side on one image.
+#[derive(Debug, Clone)]
+pub struct DotPanels {
+    pub title: String,
+    /// The groups' names, in colour order.
+    pub groups: Vec<String>,
+    pub panels: Vec<DotPanel>,
+    pub columns: usize,
+}
+
+fn draw_dots<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    c: &DotPanels,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled(&c.title, (FONT, 18)).map_err(err)?;
+    let cols = c.columns.max(1);
+    let rows = c.panels.len().div_ceil(cols).max(1);
+    let areas = root.split_evenly((rows, cols));
+    for (area, p) in areas.iter().zip(&c.panels) {
+        let n = p.rows.len().max(1);
+        let values = p
+            .rows
+            .iter()
+            .flat_map(|r| r.groups.iter().flatten().copied().chain([r.mark]))
+            .filter(|v| v.is_finite());
+        let hi = values.fold(0.0, f64::max);
+        let hi = if hi > 0.0 { hi * 1.08 } else { 1.0 };
+        // The first row at the top, as a table reads.
+        let labels: Vec<String> = p.rows.iter().rev().map(|r| r.label.clone()).collect();
+        let mut chart = ChartBuilder::on(area)
+            .caption(&p.title, (FONT, 15))
+            .margin(8)
+            .margin_right(18)
+            .x_label_area_size(26)
+            .y_label_area_size(100)
+            .build_cartesian_2d(0.0..hi, 0.0..n as f64)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .label_style((FONT, 11))
+            .y_labels(n * 2 + 1)
+            .y_label_formatter(&|v| {
+                let i = (v - 0.5).round();
+                if (v - 0.5 - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .x_labels(5)
+            .x_label_formatter(&|v| trim(*v))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(err)?;
+        for (i, r) in p.rows.iter().rev().enumerate() {
+            let centre = i as f64 + 0.5;
+            let k = r.groups.len().max(1) as f64;
+            for (g, vals) in r.groups.iter().enumerate() {
+                // Groups one under the other within the row, the first on top, so that no dot
+                // hides another's.
+                let y = centre - (g as f64 - (k - 1.0) / 2.0) * 0.28;
+                let colour = COLOURS[g % COLOURS.len()];
+                chart
+                    .draw_series(
+                        vals.iter()
+                            .filter(|v| v.is_finite())
+                            .map(|&v| Circle::new((v, y), 3, colour.filled())),
+                    )
+                    .map_err(err)?;
+            }
+            if r.mark.is_finite() {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(r.mark, centre - 0.42), (r.mark, centre + 0.42)],
+                        BLACK.stroke_width(2),
+                    )))
+                    .map_err(err)?;
+            }
+        }
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Draws the dot panels; each row of panels is 360 px high.
+pub fn write_dot_panels(c: &DotPanels, png: &Path, svg: &Path) -> io::Result<()> {
+    let rows = c.panels.len().div_ceil(c.columns.max(1)).max(1) as u32;
+    write_both(
+        png,
+        svg,
+        (1400, 40 + 360 * rows),
+        |r| draw_dots(r, c),
+        |r| draw_dots(r, c),
+    )
+}

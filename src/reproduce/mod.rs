@@ -1,5 +1,6 @@
 //! Reproductions of published and measured results: `migsim reproduce NAME`.
 
+pub mod beloglazov2012;
 pub mod clark2005;
 pub mod lab;
 pub mod qemu;

@@ -304,7 +304,6 @@ impl Experiment {
         host.prev_util_mips = host.util_mips;
         host.prev_power = self.hot[h].power_now;
         host.util_mips = 0.0;
-        host.util_in_allowance = 0.0;
         let mut allocs = std::mem::take(&mut self.allocs);
         host.sched
             .allocate_all(&mut self.outs, &entries, &mut allocs);
@@ -315,7 +314,6 @@ impl Experiment {
             let mut util = a;
             if mig && host.migrating_in.contains(&vm) {
                 alloc_mips += a * 0.9 / 0.1;
-                self.hosts[h].util_in_allowance += a * 0.9 / 0.1;
             } else {
                 self.vms[vm].add_state(t, a, req, mig);
                 if mig {

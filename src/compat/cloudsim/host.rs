@@ -83,8 +83,6 @@ pub(super) struct Host {
     pub(super) bw: Book,
     pub(super) storage: f64,
     pub(super) util_mips: f64,
-    /// The `0.9 / 0.1` allowance for the VMs migrating in, at the last update.
-    pub(super) util_in_allowance: f64,
     pub(super) prev_util_mips: f64,
     /// Watts at the utilisation measured before the last update.
     pub(super) prev_power: f64,
