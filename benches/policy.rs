@@ -1,10 +1,11 @@
 //! The faithful engine under a consolidation policy, at growing fleet sizes:
-//! `cargo bench --bench policy [-- 100k 1m peak]`.
+//! `cargo bench --bench policy [-- 100k 1m peak policy=lr-mmt-1.2]`.
 //!
 //! Runs `scenarios/scale/thr-mmt-0.8-*.toml` (hosts = VMs / 10, racks of 40, THR-MMT-0.8, the
 //! QEMU pre-copy model on a shared network, 5-minute steps, one day) at 1 000 and 10 000 VMs,
 //! and at 100 000 and 1 000 000 when asked; `peak` adds the same table with demand × 1.5 for
-//! two hours. Each size runs in a child process of its own, so that its peak resident memory
+//! two hours; `policy=NAME` runs another policy on the same fleets (`lr-mmt-1.2`, `ulm`). Each
+//! size runs in a child process of its own, so that its peak resident memory
 //! is its own. Prints wall time, peak RSS, events, migrations, nanoseconds per VM-step and
 //! microseconds per migration, and the ratio of each row to the one before: where the cost
 //! grows faster than the work, the ratios show it. Figures, not pass/fail.
@@ -26,8 +27,9 @@ fn scenario(name: &str) -> PathBuf {
 }
 
 /// In the child: one run, one line of figures.
-fn child(name: &str) {
-    let loaded = load_file(&scenario(name), &[]).expect("scale scenario loads");
+fn child(name: &str, policy: &str) {
+    let sets = [format!("policy.name={policy}")];
+    let loaded = load_file(&scenario(name), &sets).expect("scale scenario loads");
     let t0 = Instant::now();
     let mut sim = Simulation::build(&loaded).expect("scale scenario builds");
     let s = sim.run(&mut NullRecorder, &mut |_| {}).expect("runs");
@@ -52,9 +54,10 @@ struct Row {
     vm_steps: f64,
 }
 
-fn run(name: &str) -> Option<Row> {
+fn run(name: &str, policy: &str) -> Option<Row> {
     let out = Command::new(std::env::current_exe().ok()?)
         .env("MIGSIM_BENCH_ONE", name)
+        .env("MIGSIM_BENCH_POLICY", policy)
         .output()
         .ok()?;
     if !out.status.success() {
@@ -80,7 +83,7 @@ fn run(name: &str) -> Option<Row> {
     })
 }
 
-fn table(title: &str, names: &[&str]) {
+fn table(title: &str, names: &[&str], policy: &str) {
     println!("\n{title}");
     println!(
         "{:<10} {:>9} {:>9} {:>10} {:>10} {:>13} {:>12}   {:>8} {:>8} {:>8}",
@@ -97,7 +100,7 @@ fn table(title: &str, names: &[&str]) {
     );
     let mut prev: Option<Row> = None;
     for name in names {
-        let Some(r) = run(name) else { continue };
+        let Some(r) = run(name, policy) else { continue };
         let ratios = match &prev {
             Some(p) => format!(
                 "{:>8.1} {:>8.1} {:>8.1}",
@@ -124,7 +127,8 @@ fn table(title: &str, names: &[&str]) {
 
 fn main() {
     if let Ok(name) = std::env::var("MIGSIM_BENCH_ONE") {
-        child(&name);
+        let policy = std::env::var("MIGSIM_BENCH_POLICY").unwrap_or_else(|_| "thr-mmt-0.8".into());
+        child(&name, &policy);
         return;
     }
     let args: Vec<String> = std::env::args()
@@ -139,10 +143,15 @@ fn main() {
     if has("1m") {
         sizes.push("1m");
     }
+    let policy = args
+        .iter()
+        .find_map(|a| a.strip_prefix("policy="))
+        .unwrap_or("thr-mmt-0.8")
+        .to_string();
     println!(
-        "THR-MMT-0.8, faithful QEMU model, hosts = VMs / 10, racks of 40, 1 day; this machine, release build"
+        "{policy}, faithful QEMU model, hosts = VMs / 10, racks of 40, 1 day; this machine, release build"
     );
-    table("steady load", &sizes);
+    table("steady load", &sizes, &policy);
     if has("peak") {
         let peak: Vec<String> = sizes
             .iter()
@@ -150,6 +159,6 @@ fn main() {
             .map(|s| format!("{s}-peak"))
             .collect();
         let peak: Vec<&str> = peak.iter().map(String::as_str).collect();
-        table("demand × 1.5 from 12:00 to 14:00", &peak);
+        table("demand × 1.5 from 12:00 to 14:00", &peak, &policy);
     }
 }

@@ -268,6 +268,9 @@ struct Plan<'a> {
     /// view does not change while the policy plans, so each placement visits these rather
     /// than every host of the data centre (most are off once a policy consolidates).
     on: Vec<usize>,
+    /// Each host's history over its tentative VMs, once computed, until its VMs change: PABFD
+    /// asks a history-based detector about many hosts for every VM it places.
+    histories: std::cell::RefCell<Vec<Option<Vec<f64>>>>,
 }
 
 impl<'a> Plan<'a> {
@@ -290,6 +293,7 @@ impl<'a> Plan<'a> {
             on: (0..n)
                 .filter(|&h| view.hosts.state[h] == PowerState::On && view.available(h))
                 .collect(),
+            histories: std::cell::RefCell::new(vec![None; n]),
         }
     }
 
@@ -297,22 +301,47 @@ impl<'a> Plan<'a> {
         self.demand[h] / self.view.hosts.cpu_capacity[h]
     }
 
-    /// The host's history as the sum of its (tentative) VMs' histories, oldest first.
+    /// The host's history as the sum of its (tentative) VMs' histories, oldest first, over
+    /// the span all of them have. The sum over the host's own VMs is kept until they change;
+    /// `extra` is added last, as if it were the last VM of the list, so the result is the
+    /// same to the bit as summing all of them in order.
     fn history(&self, h: usize, extra: Option<VmId>) -> Vec<f64> {
-        let len = self.vms[h]
-            .iter()
-            .chain(extra.as_ref())
-            .map(|v| self.view.vm_history[v.idx()].len())
-            .min()
-            .unwrap_or(0);
         let cap = self.view.hosts.cpu_capacity[h];
-        let mut out = vec![0.0; len];
-        for v in self.vms[h].iter().chain(extra.as_ref()) {
-            let hist = &self.view.vm_history[v.idx()];
-            let skip = hist.len() - len;
-            for (i, mips) in hist.iter().skip(skip).enumerate() {
-                out[i] += mips / cap;
+        let mut cache = self.histories.borrow_mut();
+        let base = cache[h].get_or_insert_with(|| {
+            let len = self.vms[h]
+                .iter()
+                .map(|v| self.view.vm_history[v.idx()].len())
+                .min()
+                .unwrap_or(0);
+            let mut out = vec![0.0; len];
+            for v in &self.vms[h] {
+                let hist = &self.view.vm_history[v.idx()];
+                let skip = hist.len() - len;
+                for (i, mips) in hist.iter().skip(skip).enumerate() {
+                    out[i] += mips / cap;
+                }
             }
+            out
+        });
+        let Some(x) = extra else {
+            return base.clone();
+        };
+        let hist = &self.view.vm_history[x.idx()];
+        // An empty host's span is the extra VM's own.
+        let len = if self.vms[h].is_empty() {
+            hist.len()
+        } else {
+            base.len().min(hist.len())
+        };
+        let mut out: Vec<f64> = if self.vms[h].is_empty() {
+            vec![0.0; len]
+        } else {
+            base[base.len() - len..].to_vec()
+        };
+        let skip = hist.len() - len;
+        for (i, mips) in hist.iter().skip(skip).enumerate() {
+            out[i] += mips / cap;
         }
         out
     }
@@ -328,12 +357,14 @@ impl<'a> Plan<'a> {
     }
 
     fn remove(&mut self, h: usize, v: VmId) {
+        self.histories.get_mut()[h] = None;
         self.demand[h] -= self.view.vm_requested(v);
         self.ram[h] -= self.view.vms.ram[v.idx()].0;
         self.vms[h].retain(|&x| x != v);
     }
 
     fn add(&mut self, h: usize, v: VmId) {
+        self.histories.get_mut()[h] = None;
         self.demand[h] += self.view.vm_requested(v);
         self.ram[h] += self.view.vms.ram[v.idx()].0;
         self.vms[h].push(v);
