@@ -79,7 +79,7 @@ pub const DEFAULT_COMPRESSIBILITY: f64 = 2.887;
 
 /// The compressibility of the lab's text-like memory under zstd level 1
 /// (`null-text-1g-of-2g-mfd1-zstd1`: 1 GiB in 217.4 MiB).
-const LAB_TEXT: f64 = 4.71;
+pub const LAB_TEXT: f64 = 4.71;
 
 impl Compression {
     /// Parses `zstd:1`, `zlib:1`, `zstd` (QEMU's default level 1, `multifd-zstd-level` and

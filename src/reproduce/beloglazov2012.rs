@@ -285,30 +285,27 @@ fn off(mine: f64, paper: f64) -> String {
 pub fn table(meds: &[Median]) -> String {
     let mut s = String::from(
         "Beloglazov & Buyya, CCPE 2012, Table V (ten-day medians) against the simulation\n\
-         policy        mode            energy kWh          SLAV ×1e-5        SLATAH %          PDM %            migrations ×1e3\n",
+         policy        mode           ",
     );
+    for title in [
+        "energy kWh",
+        "SLAV ×1e-5",
+        "SLATAH %",
+        "PDM %",
+        "migrations ×1e3",
+    ] {
+        s.push_str(&format!(" {title:<22}"));
+    }
+    s.push('\n');
     for m in meds {
-        let (p, x) = (&m.published, &m.median);
-        s.push_str(&format!(
-            "{:<13} {:<15} {:>7.2}/{:>7.2} {:>6}  {:>5.2}/{:>5.2} {:>6}  {:>5.2}/{:>5.2} {:>6}  {:>4.2}/{:>4.2} {:>6}  {:>5.2}/{:>5.2} {:>6}\n",
-            m.policy,
-            m.mode,
-            x.energy_kwh,
-            p.energy_kwh,
-            off(x.energy_kwh, p.energy_kwh),
-            x.slav_e5,
-            p.slav_e5,
-            off(x.slav_e5, p.slav_e5),
-            x.slatah_pct,
-            p.slatah_pct,
-            off(x.slatah_pct, p.slatah_pct),
-            x.pdm_pct,
-            p.pdm_pct,
-            off(x.pdm_pct, p.pdm_pct),
-            x.migrations_k,
-            p.migrations_k,
-            off(x.migrations_k, p.migrations_k),
-        ));
+        s.push_str(&format!("{:<13} {:<15}", m.policy, m.mode));
+        for ((_, mine), (_, paper)) in m.median.named().into_iter().zip(m.published.named()) {
+            s.push_str(&format!(
+                " {mine:>7.2}/{paper:>7.2} {:>6}",
+                off(mine, paper)
+            ));
+        }
+        s.push('\n');
     }
     s.push_str("(simulated/paper, and how far the simulation is from the paper)\n");
     s

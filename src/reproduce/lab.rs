@@ -174,10 +174,10 @@ fn read(path: &Path) -> Result<Run, String> {
 /// What zstd level 1 makes of the lab's fills: random memory does not shrink, the text-like
 /// memory shrinks 4.71× (`null-text-1g-of-2g-mfd1-zstd1`), and `mixed` is half of each.
 fn compressibility(fill: &str) -> f64 {
-    const TEXT: f64 = 4.71;
+    use crate::migration::encoding::LAB_TEXT;
     match fill {
-        "text" => TEXT,
-        "mixed" => 1.0 / (0.5 + 0.5 / TEXT),
+        "text" => LAB_TEXT,
+        "mixed" => 1.0 / (0.5 + 0.5 / LAB_TEXT),
         _ => 1.0,
     }
 }
