@@ -14,6 +14,7 @@ pub mod progress;
 pub mod reproduce;
 pub mod sweep;
 pub mod trace;
+pub mod trace_import;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

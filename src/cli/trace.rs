@@ -19,6 +19,9 @@ pub enum TraceCommand {
     /// Print what Beloglazov & Buyya's Table II prints: VMs, mean, st.dev and quartiles.
     #[command(after_help = "Example:\n  migsim trace stats ../shared/traces/planetlab/2011*")]
     Stats(StatsArgs),
+    /// A trace of your own cluster from its monitoring (Prometheus, RRD exports).
+    #[command(subcommand)]
+    Import(super::trace_import::ImportCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -70,6 +73,7 @@ pub fn run(cmd: &TraceCommand) -> Result<(), Failure> {
     match cmd {
         TraceCommand::Generate(a) => generate_cmd(a),
         TraceCommand::Stats(a) => stats_cmd(a),
+        TraceCommand::Import(c) => super::trace_import::run(c),
     }
 }
 

@@ -10,7 +10,10 @@ pub mod azure;
 pub mod bitbrains;
 pub mod csv_long;
 pub mod generate;
+pub mod import;
 pub mod planetlab;
+pub mod prometheus;
+pub mod rrd;
 pub mod stats;
 
 use std::fmt;
