@@ -42,6 +42,38 @@ pub struct InventoryArgs {
     /// The scenario's horizon.
     #[arg(long, default_value = "1h")]
     pub horizon: String,
+    /// A `migsim trace import` folder of the same cluster: domains it measured replay their
+    /// CPU load from its trace.csv (joined on domain names), with its measured dirty rates
+    /// and traffic where it has them.
+    #[arg(long, value_name = "DIR")]
+    pub trace: Option<PathBuf>,
+}
+
+/// `to` as the scenario at `scenario` should name it: relative to the scenario's folder when
+/// both are on one path, else absolute.
+fn relative_to_scenario(to: &std::path::Path, scenario: Option<&std::path::Path>) -> String {
+    let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let to = abs(to);
+    let base = match scenario {
+        Some(s) => abs(s).parent().map(|p| p.to_path_buf()),
+        None => std::env::current_dir().ok(),
+    };
+    let Some(base) = base else {
+        return to.display().to_string();
+    };
+    let (a, b): (Vec<_>, Vec<_>) = (base.components().collect(), to.components().collect());
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return to.display().to_string();
+    }
+    let mut rel = std::path::PathBuf::new();
+    for _ in common..a.len() {
+        rel.push("..");
+    }
+    for c in &b[common..] {
+        rel.push(c);
+    }
+    rel.display().to_string()
 }
 
 pub fn run(a: &InventoryArgs) -> Result<(), Failure> {
@@ -68,9 +100,30 @@ pub fn run(a: &InventoryArgs) -> Result<(), Failure> {
         wws: a.wws.clone(),
         horizon: a.horizon.clone(),
     };
-    let text = inventory::scenario_toml(&inv, &assume);
+    let join = match &a.trace {
+        Some(dir) => Some(
+            inventory::TraceJoin::read(
+                dir,
+                relative_to_scenario(&dir.join("trace.csv"), a.out.as_deref()),
+            )
+            .map_err(Failure::BadInput)?,
+        ),
+        None => None,
+    };
+    let text = inventory::scenario_toml(&inv, &assume, join.as_ref());
     // Never write a scenario migsim itself would refuse.
-    let loaded = crate::scenario::load::load_str("inventory", &text, None, &[])
+    let base = match &a.out {
+        Some(p) => std::path::absolute(p)
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.to_path_buf())),
+        None => std::env::current_dir().ok(),
+    };
+    // Named as the file it becomes, so that the trace's relative path resolves from there.
+    let name = a
+        .out
+        .as_ref()
+        .map_or("inventory".to_string(), |p| p.display().to_string());
+    let loaded = crate::scenario::load::load_str(&name, &text, base.as_deref(), &[])
         .map_err(|e| Failure::BadInput(format!("the inventory gives a bad scenario: {e}")))?;
     crate::sim::Simulation::build(&loaded)
         .map_err(|e| Failure::BadInput(format!("the inventory gives a bad scenario: {e}")))?;

@@ -258,15 +258,70 @@ pub struct Assumptions {
     pub horizon: String,
 }
 
+/// A trace of the same cluster (`migsim trace import`), joined to the inventory on domain
+/// names: running domains it measured replay it; what it measured of them replaces the
+/// placeholders.
+#[derive(Debug, Clone, Default)]
+pub struct TraceJoin {
+    /// `trace.csv`, as the scenario should name it.
+    pub path: String,
+    /// Every VM of the trace, with its measured means.
+    pub vms: BTreeMap<String, Measured>,
+}
+
+/// Means an import measured for one VM.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Measured {
+    pub dirty_rate: Option<f64>,
+    pub traffic: Option<f64>,
+}
+
+impl TraceJoin {
+    /// Reads an import's `import.json` (its VMs and their means).
+    pub fn read(dir: &Path, path_in_scenario: String) -> Result<TraceJoin, String> {
+        let p = dir.join("import.json");
+        let text = std::fs::read_to_string(&p).map_err(|e| {
+            format!(
+                "{}: {e} (is {} a `migsim trace import` folder?)",
+                p.display(),
+                dir.display()
+            )
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{}:{}: {e}", p.display(), e.line()))?;
+        let vms = v["vms"]
+            .as_array()
+            .ok_or_else(|| format!("{}: vms: missing", p.display()))?;
+        let mut out = TraceJoin {
+            path: path_in_scenario,
+            vms: BTreeMap::new(),
+        };
+        for (i, vm) in vms.iter().enumerate() {
+            let name = vm["name"]
+                .as_str()
+                .ok_or_else(|| format!("{}: vms[{i}].name: missing", p.display()))?;
+            out.vms.insert(
+                name.to_string(),
+                Measured {
+                    dirty_rate: vm["mean_dirty_rate_bytes_per_s"].as_f64(),
+                    traffic: vm["mean_traffic_bytes_per_s"].as_f64(),
+                },
+            );
+        }
+        Ok(out)
+    }
+}
+
 fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
 /// Writes the scenario. Domains that are not running are listed in a comment and left out:
 /// they cannot be live-migrated, and a run never drops them silently.
-pub fn scenario_toml(inv: &Inventory, a: &Assumptions) -> String {
+pub fn scenario_toml(inv: &Inventory, a: &Assumptions, trace: Option<&TraceJoin>) -> String {
     let mut o = String::new();
     let running: Vec<&DomainInv> = inv.domains.iter().filter(|d| d.running).collect();
+    let measured = |d: &DomainInv| trace.and_then(|t| t.vms.get(&d.name));
     let _ = writeln!(
         o,
         "# Inventory of {} hosts and {} running domains, from {} (migsim inventory).",
@@ -281,6 +336,21 @@ pub fn scenario_toml(inv: &Inventory, a: &Assumptions) -> String {
          Change them, or attach a [trace], before trusting energy or migration times.",
         a.nic, a.power_preset, a.cpu_util, a.dirty_rate, a.wws
     );
+    if let Some(t) = trace {
+        let joined = running.iter().filter(|d| measured(d).is_some()).count();
+        let others = if joined < running.len() {
+            "; the others keep the assumed constant load"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            o,
+            "# {joined} of the {} running domains replay their measured CPU load from {}\n# \
+             (migsim trace import){others}.",
+            running.len(),
+            t.path
+        );
+    }
     for d in inv.domains.iter().filter(|d| !d.running) {
         let _ = writeln!(
             o,
@@ -329,21 +399,58 @@ pub fn scenario_toml(inv: &Inventory, a: &Assumptions) -> String {
         .iter()
         .map(|h| (h.name.as_str(), h.mhz.max(1)))
         .collect();
-    for d in running {
+    for d in &running {
+        let m = measured(d);
+        let cpu = match m {
+            Some(_) => "{ model = \"trace\" }".to_string(),
+            None => format!("{{ model = \"constant\", util = {} }}", a.cpu_util),
+        };
+        let dirty = match m.and_then(|m| m.dirty_rate) {
+            Some(r) => format!("\"{}B/s\"", r.round()),
+            None => q(&a.dirty_rate),
+        };
         let _ = writeln!(
             o,
             "[[vms]]\nname = {}\nliteral_name = true\ncount = 1\nhost = {}\nvcpus = {}\n\
-             vcpu_mips = {}\nram = \"{}KiB\"\ncpu = {{ model = \"constant\", util = {} }}\n\
-             dirty = {{ rate = {}, wws = {} }}\n",
+             vcpu_mips = {}\nram = \"{}KiB\"\ncpu = {cpu}\ndirty = {{ rate = {dirty}, wws = {} }}",
             q(&d.name),
             q(&d.host),
             d.vcpus,
             mhz.get(d.host.as_str()).copied().unwrap_or(1),
             d.memory_bytes / 1024,
-            a.cpu_util,
-            q(&a.dirty_rate),
             q(&a.wws)
         );
+        if let Some(t) = m.and_then(|m| m.traffic).filter(|&t| t > 0.0) {
+            let _ = writeln!(
+                o,
+                "# measured mean network traffic, received and sent\ntraffic = \"{}B/s\"",
+                t.round()
+            );
+        }
+        o.push('\n');
+    }
+    if let Some(t) = trace {
+        let running_names: std::collections::BTreeSet<&str> =
+            running.iter().map(|d| d.name.as_str()).collect();
+        let unused: Vec<String> = t
+            .vms
+            .keys()
+            .filter(|n| !running_names.contains(n.as_str()))
+            .map(|n| q(n))
+            .collect();
+        let _ = writeln!(
+            o,
+            "[trace]\nformat = \"csv\"\npath = {}\njoin = \"name\"",
+            q(&t.path)
+        );
+        if !unused.is_empty() {
+            let _ = writeln!(
+                o,
+                "# in the trace but not running now\nunused = [{}]",
+                unused.join(", ")
+            );
+        }
+        o.push('\n');
     }
     o.push_str("[policy]\nname = \"none\"\n");
     o
@@ -421,7 +528,7 @@ mod tests {
             wws: "16MiB".into(),
             horizon: "1h".into(),
         };
-        let text = scenario_toml(&inv, &a);
+        let text = scenario_toml(&inv, &a, None);
         let loaded = crate::scenario::load::load_str("inv.toml", &text, None, &[]).unwrap();
         let sim = crate::sim::Simulation::build(&loaded).unwrap();
         assert_eq!(sim.hosts.name, vec!["host1", "host 2"]);

@@ -95,6 +95,22 @@ pub struct TraceSpec {
     /// files in name order).
     #[serde(default)]
     pub order: Option<String>,
+    /// How trace VMs drive the scenario's trace-driven VMs: `order` (the default: in order,
+    /// group by group) or `name` (each VM replays the trace VM of its own name, as when an
+    /// inventory meets a trace imported from the same cluster's monitoring).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<String>,
+    /// With `join = "name"`: trace VMs that drive no VM, left out on purpose (VMs the trace
+    /// saw that no longer run). Any other trace VM that drives nothing is an error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unused: Vec<String>,
+}
+
+impl TraceSpec {
+    /// Whether VMs take the trace VM of their own name.
+    pub fn joins_by_name(&self) -> bool {
+        self.join.as_deref() == Some("name")
+    }
 }
 
 fn planetlab() -> String {

@@ -271,13 +271,43 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
         }
     }
 
-    if let Some(t) = &s.trace
-        && crate::trace::Format::parse(&t.format).is_none()
-    {
-        return bad(
-            "trace.format",
-            format!("{:?} is not {}", t.format, crate::trace::Format::NAMES),
-        );
+    if let Some(t) = &s.trace {
+        if crate::trace::Format::parse(&t.format).is_none() {
+            return bad(
+                "trace.format",
+                format!("{:?} is not {}", t.format, crate::trace::Format::NAMES),
+            );
+        }
+        match t.join.as_deref() {
+            None | Some("order") => {
+                if !t.unused.is_empty() {
+                    return bad(
+                        "trace.unused",
+                        "only with join = \"name\": in order, a trace's VMs are all used".into(),
+                    );
+                }
+            }
+            Some("name") => {
+                if let Some(g) = s
+                    .vms
+                    .iter()
+                    .position(|v| v.cpu.model == CpuModelKind::Trace && v.count == 0)
+                {
+                    return bad(
+                        &format!("vms[{g}].count"),
+                        "with trace.join = \"name\" each trace-driven VM replays the trace VM \
+                         of its own name; give the group a count"
+                            .into(),
+                    );
+                }
+            }
+            Some(other) => {
+                return bad(
+                    "trace.join",
+                    format!("{other:?} is not \"order\" or \"name\""),
+                );
+            }
+        }
     }
     if s.network.rack_size == 0 {
         return bad("network.rack_size", "must be at least 1".into());

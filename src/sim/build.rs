@@ -73,6 +73,26 @@ impl Simulation {
         };
         let trace_vms = trace.as_ref().map_or(0, |t| t.vms.len());
         let mut next_trace = 0usize;
+        // With `join = "name"`, each trace VM by its name, and which ones drive a VM.
+        let by_name: Option<std::collections::BTreeMap<&str, usize>> = match (&sc.trace, &trace) {
+            (Some(spec), Some(t)) if spec.joins_by_name() => {
+                let mut index = std::collections::BTreeMap::new();
+                for (i, v) in t.vms.iter().enumerate() {
+                    if index.insert(v.name.as_str(), i).is_some() {
+                        return Err(loaded.field_error(
+                            "trace.path",
+                            format!(
+                                "trace VM {:?} appears twice; names must be unique to join on them",
+                                v.name
+                            ),
+                        ));
+                    }
+                }
+                Some(index)
+            }
+            _ => None,
+        };
+        let mut driven = vec![false; trace_vms];
 
         let mut vms = Vms::default();
         let mut seen = std::collections::BTreeMap::new();
@@ -114,7 +134,7 @@ impl Simulation {
             } else {
                 v.count
             };
-            if is_trace && next_trace + count as usize > trace_vms {
+            if is_trace && by_name.is_none() && next_trace + count as usize > trace_vms {
                 return Err(loaded.field_error(
                     &format!("vms[{g}].count"),
                     format!(
@@ -150,25 +170,49 @@ impl Simulation {
             let group_stop = v.lifetime.map(|d| group_start + d.time());
             for i in 0..count {
                 let (mut start, mut stop) = (group_start, group_stop);
-                trace_idx.push(if is_trace {
-                    next_trace += 1;
-                    // A trace that records lifetimes (Azure) starts and stops its VMs, within
-                    // the group's own window.
-                    if let Some((created, deleted)) =
-                        trace.as_ref().and_then(|t| t.vms[next_trace - 1].lifetime)
-                    {
-                        start = start.max(created);
-                        stop = Some(stop.map_or(deleted, |s| s.min(deleted)).max(start));
-                    }
-                    (next_trace - 1) as u32
-                } else {
-                    u32::MAX
-                });
                 let name = if v.literal_name {
                     v.name.clone()
                 } else {
                     expand_name(&v.name, i, "")
                 };
+                trace_idx.push(if is_trace {
+                    let idx = match &by_name {
+                        Some(index) => {
+                            let idx = *index.get(name.as_str()).ok_or_else(|| {
+                                loaded.field_error(
+                                    &format!("vms[{g}].name"),
+                                    format!(
+                                        "VM {name:?} has no trace VM of that name in {} \
+                                         (trace.join = \"name\")",
+                                        loaded
+                                            .resolve_path(
+                                                "trace.path",
+                                                &sc.trace.as_ref().expect("joined").path
+                                            )
+                                            .display()
+                                    ),
+                                )
+                            })?;
+                            driven[idx] = true;
+                            idx
+                        }
+                        None => {
+                            next_trace += 1;
+                            next_trace - 1
+                        }
+                    };
+                    // A trace that records lifetimes (Azure) starts and stops its VMs, within
+                    // the group's own window.
+                    if let Some((created, deleted)) =
+                        trace.as_ref().and_then(|t| t.vms[idx].lifetime)
+                    {
+                        start = start.max(created);
+                        stop = Some(stop.map_or(deleted, |s| s.min(deleted)).max(start));
+                    }
+                    idx as u32
+                } else {
+                    u32::MAX
+                });
                 if let Some(prev) = seen.insert(name.clone(), g) {
                     return Err(loaded.field_error(
                         &format!("vms[{g}].name"),
@@ -188,7 +232,46 @@ impl Simulation {
             }
         }
 
-        if trace_vms > next_trace {
+        if let (Some(spec), Some(t)) = (&sc.trace, &trace)
+            && by_name.is_some()
+        {
+            let unused: std::collections::BTreeSet<&str> =
+                spec.unused.iter().map(String::as_str).collect();
+            if let Some(v) = t
+                .vms
+                .iter()
+                .zip(&driven)
+                .find(|(v, d)| !**d && !unused.contains(v.name.as_str()))
+            {
+                return Err(loaded.field_error(
+                    "trace.unused",
+                    format!(
+                        "trace VM {:?} drives no VM of the scenario; list it in trace.unused \
+                         to leave it out",
+                        v.0.name
+                    ),
+                ));
+            }
+            if let Some(u) = unused
+                .iter()
+                .find(|u| !by_name.as_ref().expect("joined").contains_key(*u))
+            {
+                return Err(
+                    loaded.field_error("trace.unused", format!("{u:?} is not a VM of the trace"))
+                );
+            }
+            if let Some((v, _)) = t
+                .vms
+                .iter()
+                .zip(&driven)
+                .find(|(v, d)| **d && unused.contains(v.name.as_str()))
+            {
+                return Err(loaded.field_error(
+                    "trace.unused",
+                    format!("{:?} drives a VM, yet is listed as unused", v.name),
+                ));
+            }
+        } else if trace_vms > next_trace {
             return Err(loaded.field_error(
                 "trace.path",
                 format!(
