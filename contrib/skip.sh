@@ -1,4 +1,4 @@
-# Sourced by the real-component tests (libvirt, Slurm, notebooks, qemu-lab): what to do when
+# Sourced by the real-component tests (libvirt, Prometheus, Slurm, notebooks, qemu-lab): what to do when
 # a test cannot run on this machine.
 #
 #   skip_component NAME WHY...
