@@ -206,7 +206,10 @@ def writer_warm(q, a, timeout=60.0):
 def qemu_cmd(a, qmp_path, role, backing, boot=None):
     mem = f"{a.mem_mib}M"
     if role == "src" and backing:
-        obj = f"memory-backend-file,id=ram0,size={mem},mem-path={backing},share=off"
+        # prealloc: every page is faulted in before the migration starts. Without it, some
+        # kernels (seen on a nested AMD EPYC guest) count the pages QEMU's own first pass
+        # faults in from the file as dirtied, and the whole of RAM is sent twice.
+        obj = f"memory-backend-file,id=ram0,size={mem},mem-path={backing},share=off,prealloc=on"
     else:
         obj = f"memory-backend-ram,id=ram0,size={mem}"
     accel = a.accel
@@ -216,7 +219,10 @@ def qemu_cmd(a, qmp_path, role, backing, boot=None):
            "-object", obj, "-smp", str(a.smp), "-nodefaults", "-display", "none",
            "-monitor", "none", "-serial", "none", "-qmp", f"unix:{qmp_path},server=on,wait=off"]
     if a.accel == "kvm":
-        cmd += ["-cpu", "host"]
+        # The host's CPU, without IA32_ARCH_CAPABILITIES: some nested KVMs (seen on an AMD
+        # EPYC guest kernel) refuse to set that MSR and QEMU aborts; a boot-sector guest never
+        # reads it.
+        cmd += ["-cpu", "host,-arch-capabilities"]
     if boot:
         # snapshot=on: each side writes to its own throw-away overlay (IDE cannot be
         # read-only); the guest never reads its disk after booting.
