@@ -157,6 +157,15 @@ pub fn run(a: &PlanArgs) -> Result<(), Failure> {
     let json_path = dir.join("plan.json");
     write_atomic(&json_path, p.to_json().as_bytes())
         .map_err(|e| Failure::Failed(format!("{}: {e}", json_path.display())))?;
+    // The scenario as planned, for simulating the plan again once it has been executed.
+    let sc_path = dir.join("scenario.toml");
+    let sc_text = loaded.resolved_toml().map_err(Failure::Failed)?;
+    write_atomic(
+        &sc_path,
+        format!("# The scenario this plan was made from, assembled (migsim plan).\n{sc_text}")
+            .as_bytes(),
+    )
+    .map_err(|e| Failure::Failed(format!("{}: {e}", sc_path.display())))?;
     let sh_path = dir.join("plan.sh");
     write_script(&sh_path, &plan::shell::script(&p))
         .map_err(|e| Failure::Failed(format!("{}: {e}", sh_path.display())))?;

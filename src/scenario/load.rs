@@ -556,6 +556,25 @@ fn load_inner(
 }
 
 /// Loads a scenario file, its includes and `--set` overrides, and checks it.
+impl Loaded {
+    /// The assembled scenario as one self-contained file: includes and `--set`s applied,
+    /// paths made absolute. A plan folder keeps it, so that its migrations can be simulated
+    /// again (`migsim calibrate`).
+    pub fn resolved_toml(&self) -> Result<String, String> {
+        let mut sc = self.scenario.clone();
+        sc.include.clear();
+        if let Some(t) = sc.trace.as_mut() {
+            let abs =
+                |p: std::path::PathBuf| std::path::absolute(&p).unwrap_or(p).display().to_string();
+            t.path = abs(self.resolve_path("trace.path", &t.path));
+            if let Some(o) = t.order.as_mut() {
+                *o = abs(self.resolve_path("trace.order", o));
+            }
+        }
+        toml::to_string(&sc).map_err(|e| format!("cannot write the scenario: {e}"))
+    }
+}
+
 pub fn load_file(path: &Path, sets: &[String]) -> Result<Loaded, ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {

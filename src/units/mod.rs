@@ -378,24 +378,39 @@ macro_rules! serde_via_str {
     };
 }
 
+// Each value is written short when the short form reads back exactly, and in its base unit
+// otherwise ("134217728B/s", not a rounded "1.074Gbit/s"), so that a written scenario (a plan
+// folder's `scenario.toml`) simulates the same as the one it came from.
 serde_via_str!(
     Bytes,
     |s: &str| s.parse::<Bytes>(),
-    |b: &Bytes| b.to_string(),
+    |b: &Bytes| exact(b.to_string(), *b, || format!("{}B", b.0)),
     "a size like \"800MiB\""
 );
 serde_via_str!(
     Bandwidth,
     |s: &str| s.parse::<Bandwidth>(),
-    |b: &Bandwidth| b.to_string(),
+    |b: &Bandwidth| exact(b.to_string(), *b, || format!("{}B/s", b.0)),
     "a rate like \"1Gbit/s\""
 );
 serde_via_str!(
     Watts,
     |s: &str| s.parse::<Watts>(),
-    |w: &Watts| w.to_string(),
+    |w: &Watts| exact(w.to_string(), *w, || format!("{}W", w.0)),
     "a power like \"86W\""
 );
+
+/// `short` if it parses back to `value`, else `base()`.
+fn exact<T>(short: String, value: T, base: impl FnOnce() -> String) -> String
+where
+    T: std::str::FromStr + PartialEq,
+{
+    if short.parse::<T>().is_ok_and(|v| v == value) {
+        short
+    } else {
+        base()
+    }
+}
 
 /// A duration field in a scenario file; serde glue around [`SimTime`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -416,7 +431,14 @@ impl Duration {
 serde_via_str!(
     Duration,
     |s: &str| parse_duration(s).map(Duration),
-    |d: &Duration| format_duration(d.0),
+    |d: &Duration| {
+        let short = format_duration(d.0);
+        if parse_duration(&short).is_ok_and(|t| t == d.0) {
+            short
+        } else {
+            format!("{}ns", d.0.as_nanos())
+        }
+    },
     "a duration like \"300ms\""
 );
 
