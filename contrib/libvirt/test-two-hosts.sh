@@ -14,16 +14,14 @@
 #      the same name; breaks the migration stream (an address the destination cannot listen
 #      on) and checks both VMs still run on their source and what depends on them was skipped;
 #      then resumes from the journal with a working stream;
-#   5. checks measured against predicted: bytes within 10 %, time and downtime no more than
-#      predicted (the inventory's assumed 1 Gbit/s NIC is slower than loopback).
+#   5. checks measured against predicted: the uncalibrated prediction bounds bytes, time and
+#      downtime (the inventory assumes a 1 Gbit/s NIC and every page in use).
 # Needs root. Installs libvirt-daemon, libvirt-daemon-driver-qemu, libvirt-clients and
 # qemu-system-x86 with apt-get when missing. Prints "SKIPPED: why" and exits 0 when it cannot
 # run here (in CI it fails instead, unless MIGSIM_ALLOW_SKIP=libvirt: see contrib/skip.sh);
 # exits 1 when a check fails. Every daemon and domain it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$(pwd)
-migsim=${1:-$root/target/libvirt/release/migsim}
 
 # shellcheck source=contrib/skip.sh
 . contrib/skip.sh
@@ -36,13 +34,10 @@ fail() {
 # shellcheck source=contrib/libvirt/hosts.sh
 . contrib/libvirt/hosts.sh
 if [ $# -eq 0 ]; then
-  echo "building migsim with the libvirt feature (target/libvirt)"
-  CARGO_TARGET_DIR=target/libvirt cargo build --release --quiet --features libvirt
   echo "linting the libvirt code (cargo clippy --features libvirt)"
   CARGO_TARGET_DIR=target/libvirt cargo clippy --quiet --features libvirt --all-targets -- -D warnings
 fi
-[ -x "$migsim" ] || { echo "no migsim at $migsim; build it with cargo build --release --features libvirt" >&2; exit 2; }
-migsim=$(realpath "$migsim")
+use_migsim "$@"
 
 # Two tiny diskless domains on host1; one name has a space.
 names=("migsim-test-a" "migsim test b")
@@ -111,10 +106,11 @@ done
 echo "ok: the plan moved both domains to host2"
 echo "measured against predicted (plan 1):"
 column -s, -t <"$scratch/plan1/execution.csv" | cut -c1-200
-# The inventory assumes 1 Gbit/s NICs, and QEMU's loopback stream here is faster, so the
-# predicted time and downtime are upper bounds; the bytes do not depend on the link. Stated
-# tolerances: bytes within 10 % of the prediction (the guest's RAM and what it dirtied), time
-# at most 1.25 × and downtime at most the predicted values. (A calibrated plan is tighter.)
+# The uncalibrated inventory is an upper bound here: it assumes 1 Gbit/s NICs (QEMU's loopback
+# stream is faster) and every page in use (these idle diskless guests' memory is almost all
+# zero pages, a few bytes each on the wire). Stated: bytes, time (within 1.25 ×, for libvirt's
+# preparation of the destination, which only a calibration knows) and downtime at most the
+# predicted. How close a calibrated plan comes is contrib/libvirt/test-calibrate.sh's check.
 python3 - "$scratch/plan1/execution.csv" <<'PY' || fail "measured migrations fall outside the stated tolerances"
 import csv, sys
 bad, n = [], 0
@@ -124,7 +120,7 @@ for r in csv.DictReader(open(sys.argv[1])):
     n += 1
     f = lambda k: float(r[k])
     checks = [
-        ("bytes", abs(f("measured_bytes") / f("predicted_bytes") - 1) <= 0.10),
+        ("bytes", f("measured_bytes") <= f("predicted_bytes")),
         ("time", f("measured_time_s") <= 1.25 * f("predicted_time_s")),
         ("downtime", f("measured_downtime_ms") <= f("predicted_downtime_ms")),
     ]
@@ -134,7 +130,7 @@ for r in csv.DictReader(open(sys.argv[1])):
             bad.append(what)
 sys.exit(1 if bad or n != 2 else 0)
 PY
-echo "ok: measured bytes, time and downtime within the stated tolerances of the prediction"
+echo "ok: measured bytes, time and downtime within the uncalibrated prediction's bounds"
 
 # 4. The way back to host1, from a fresh inventory.
 sed -e 's/"host1"/"host2"/' -e 's/name = "drain-host1"/name = "drain-host2"/' \

@@ -196,7 +196,7 @@ pub fn execute_with(
                     .unwrap_or_else(|| "?".into()),
                 act.predicted.downtime_ms,
                 o.measured
-                    .data_total_bytes
+                    .data_processed_bytes
                     .map(|b| format!("{:.1} MiB", b / 1048576.0))
                     .unwrap_or_else(|| "? MiB".into()),
                 act.predicted.bytes / 1048576.0

@@ -42,7 +42,11 @@ pub struct DomainInfo {
 pub struct JobStats {
     pub time_elapsed_ms: Option<f64>,
     pub downtime_ms: Option<f64>,
-    pub data_total_bytes: Option<f64>,
+    /// Bytes the migration put on the wire, re-sent pages included (libvirt's
+    /// `data_processed`), which the model's transferred bytes predict. (libvirt's `data_total`
+    /// is what there was to send: the guest's RAM.)
+    #[serde(alias = "data_total_bytes")]
+    pub data_processed_bytes: Option<f64>,
     pub iterations: Option<u64>,
     /// Why the statistics could not be read, when the migration itself succeeded: said in
     /// `execution.csv`'s message, not left as empty columns.
@@ -502,7 +506,7 @@ pub fn execution_csv(plan: &ActionPlan, outcomes: &[Outcome]) -> String {
             } else {
                 String::new()
             },
-            &opt(o.measured.data_total_bytes),
+            &opt(o.measured.data_processed_bytes),
             &if migrate {
                 p.rounds.to_string()
             } else {
@@ -616,7 +620,7 @@ pub mod mock {
             Ok(JobStats {
                 time_elapsed_ms: Some(1000.0),
                 downtime_ms: Some(50.0),
-                data_total_bytes: Some(bytes),
+                data_processed_bytes: Some(bytes),
                 iterations: Some(2),
                 unavailable: None,
             })

@@ -79,7 +79,7 @@ fn stats(d: &Domain) -> Result<JobStats, String> {
     Ok(JobStats {
         time_elapsed_ms: s.time_elapsed.map(|v| v as f64),
         downtime_ms: s.downtime.map(|v| v as f64),
-        data_total_bytes: s.data_total.or(s.mem_processed).map(|v| v as f64),
+        data_processed_bytes: s.data_processed.or(s.mem_processed).map(|v| v as f64),
         iterations: s.mem_iteration,
         unavailable: None,
     })
