@@ -31,6 +31,13 @@ pub struct HostType {
     /// `None` takes the defaults of `crate::migration::sender`.
     pub migration_scan: Option<Bandwidth>,
     pub migration_send: Option<Bandwidth>,
+    /// The pause after the last page of a migration from this type, when calibrated
+    /// (otherwise the scenario's `migration.resume_time`).
+    pub migration_resume: Option<SimTime>,
+    /// And per GiB of the migrating guest's memory, when calibrated.
+    pub migration_resume_per_gib: SimTime,
+    /// Time from the start of a migration from this type to its first page.
+    pub migration_setup: SimTime,
 }
 
 impl HostType {

@@ -285,6 +285,9 @@ mod tests {
                 ),
                 migration_scan: None,
                 migration_send: None,
+                migration_resume: None,
+                migration_resume_per_gib: crate::engine::SimTime::ZERO,
+                migration_setup: crate::engine::SimTime::ZERO,
             }],
             ..Hosts::default()
         };

@@ -309,6 +309,23 @@ pub fn check(l: &Loaded) -> Result<(), ScenarioError> {
             }
         }
     }
+    if let Some(c) = &s.calibration {
+        for (name, cal) in &c.host_type {
+            let field = format!("calibration.host_type.{name}");
+            if !s.host_types.iter().any(|t| &t.name == name) {
+                return bad(
+                    &field,
+                    format!("no host type named {name:?}: a calibration applies to one"),
+                );
+            }
+            if cal
+                .stream_rate
+                .is_some_and(|r| r.as_bytes_per_sec().is_nan() || r.as_bytes_per_sec() <= 0.0)
+            {
+                return bad(&format!("{field}.stream_rate"), "must be above zero".into());
+            }
+        }
+    }
     if s.network.rack_size == 0 {
         return bad("network.rack_size", "must be at least 1".into());
     }

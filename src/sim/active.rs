@@ -49,6 +49,8 @@ pub(super) struct Active {
     pub waiting: bool,
     /// Actions the algorithm has asked for: a bound on a model that stops making progress.
     steps: u64,
+    /// Whether pre-copy has started (the destination is prepared).
+    pub started: bool,
 }
 
 /// What carrying out one of the algorithm's actions needs from the rest of the simulation.
@@ -110,7 +112,15 @@ impl Active {
             deferred: None,
             waiting: false,
             steps: 0,
+            started: false,
         }
+    }
+
+    /// Pre-copy starts now: the algorithm's first action.
+    pub fn start(&mut self, now: SimTime) -> Action {
+        self.started = true;
+        self.seg_start = now;
+        self.alg.start(now)
     }
 
     pub fn alg(&self) -> &dyn Algorithm {

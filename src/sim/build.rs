@@ -25,7 +25,17 @@ impl Simulation {
     pub fn build(loaded: &Loaded) -> Result<Simulation, ScenarioError> {
         let sc = loaded.scenario.clone();
         let mut hosts = Hosts {
-            types: sc.host_types.iter().map(host_type_from).collect(),
+            types: sc
+                .host_types
+                .iter()
+                .map(|t| {
+                    let cal = sc
+                        .calibration
+                        .as_ref()
+                        .and_then(|c| c.host_type.get(&t.name));
+                    calibrated(host_type_from(t), cal)
+                })
+                .collect(),
             ..Hosts::default()
         };
         let mut seen = std::collections::BTreeMap::new();
@@ -523,7 +533,28 @@ pub(super) fn host_type_from(spec: &HostTypeSpec) -> HostType {
         states,
         migration_scan: spec.migration.as_ref().and_then(|m| m.scan_rate),
         migration_send: spec.migration.as_ref().and_then(|m| m.send_rate),
+        migration_resume: None,
+        migration_resume_per_gib: SimTime::ZERO,
+        migration_setup: SimTime::ZERO,
     }
+}
+
+/// A host type with what `migsim calibrate` measured for it: a stream rate above the NIC the
+/// scenario assumed lifts the NIC too (the assumption was wrong; what was measured was sent).
+fn calibrated(mut t: HostType, cal: Option<&crate::scenario::HostCalibration>) -> HostType {
+    let Some(c) = cal else {
+        return t;
+    };
+    if let Some(r) = c.stream_rate {
+        t.migration_send = Some(r);
+        if r > t.nic {
+            t.nic = r;
+        }
+    }
+    t.migration_resume = c.switchover.map(|d| d.time());
+    t.migration_resume_per_gib = c.switchover_per_gib.map_or(SimTime::ZERO, |d| d.time());
+    t.migration_setup = c.setup.map_or(SimTime::ZERO, |d| d.time());
+    t
 }
 
 /// The dirty-page model of a VM group.

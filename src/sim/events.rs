@@ -150,6 +150,7 @@ impl Simulation {
             }
             Event::MigrationCheck { slot, generation } => self.migration_check(t, slot, generation),
             Event::MigrationTimeout { slot, record } => self.migration_timeout(t, slot, record),
+            Event::MigrationSetUp { slot, record } => self.migration_set_up(t, slot, record),
             Event::MigrationResume { slot, generation } => {
                 self.migration_resume(t, slot, generation)
             }

@@ -151,8 +151,13 @@ impl Simulation {
                 OnTimeoutSpec::RaiseLimit => OnTimeout::RaiseLimit(m.raised_downtime_limit.time()),
                 OnTimeoutSpec::Postcopy => OnTimeout::Postcopy,
             },
-            resume_time: self.pause_times().1,
-            suspend_time: self.pause_times().0,
+            resume_time: {
+                let src = self.vms.host[vm.idx()];
+                let per_gib = self.hosts.host_type(src).migration_resume_per_gib;
+                let gib = self.vms.ram[vm.idx()].0 as f64 / (1u64 << 30) as f64;
+                self.pause_times(src).1 + SimTime::from_secs_f64(per_gib.as_secs_f64() * gib)
+            },
+            suspend_time: self.pause_times(self.vms.host[vm.idx()]).0,
             sender: Some(self.sender(vm)),
             disk: g.disk.map(Volume::from).unwrap_or(Volume::ZERO),
             disk_dirty_rate: g.disk_write_rate.unwrap_or(Bandwidth::ZERO),
@@ -165,10 +170,15 @@ impl Simulation {
     /// How long a guest takes to stop, and to resume after its last page: the scenario's, or
     /// the hypervisor's defaults. Read at every action of every migration, so not through
     /// [`Simulation::settings`].
-    fn pause_times(&self) -> (SimTime, SimTime) {
+    /// For migrations from `src`, whose type may carry a calibrated switchover.
+    fn pause_times(&self, src: HostId) -> (SimTime, SimTime) {
         let m = &self.scenario.migration;
         let suspend = m.suspend_time.map(|d| d.time());
-        let resume = m.resume_time.map(|d| d.time());
+        let resume = self
+            .hosts
+            .host_type(src)
+            .migration_resume
+            .or(m.resume_time.map(|d| d.time()));
         (
             suspend.unwrap_or_else(|| m.hypervisor.default_suspend_time()),
             resume.unwrap_or_else(|| m.hypervisor.default_resume_time()),
@@ -335,10 +345,9 @@ impl Simulation {
                 .map(|l| self.net.links[l.0 as usize].capacity)
                 .fold(Bandwidth::UNLIMITED, Bandwidth::min)
         };
-        let mut alg = migration::algorithm(self.guest(vm), &settings, link);
+        let alg = migration::algorithm(self.guest(vm), &settings, link);
         self.set_vm_state(now, vm, VmState::Migrating);
-        self.stage(record, Stage::IterativePrecopy, now);
-        let action = alg.start(now);
+        let setup = self.hosts.host_type(src).migration_setup;
         // The lowest empty slot, as a scan for the first `None` would find.
         let slot = match self.migs.free_slots.pop_first() {
             Some(i) => i,
@@ -353,6 +362,23 @@ impl Simulation {
             self.queue
                 .schedule(now + t, Event::MigrationTimeout { slot, record });
         }
+        if setup > SimTime::ZERO {
+            self.queue
+                .schedule(now + setup, Event::MigrationSetUp { slot, record });
+        } else {
+            self.migration_set_up(now, slot, record);
+        }
+    }
+
+    /// The destination is prepared (a calibrated setup time after the start, or at once):
+    /// pre-copy starts.
+    pub(super) fn migration_set_up(&mut self, now: SimTime, slot: usize, record: usize) {
+        match self.migs.active.get(slot) {
+            Some(Some(a)) if a.record == record && !a.started => {}
+            _ => return,
+        }
+        self.stage(record, Stage::IterativePrecopy, now);
+        let action = self.migs.get_mut(slot).start(now);
         self.apply_action(now, slot, action);
     }
 
@@ -404,11 +430,11 @@ impl Simulation {
     /// Carries out one action and its effects. Returns the algorithm's next action if it is
     /// due at once (there was nothing to send).
     fn carry_out(&mut self, now: SimTime, slot: usize, action: &Action) -> Option<Action> {
-        let (vm, record) = {
+        let (vm, record, src) = {
             let a = self.migs.get(slot);
-            (a.vm, a.record)
+            (a.vm, a.record, a.src)
         };
-        let (suspend_time, resume_time) = self.pause_times();
+        let (suspend_time, resume_time) = self.pause_times(src);
         loop {
             // The dirty-rate factor as the world is now: after a pause or a switch it changes.
             let alg = self.migs.get(slot).alg();
@@ -547,7 +573,14 @@ impl Simulation {
 
     pub(super) fn migration_timeout(&mut self, now: SimTime, slot: usize, record: usize) {
         let vm = match self.migs.active.get(slot) {
-            Some(Some(a)) if a.record == record && a.paused_at.is_none() => a.vm,
+            Some(Some(a)) if a.record == record && a.paused_at.is_none() => {
+                if !a.started {
+                    let why = "timed out while the destination was being prepared: cancelled";
+                    self.abort(now, slot, Outcome::Cancelled, why.into());
+                    return;
+                }
+                a.vm
+            }
             _ => return,
         };
         let how = self.settings(vm).on_timeout;

@@ -72,6 +72,11 @@ pub enum Event {
         slot: usize,
         record: usize,
     },
+    /// The destination of the migration in `slot` is prepared: pre-copy starts.
+    MigrationSetUp {
+        slot: usize,
+        record: usize,
+    },
     /// The guest of the migration in `slot` has suspended; its final copy can start.
     MigrationResume {
         slot: usize,
