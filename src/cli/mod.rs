@@ -4,6 +4,7 @@
 //! Exit codes are a contract for scripts and CI: 0 success, 1 the run failed (for example an
 //! output could not be written), 2 bad input (arguments, scenario files).
 
+pub mod calibrate;
 pub mod check;
 pub mod compare;
 pub mod execute;
@@ -89,6 +90,9 @@ pub enum Command {
         after_help = "Examples:\n  migsim execute output/plan-quickstart/plan.json --uri-template 'qemu+ssh://{host}/system'\n  migsim execute plan.json --connect a=qemu+tcp://10.0.0.1/system --connect b=qemu+tcp://10.0.0.2/system --yes\n\nWithout --yes it checks every host and VM the plan names and prints what it would do.\nWith --yes it runs the DAG with the plan's concurrency, journals each action (a rerun\nresumes), leaves a VM whose migration failed running on its source, skips what depends on\na failure, and writes execution.csv (measured against predicted). Exits 0 when all went\nwell, 1 when the check found problems or an action failed, 2 on bad input."
     )]
     Execute(execute::ExecuteArgs),
+    /// Fit the cluster's migration constants (stream rate, switchover, setup per host type)
+    /// to the migrations executed plans measured, and write an overlay for the next plan.
+    Calibrate(calibrate::CalibrateArgs),
     /// Build a scenario from a real cluster: saved virsh outputs, or live libvirt hosts.
     #[command(
         after_help = "Examples:\n  migsim inventory saved/ --out cluster.toml     saved/<host>/{nodeinfo,domstats}.txt\n  migsim inventory --connect a=qemu+ssh://a/system --connect b=qemu+ssh://b/system\n\nSave a host's outputs with:\n  virsh nodeinfo > saved/HOST/nodeinfo.txt\n  virsh domstats --raw > saved/HOST/domstats.txt\n  virsh dominfo DOMAIN > saved/HOST/dominfo-DOMAIN.txt   (optional)\n\nEvery domain is pinned to the host it runs on; what libvirt does not report (NIC speed,\npower, CPU load, dirty rate) comes from the options and is noted in the file."
@@ -210,6 +214,7 @@ pub fn main() -> i32 {
         Command::Collect(a) => sweep::collect(&a),
         Command::Plan(a) => plan::run(&a),
         Command::Execute(a) => execute::run(&a),
+        Command::Calibrate(a) => calibrate::run(&a),
         Command::Inventory(a) => inventory::run(&a),
     };
     match result {

@@ -15,6 +15,7 @@
 //! A migration beyond a cap gets as parent the migration on that host or link predicted to end
 //! first, so the executor, which only runs actions whose parents are done, never exceeds it.
 
+pub mod calibrate;
 pub mod execute;
 #[cfg(feature = "libvirt")]
 pub mod libvirt;
