@@ -39,6 +39,10 @@ pub struct InventoryArgs {
     /// Writable working set assumed for every VM: a placeholder, as for the dirty rate.
     #[arg(long, default_value = "64MiB")]
     pub wws: String,
+    /// Share of every guest's memory assumed to be zero pages, which a migration sends as a
+    /// few bytes each: a placeholder (0, all memory in use, suits busy guests).
+    #[arg(long, default_value_t = 0.0)]
+    pub zero_fraction: f64,
     /// The scenario's horizon.
     #[arg(long, default_value = "1h")]
     pub horizon: String,
@@ -47,6 +51,16 @@ pub struct InventoryArgs {
     /// and traffic where it has them.
     #[arg(long, value_name = "DIR")]
     pub trace: Option<PathBuf>,
+    /// With --connect: measure every running domain's dirty rate over this many seconds
+    /// (libvirt's dirty-rate calculation, QEMU's page sampling; 1-60) and write it into the
+    /// scenario as a measurement. Saved `virsh domstats --dirtyrate` outputs are read too.
+    #[arg(long, value_name = "SECONDS")]
+    pub dirty_calc: Option<u32>,
+    /// How QEMU measures: page-sampling (its default: hashes 512 sampled pages per GiB, least
+    /// intrusive, coarse on small guests), dirty-bitmap (counts every page the dirty log
+    /// records) or dirty-ring (KVM's dirty ring, when the guest runs with it).
+    #[arg(long, default_value = "page-sampling")]
+    pub dirty_calc_mode: String,
 }
 
 /// `to` as the scenario at `scenario` should name it: relative to the scenario's folder when
@@ -79,7 +93,7 @@ fn relative_to_scenario(to: &std::path::Path, scenario: Option<&std::path::Path>
 pub fn run(a: &InventoryArgs) -> Result<(), Failure> {
     let inv: Inventory = match (&a.saved, a.connect.is_empty()) {
         (Some(dir), true) => inventory::read_saved(dir).map_err(Failure::BadInput)?,
-        (None, false) => live(&a.connect)?,
+        (None, false) => live(&a.connect, a.dirty_calc, &a.dirty_calc_mode)?,
         (Some(_), false) => {
             return Err(Failure::BadInput(
                 "give a folder of saved outputs or --connect, not both".into(),
@@ -91,6 +105,12 @@ pub fn run(a: &InventoryArgs) -> Result<(), Failure> {
             ));
         }
     };
+    if !(0.0..1.0).contains(&a.zero_fraction) {
+        return Err(Failure::BadInput(format!(
+            "--zero-fraction {}: expected a share from 0 to below 1",
+            a.zero_fraction
+        )));
+    }
     let assume = Assumptions {
         name: a.name.clone(),
         nic: a.nic.clone(),
@@ -98,6 +118,7 @@ pub fn run(a: &InventoryArgs) -> Result<(), Failure> {
         cpu_util: a.cpu_util,
         dirty_rate: a.dirty_rate.clone(),
         wws: a.wws.clone(),
+        zero_fraction: a.zero_fraction,
         horizon: a.horizon.clone(),
     };
     let join = match &a.trace {
@@ -150,7 +171,24 @@ pub fn run(a: &InventoryArgs) -> Result<(), Failure> {
 }
 
 #[cfg(feature = "libvirt")]
-fn live(connect: &[String]) -> Result<Inventory, Failure> {
+fn live(connect: &[String], dirty_calc: Option<u32>, mode: &str) -> Result<Inventory, Failure> {
+    let mode = match mode {
+        "page-sampling" => virt::sys::VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING,
+        "dirty-bitmap" => virt::sys::VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_BITMAP,
+        "dirty-ring" => virt::sys::VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_RING,
+        m => {
+            return Err(Failure::BadInput(format!(
+                "--dirty-calc-mode {m:?}: expected page-sampling, dirty-bitmap or dirty-ring"
+            )));
+        }
+    };
+    if let Some(s) = dirty_calc
+        && !(1..=60).contains(&s)
+    {
+        return Err(Failure::BadInput(format!(
+            "--dirty-calc {s}: QEMU measures over 1 to 60 seconds"
+        )));
+    }
     let mut hosts = Vec::new();
     for c in connect {
         let (n, u) = c
@@ -158,11 +196,12 @@ fn live(connect: &[String]) -> Result<Inventory, Failure> {
             .ok_or_else(|| Failure::BadInput(format!("--connect {c:?}: expected NAME=URI")))?;
         hosts.push((n.to_string(), u.to_string()));
     }
-    crate::inventory::live::read(&hosts).map_err(Failure::Failed)
+    crate::inventory::live::read(&hosts, dirty_calc.map(|s| (s, mode as u32)))
+        .map_err(Failure::Failed)
 }
 
 #[cfg(not(feature = "libvirt"))]
-fn live(_: &[String]) -> Result<Inventory, Failure> {
+fn live(_: &[String], _: Option<u32>, _: &str) -> Result<Inventory, Failure> {
     Err(Failure::BadInput(
         "--connect needs a migsim built with `--features libvirt`; save `virsh nodeinfo` and \
          `virsh domstats --raw` per host and pass their folder instead"

@@ -33,6 +33,49 @@ pub struct DomainInv {
     pub vcpus: u32,
     pub memory_bytes: u64,
     pub running: bool,
+    /// libvirt's measurement of its dirty-page rate, when one was made.
+    pub dirty: Option<DirtyRate>,
+}
+
+/// A dirty-page rate libvirt measured (`virDomainStartDirtyRateCalc`, read back as the
+/// `dirtyrate.*` domain stats; `virsh domdirtyrate-calc`, `virsh domstats --dirtyrate`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirtyRate {
+    /// `dirtyrate.megabytes_per_second`: MiB/s (QEMU's calc-dirty-rate unit).
+    pub mib_per_s: f64,
+    /// `dirtyrate.calc_period`, seconds.
+    pub period_s: u64,
+    /// `dirtyrate.calc_start_time`, seconds since the host booted (QEMU's clock).
+    pub start_time: i64,
+    /// `dirtyrate.calc_mode`: page-sampling, dirty-bitmap or dirty-ring.
+    pub mode: String,
+}
+
+impl DirtyRate {
+    /// Reads the `dirtyrate.*` fields of one domain's stats, if a measurement is complete
+    /// (`calc_status` 2, `VIR_DOMAIN_DIRTYRATE_MEASURED`).
+    pub fn from_stats(get: impl Fn(&str) -> Option<String>) -> Result<Option<DirtyRate>, String> {
+        let num = |k: &str| -> Result<Option<f64>, String> {
+            get(k)
+                .map(|v| {
+                    v.parse::<f64>()
+                        .map_err(|_| format!("{k}={v:?} is not a number"))
+                })
+                .transpose()
+        };
+        if num("dirtyrate.calc_status")? != Some(2.0) {
+            return Ok(None);
+        }
+        let Some(rate) = num("dirtyrate.megabytes_per_second")? else {
+            return Ok(None);
+        };
+        Ok(Some(DirtyRate {
+            mib_per_s: rate,
+            period_s: num("dirtyrate.calc_period")?.unwrap_or(0.0) as u64,
+            start_time: num("dirtyrate.calc_start_time")?.unwrap_or(0.0) as i64,
+            mode: get("dirtyrate.calc_mode").unwrap_or_else(|| "page-sampling".into()),
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -105,6 +148,8 @@ pub fn parse_domstats(file: &str, host: &str, text: &str) -> Result<Vec<DomainIn
                 .transpose()
         };
         let state = num("state.state")?;
+        let dirty = DirtyRate::from_stats(|k| fields.get(k).cloned())
+            .map_err(|e| format!("{file}: domain {name:?} (line {line}): {e}"))?;
         let memory_kib = num("balloon.maximum")?.or(num("balloon.current")?);
         out.push(DomainInv {
             name: name.clone(),
@@ -113,6 +158,7 @@ pub fn parse_domstats(file: &str, host: &str, text: &str) -> Result<Vec<DomainIn
             memory_bytes: memory_kib.unwrap_or(0) * 1024,
             // virDomainState: 1 running, 3 paused.
             running: state == Some(1),
+            dirty,
         });
         fields.clear();
         Ok(())
@@ -255,6 +301,8 @@ pub struct Assumptions {
     pub cpu_util: f64,
     pub dirty_rate: String,
     pub wws: String,
+    /// Share of each guest's memory that is zero pages (sent as a few bytes each).
+    pub zero_fraction: f64,
     pub horizon: String,
 }
 
@@ -405,14 +453,29 @@ pub fn scenario_toml(inv: &Inventory, a: &Assumptions, trace: Option<&TraceJoin>
             Some(_) => "{ model = \"trace\" }".to_string(),
             None => format!("{{ model = \"constant\", util = {} }}", a.cpu_util),
         };
-        let dirty = match m.and_then(|m| m.dirty_rate) {
-            Some(r) => format!("\"{}B/s\"", r.round()),
-            None => q(&a.dirty_rate),
+        let (dirty, dirty_note) = match (&d.dirty, m.and_then(|m| m.dirty_rate)) {
+            (Some(r), _) => (
+                format!("\"{}MiB/s\"", r.mib_per_s),
+                format!(
+                    "# dirty rate measured by libvirt ({} over {} s, calc_start_time {})\n",
+                    r.mode, r.period_s, r.start_time
+                ),
+            ),
+            (None, Some(r)) => (
+                format!("\"{}B/s\"", r.round()),
+                "# dirty rate: the trace's mean\n".to_string(),
+            ),
+            (None, None) => (q(&a.dirty_rate), String::new()),
+        };
+        let zero = if a.zero_fraction > 0.0 {
+            format!(", zero_fraction = {}", a.zero_fraction)
+        } else {
+            String::new()
         };
         let _ = writeln!(
             o,
             "[[vms]]\nname = {}\nliteral_name = true\ncount = 1\nhost = {}\nvcpus = {}\n\
-             vcpu_mips = {}\nram = \"{}KiB\"\ncpu = {cpu}\ndirty = {{ rate = {dirty}, wws = {} }}",
+             vcpu_mips = {}\nram = \"{}KiB\"\ncpu = {cpu}\n{dirty_note}dirty = {{ rate = {dirty}, wws = {}{zero} }}",
             q(&d.name),
             q(&d.host),
             d.vcpus,
@@ -452,6 +515,35 @@ pub fn scenario_toml(inv: &Inventory, a: &Assumptions, trace: Option<&TraceJoin>
         }
         o.push('\n');
     }
+    // Real clusters give out more vCPUs than they have cores; the scenario must hold today's
+    // placement, so it allows at least the overcommit some host runs at now.
+    let over = inv
+        .hosts
+        .iter()
+        .map(|h| {
+            let v: u32 = running
+                .iter()
+                .filter(|d| d.host == h.name)
+                .map(|d| d.vcpus)
+                .sum();
+            v as f64 / h.cpus.max(1) as f64
+        })
+        .fold(1.0, f64::max);
+    if over > 1.0 {
+        let _ = writeln!(
+            o,
+            "[placement]\n# vCPUs per core on the busiest host now; a plan may not go beyond it\n\
+             cpu_overcommit = {}\n",
+            (over * 100.0).ceil() / 100.0
+        );
+    }
+    // libvirt sets QEMU's max-bandwidth to its own "unlimited" unless a migration is given
+    // --bandwidth (qemu_domain.c: priv->migMaxBandwidth = QEMU_DOMAIN_MIG_BANDWIDTH_MAX), so
+    // QEMU's 128 MiB/s default does not apply to a libvirt cluster.
+    o.push_str(
+        "[migration]\n# libvirt migrates without QEMU's 128 MiB/s default cap unless given \
+         --bandwidth\nmax_bandwidth = \"0B/s\"\n\n",
+    );
     o.push_str("[policy]\nname = \"none\"\n");
     o
 }
@@ -482,6 +574,51 @@ mod tests {
         assert_eq!(d[2].memory_bytes, 0);
         apply_dominfo("i", DOMINFO, &mut d).unwrap();
         assert_eq!((d[2].vcpus, d[2].memory_bytes), (2, 256 << 20));
+    }
+
+    #[test]
+    fn measured_dirty_rates_and_todays_overcommit_reach_the_scenario() {
+        let stats = "Domain: 'w'\n  state.state=1\n  balloon.maximum=131072\n  vcpu.current=3\n  \
+                     dirtyrate.calc_status=2\n  dirtyrate.calc_start_time=8123\n  \
+                     dirtyrate.calc_period=2\n  dirtyrate.megabytes_per_second=12\n  \
+                     dirtyrate.calc_mode=dirty-bitmap\n\nDomain: 'v'\n  state.state=1\n  \
+                     balloon.maximum=131072\n  vcpu.current=1\n  dirtyrate.calc_status=1\n";
+        let d = parse_domstats("d", "host1", stats).unwrap();
+        let r = d[0].dirty.as_ref().unwrap();
+        assert_eq!(
+            (r.mib_per_s, r.period_s, r.mode.as_str()),
+            (12.0, 2, "dirty-bitmap")
+        );
+        // Still measuring: no figure, and the assumption stays.
+        assert_eq!(d[1].dirty, None);
+        let e = parse_domstats("d", "h", "Domain: 'x'\n  dirtyrate.calc_status=two\n").unwrap_err();
+        assert!(e.contains("dirtyrate.calc_status"), "{e}");
+        let inv = Inventory {
+            hosts: vec![parse_nodeinfo("n", "host1", NODEINFO).unwrap()],
+            domains: d,
+            source: "test".into(),
+        };
+        let a = Assumptions {
+            name: "inv".into(),
+            nic: "10Gbit/s".into(),
+            power_preset: "dell-r640".into(),
+            cpu_util: 0.2,
+            dirty_rate: "1MiB/s".into(),
+            wws: "16MiB".into(),
+            zero_fraction: 0.5,
+            horizon: "1h".into(),
+        };
+        let text = scenario_toml(&inv, &a, None);
+        assert!(text.contains("# dirty rate measured by libvirt (dirty-bitmap over 2 s, calc_start_time 8123)\ndirty = { rate = \"12MiB/s\""), "{text}");
+        assert!(
+            text.contains("rate = \"1MiB/s\", wws = \"16MiB\", zero_fraction = 0.5"),
+            "{text}"
+        );
+        // Four vCPUs on two cores run today: the scenario allows it.
+        assert!(text.contains("cpu_overcommit = 2"), "{text}");
+        assert!(text.contains("max_bandwidth = \"0B/s\""), "{text}");
+        let loaded = crate::scenario::load::load_str("inv.toml", &text, None, &[]).unwrap();
+        crate::sim::Simulation::build(&loaded).unwrap();
     }
 
     #[test]
@@ -516,6 +653,7 @@ mod tests {
                 vcpus: 1,
                 memory_bytes: 128 << 20,
                 running: true,
+                dirty: None,
             }],
             source: "test".into(),
         };
@@ -526,6 +664,7 @@ mod tests {
             cpu_util: 0.2,
             dirty_rate: "1MiB/s".into(),
             wws: "16MiB".into(),
+            zero_fraction: 0.0,
             horizon: "1h".into(),
         };
         let text = scenario_toml(&inv, &a, None);
