@@ -1,5 +1,5 @@
-# Sourced by the real-component tests (libvirt, Prometheus, Slurm, notebooks, qemu-lab): what to do when
-# a test cannot run on this machine.
+# Sourced by the real-component tests (libvirt, calibrate, Prometheus, Slurm, notebooks,
+# qemu-lab): what to do when a test cannot run on this machine.
 #
 #   skip_component NAME WHY...
 #

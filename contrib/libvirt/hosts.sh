@@ -6,8 +6,8 @@
 #
 # The caller defines skip() and fail() first. Afterwards it has: $scratch (a folder removed
 # on exit), $domtype (kvm or qemu), uri N (host N's connection URI), where DOMAIN (the hosts a
-# domain runs on), free_port, and the pids array, whose processes are stopped on exit beside
-# the daemons and every QEMU they started.
+# domain runs on), free_port, use_migsim (below), and the pids array, whose processes are
+# stopped on exit beside the daemons and every QEMU they started.
 
 [ "$(id -u)" -eq 0 ] || skip "needs root to start libvirtd"
 command -v unshare >/dev/null || skip "unshare (util-linux) is missing"
@@ -164,4 +164,18 @@ where() { # prints the hosts a domain is running on
   for n in 1 2; do
     if [ "$(virsh -c "$(uri $n)" domstate "$1" 2>/dev/null | head -1)" = running ]; then echo -n "host$n "; fi
   done
+}
+
+# Sets $migsim to the binary a test was given as its argument (made absolute) or, with none,
+# to a release build with the libvirt feature made here (target/libvirt).
+use_migsim() {
+  if [ $# -eq 0 ]; then
+    echo "building migsim with the libvirt feature (target/libvirt)"
+    CARGO_TARGET_DIR=target/libvirt cargo build --release --quiet --features libvirt
+    migsim=target/libvirt/release/migsim
+  else
+    migsim=$1
+  fi
+  [ -x "$migsim" ] || { echo "no migsim at $migsim; build it with cargo build --release --features libvirt" >&2; exit 2; }
+  migsim=$(realpath "$migsim")
 }

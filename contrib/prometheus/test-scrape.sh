@@ -23,8 +23,6 @@
 # fails. MIGSIM_PROMETHEUS_KEEP=DIR copies the saved answers and the import there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$(pwd)
-migsim=${1:-$root/target/libvirt/release/migsim}
 
 # shellcheck source=contrib/skip.sh
 . contrib/skip.sh
@@ -36,12 +34,7 @@ fail() {
 
 # shellcheck source=contrib/libvirt/hosts.sh
 . contrib/libvirt/hosts.sh
-if [ $# -eq 0 ]; then
-  echo "building migsim with the libvirt feature (target/libvirt)"
-  CARGO_TARGET_DIR=target/libvirt cargo build --release --quiet --features libvirt
-fi
-[ -x "$migsim" ] || { echo "no migsim at $migsim; build it with cargo build --release --features libvirt" >&2; exit 2; }
-migsim=$(realpath "$migsim")
+use_migsim "$@"
 
 if ! command -v prometheus >/dev/null || ! command -v prometheus-libvirt-exporter >/dev/null \
     || ! command -v prometheus-node-exporter >/dev/null || ! command -v as >/dev/null; then
