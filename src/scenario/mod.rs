@@ -5,9 +5,11 @@
 //! Loading (includes, `--set` overrides, errors with file, line and field) lives in [`load`];
 //! semantic checks that need more than one field live in [`validate`].
 
+pub mod calibration;
 pub mod load;
 pub mod validate;
 
+pub use calibration::{CalibrationSpec, HostCalibration};
 use serde::{Deserialize, Serialize};
 
 pub use crate::migration::{Hypervisor, OnTimeoutSpec};
@@ -84,41 +86,6 @@ pub struct Scenario {
     /// Constants fitted to measured migrations (`migsim calibrate`), per host type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<CalibrationSpec>,
-}
-
-/// `[calibration.host_type.NAME]`: what `migsim calibrate` fitted from a cluster's executed
-/// plans, for migrations from hosts of that type. An overlay the next plan includes; a table
-/// keyed by host-type name, so that it merges over an inventory instead of replacing it.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CalibrationSpec {
-    #[serde(default)]
-    pub host_type: std::collections::BTreeMap<String, HostCalibration>,
-}
-
-/// One host type's fitted constants; each one absent keeps the model's own.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct HostCalibration {
-    /// The rate a migration stream from this host type really reaches: its sender's rate
-    /// (`host_type.migration.send_rate`), and its NIC's when the NIC was assumed slower.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream_rate: Option<Bandwidth>,
-    /// The pause after the last page (device state, handover, resume):
-    /// `migration.resume_time` for migrations from this type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub switchover: Option<Duration>,
-    /// A pause per GiB of the guest's memory on top of `switchover` (a final dirty-bitmap
-    /// walk or memory handover that grows with the guest).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub switchover_per_gib: Option<Duration>,
-    /// Time from the start of the job to the first page: libvirt's preparation of the
-    /// destination (it starts the destination's QEMU) and the connection.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup: Option<Duration>,
-    /// How many measured migrations it was fitted on (for the record).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub migrations: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
