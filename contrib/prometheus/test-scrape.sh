@@ -7,7 +7,7 @@
 # The two libvirtd hosts are those of contrib/libvirt/hosts.sh. On host1 run two guests of
 # a known CPU load (cpuload.S): "square" spins for 20 s and halts for 20 s, over and over;
 # "quiet" halts. Debian's prometheus-libvirt-exporter (one per host), prometheus-node-exporter
-# and prometheus run on free loopback ports, scraping every second. While they scrape, the
+# and prometheus run on free loopback ports, scraping every second, for 82 s. While they scrape, the
 # test stops host1's libvirt exporter for a while (a gap: Prometheus marks the series stale)
 # and restarts "quiet" (its CPU-time counter resets). Then:
 #   1. `migsim trace import prometheus --url` imports the range at a 5 s step and saves the
@@ -147,18 +147,18 @@ for _ in $(seq 60); do [ "$(targets_up)" = 4 ] && break; sleep 0.5; done
 from=$(date +%s)
 echo "prometheus at $url scrapes 2 libvirt exporters and the node exporter every second"
 
-# Scraping, 100 s: two and a half periods of the wave. At 35 s host1's exporter stops for
-# 12 s; at 60 s "quiet" restarts.
-sleep 35
+# Scraping, 82 s: two periods of the wave. At 30 s host1's exporter stops for 12 s; at 52 s
+# "quiet" restarts.
+sleep 30
 kill "${exporter_pid[1]}"
 wait "${exporter_pid[1]}" 2>/dev/null || true
 sleep 12
 exporter 1
-sleep 13
+sleep 10
 virsh -c "$(uri 1)" destroy quiet >/dev/null
 sleep 3
 virsh -c "$(uri 1)" start quiet >/dev/null
-sleep 37
+sleep 27
 until=$(date +%s)
 
 # 1. Import from the server.

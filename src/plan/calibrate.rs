@@ -607,6 +607,15 @@ impl Calibration {
             );
         }
         for (t, c) in &self.constants {
+            // Near the search's upper end, the measured times did not depend on the rate
+            // (the stream was far faster than these migrations needed).
+            if c.stream_rate > 1e11 {
+                let _ = writeln!(
+                    o,
+                    "host type {t:?}: the measured times hardly depend on the stream rate; \
+                     it is only known to be high (the fit stopped near its 1 TB/s bound)"
+                );
+            }
             let _ = writeln!(
                 o,
                 "host type {t:?} ({} migrations): stream {:.1} MB/s, switchover {:.1} ms + {:.1} ms/GiB, setup {:.0} ms",
