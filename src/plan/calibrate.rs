@@ -301,36 +301,6 @@ fn loss(sim: &[Option<Figures>], measured: &[Measured], pick: &[usize]) -> f64 {
         .sum()
 }
 
-/// Least squares of `y = a + b·x` with `a ≥ 0`: (a, b). With one point, or points whose x do
-/// not vary, the line goes through the origin.
-fn regress(xs: &[f64], ys: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let through_origin = || {
-        let sxx: f64 = xs.iter().map(|x| x * x).sum();
-        let sxy: f64 = xs.iter().zip(ys).map(|(x, y)| x * y).sum();
-        (0.0, if sxx > 0.0 { sxy / sxx } else { 1.0 })
-    };
-    if xs.len() < 2 {
-        return through_origin();
-    }
-    let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
-    let sxx: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
-    if sxx <= 1e-12 * n {
-        return through_origin();
-    }
-    let b = xs
-        .iter()
-        .zip(ys)
-        .map(|(x, y)| (x - mx) * (y - my))
-        .sum::<f64>()
-        / sxx;
-    let a = my - b * mx;
-    if a < 0.0 || b <= 0.0 {
-        return through_origin();
-    }
-    (a, b)
-}
-
 /// Least squares of `y = a + b·x` with `a, b ≥ 0`.
 fn regress_nonnegative(xs: &[f64], ys: &[f64]) -> (f64, f64) {
     let n = xs.len().max(1) as f64;
@@ -415,10 +385,14 @@ pub fn fit(
             let base = simulate(runs, measured, &bare)?;
             let xs: Vec<f64> = mine.iter().map(|&i| base[i].time_s).collect();
             let ys: Vec<f64> = mine.iter().map(|&i| measured[i].measured.time_s).collect();
-            let (setup, slope) = regress(&xs, &ys);
+            let (setup, slope) = regress_nonnegative(&xs, &ys);
             let c = consts.get_mut(t).expect("fitted type");
-            if slope > 0.0 {
-                c.stream_rate /= slope;
+            if slope > 0.05 {
+                c.stream_rate = (c.stream_rate / slope).min(1e12);
+            } else {
+                // The measured times do not grow with what the rate drives: the stream is
+                // faster than these migrations can show; the setup holds the time.
+                c.stream_rate = 1e12;
             }
             c.setup_s = setup;
             // The switchover: the downtime the simulation leaves over without one, regressed
