@@ -6,8 +6,8 @@
 #
 # The caller defines skip() and fail() first. Afterwards it has: $scratch (a folder removed
 # on exit), $domtype (kvm or qemu), uri N (host N's connection URI), where DOMAIN (the hosts a
-# domain runs on), free_port, use_migsim (below), and the pids array, whose processes are
-# stopped on exit beside the daemons and every QEMU they started.
+# domain runs on), free_port, use_migsim and boot_domain (below), and the pids array, whose
+# processes are stopped on exit beside the daemons and every QEMU they started.
 
 [ "$(id -u)" -eq 0 ] || skip "needs root to start libvirtd"
 command -v unshare >/dev/null || skip "unshare (util-linux) is missing"
@@ -178,4 +178,31 @@ use_migsim() {
   fi
   [ -x "$migsim" ] || { echo "no migsim at $migsim; build it with cargo build --release --features libvirt" >&2; exit 2; }
   migsim=$(realpath "$migsim")
+}
+
+# Defines and starts on host N a one-vCPU domain of MIB MiB that boots IMAGE, a raw boot
+# sector image, as a read-only virtio disk: libvirt lets a domain whose only disk is
+# read-only migrate without copying storage (both hosts see the same file here).
+boot_domain() { # N NAME MIB IMAGE
+  cat >"$scratch/$2.xml" <<XML
+<domain type='$domtype'>
+  <name>$2</name>
+  <memory unit='MiB'>$3</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <features><acpi/></features>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='$4'/>
+      <target dev='vda' bus='virtio'/>
+      <readonly/>
+    </disk>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+  virsh -c "$(uri "$1")" define "$scratch/$2.xml" >/dev/null || fail "could not define $2"
+  virsh -c "$(uri "$1")" start "$2" >/dev/null || fail "could not start $2"
 }

@@ -61,27 +61,7 @@ with open(sys.argv[1], "r+b") as f:
     f.write(struct.pack("<4I", start, end, 8, int(sys.argv[3])))' \
     "$scratch/$name.img" "$ram" "$pages"
   truncate -s 1M "$scratch/$name.img"
-  cat >"$scratch/$name.xml" <<XML
-<domain type='$domtype'>
-  <name>$name</name>
-  <memory unit='MiB'>$ram</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <features><acpi/></features>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='raw'/>
-      <source file='$scratch/$name.img'/>
-      <target dev='vda' bus='virtio'/>
-      <readonly/>
-    </disk>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
-  virsh -c "$(uri 1)" define "$scratch/$name.xml" >/dev/null || fail "could not define $name"
-  virsh -c "$(uri 1)" start "$name" >/dev/null || fail "could not start $name"
+  boot_domain 1 "$name" "$ram" "$scratch/$name.img"
 done
 echo "four writer guests run on host1"
 

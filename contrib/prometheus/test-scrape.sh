@@ -63,27 +63,7 @@ busy_ticks=364 # 20.0 s
 image square $busy_ticks $busy_ticks
 image quiet 0 0
 for name in square quiet; do
-  cat >"$scratch/$name.xml" <<XML
-<domain type='$domtype'>
-  <name>$name</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <features><acpi/></features>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='raw'/>
-      <source file='$scratch/$name.img'/>
-      <target dev='vda' bus='virtio'/>
-      <readonly/>
-    </disk>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
-  virsh -c "$(uri 1)" define "$scratch/$name.xml" >/dev/null || fail "could not define $name"
-  virsh -c "$(uri 1)" start "$name" >/dev/null || fail "could not start $name"
+  boot_domain 1 "$name" 64 "$scratch/$name.img"
 done
 echo "guests square (20 s busy, 20 s halted) and quiet (halted) run on host1"
 

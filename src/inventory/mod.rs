@@ -556,6 +556,19 @@ mod tests {
 
     const DOMSTATS: &str = "Domain: 'tiny a'\n  state.state=1\n  state.reason=1\n  cpu.time=14180813000\n  balloon.current=131072\n  balloon.maximum=131072\n  vcpu.current=1\n  vcpu.maximum=1\n\nDomain: 'it''s off'\n  state.state=5\n  state.reason=0\n\nDomain: 'b'\n  state.state=1\n  vcpu.current=2\n";
 
+    fn assumed() -> Assumptions {
+        Assumptions {
+            name: "inv".into(),
+            nic: "10Gbit/s".into(),
+            power_preset: "dell-r640".into(),
+            cpu_util: 0.2,
+            dirty_rate: "1MiB/s".into(),
+            wws: "16MiB".into(),
+            zero_fraction: 0.0,
+            horizon: "1h".into(),
+        }
+    }
+
     const DOMINFO: &str = "Id:             3\nName:           b\nUUID:           0b9f6bc8-2f7d-4f65-a1d4-4ab3d9bb5e4c\nOS Type:        hvm\nState:          running\nCPU(s):         2\nMax memory:     262144 KiB\nUsed memory:    262144 KiB\n";
 
     #[test]
@@ -599,14 +612,8 @@ mod tests {
             source: "test".into(),
         };
         let a = Assumptions {
-            name: "inv".into(),
-            nic: "10Gbit/s".into(),
-            power_preset: "dell-r640".into(),
-            cpu_util: 0.2,
-            dirty_rate: "1MiB/s".into(),
-            wws: "16MiB".into(),
             zero_fraction: 0.5,
-            horizon: "1h".into(),
+            ..assumed()
         };
         let text = scenario_toml(&inv, &a, None);
         assert!(text.contains("# dirty rate measured by libvirt (dirty-bitmap over 2 s, calc_start_time 8123)\ndirty = { rate = \"12MiB/s\""), "{text}");
@@ -657,16 +664,7 @@ mod tests {
             }],
             source: "test".into(),
         };
-        let a = Assumptions {
-            name: "inv".into(),
-            nic: "10Gbit/s".into(),
-            power_preset: "dell-r640".into(),
-            cpu_util: 0.2,
-            dirty_rate: "1MiB/s".into(),
-            wws: "16MiB".into(),
-            zero_fraction: 0.0,
-            horizon: "1h".into(),
-        };
+        let a = assumed();
         let text = scenario_toml(&inv, &a, None);
         let loaded = crate::scenario::load::load_str("inv.toml", &text, None, &[]).unwrap();
         let sim = crate::sim::Simulation::build(&loaded).unwrap();

@@ -65,6 +65,9 @@ pub struct Constants {
     pub setup_s: f64,
 }
 
+/// Where a fit starts: a 1 Gbit/s stream (125 MB/s, a modest NIC; the search spans 1 MB/s to 1 TB/s), a
+/// switchover of 10 ms (the order of QEMU's measured 3-7 ms, `Hypervisor::default_resume_time`),
+/// no setup.
 impl Default for Constants {
     fn default() -> Constants {
         Constants {
@@ -183,18 +186,34 @@ pub fn read_dir(dir: &Path, index: usize) -> Result<(Executed, Vec<Measured>), S
     ))
 }
 
-/// The host type of each host of an executed plan's scenario.
-fn host_types(e: &Executed) -> Result<BTreeMap<String, String>, String> {
+/// What an executed plan's scenario says of its hosts and VMs: each host's type, and each
+/// VM's memory in GiB. Built once per plan.
+struct Cluster {
+    host_type: BTreeMap<String, String>,
+    vm_gib: BTreeMap<String, f64>,
+}
+
+fn cluster(e: &Executed) -> Result<Cluster, String> {
     let sim = Simulation::build(&e.loaded).map_err(|x| x.to_string())?;
-    Ok((0..sim.hosts.len())
-        .map(|i| {
-            let h = crate::model::host::HostId(i as u32);
-            (
-                sim.hosts.name[i].clone(),
-                sim.hosts.host_type(h).name.clone(),
-            )
-        })
-        .collect())
+    Ok(Cluster {
+        host_type: (0..sim.hosts.len())
+            .map(|i| {
+                let h = crate::model::host::HostId(i as u32);
+                (
+                    sim.hosts.name[i].clone(),
+                    sim.hosts.host_type(h).name.clone(),
+                )
+            })
+            .collect(),
+        vm_gib: (0..sim.vms.len())
+            .map(|i| {
+                (
+                    sim.vms.name[i].clone(),
+                    sim.vms.ram[i].0 as f64 / (1u64 << 30) as f64,
+                )
+            })
+            .collect(),
+    })
 }
 
 /// Simulates every executed plan under `consts` and returns the simulated figures of each
@@ -471,35 +490,23 @@ pub fn calibrate(dirs: &[PathBuf]) -> Result<Calibration, String> {
         measured.extend(m);
     }
     let mut types = Vec::with_capacity(measured.len());
-    let maps: Vec<BTreeMap<String, String>> =
-        runs.iter().map(host_types).collect::<Result<_, _>>()?;
-    for m in &measured {
-        let t = maps[m.plan].get(&m.source).ok_or_else(|| {
-            format!(
-                "{}: host {:?} is not in the plan's scenario",
-                runs[m.plan].dir.display(),
-                m.source
-            )
-        })?;
-        types.push(t.clone());
-    }
-    // Each migrating guest's memory, GiB, from its plan's scenario.
+    let clusters: Vec<Cluster> = runs.iter().map(cluster).collect::<Result<_, _>>()?;
+    // Each migration's source host type and guest memory (GiB).
     let mut gib = Vec::with_capacity(measured.len());
     for m in &measured {
-        let sim = Simulation::build(&runs[m.plan].loaded).map_err(|e| e.to_string())?;
-        let i = sim
-            .vms
-            .name
-            .iter()
-            .position(|n| n == &m.vm)
-            .ok_or_else(|| {
-                format!(
-                    "{}: VM {:?} is not in the plan's scenario",
-                    runs[m.plan].dir.display(),
-                    m.vm
-                )
-            })?;
-        gib.push(sim.vms.ram[i].0 as f64 / (1u64 << 30) as f64);
+        let c = &clusters[m.plan];
+        let missing = |what: &str, name: &str| {
+            format!(
+                "{}: {what} {name:?} is not in the plan's scenario",
+                runs[m.plan].dir.display()
+            )
+        };
+        let t = c
+            .host_type
+            .get(&m.source)
+            .ok_or_else(|| missing("host", &m.source))?;
+        types.push(t.clone());
+        gib.push(*c.vm_gib.get(&m.vm).ok_or_else(|| missing("VM", &m.vm))?);
     }
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for t in &types {

@@ -133,6 +133,7 @@ impl Simulation {
     fn settings(&self, vm: VmId) -> Settings {
         let m = &self.scenario.migration;
         let g = &self.scenario.vms[self.vms.group[vm.idx()] as usize];
+        let pause = self.pause_times(self.vms.host[vm.idx()], vm);
         Settings {
             hypervisor: m.hypervisor,
             max_bandwidth: if m.max_bandwidth.is_zero() {
@@ -151,13 +152,8 @@ impl Simulation {
                 OnTimeoutSpec::RaiseLimit => OnTimeout::RaiseLimit(m.raised_downtime_limit.time()),
                 OnTimeoutSpec::Postcopy => OnTimeout::Postcopy,
             },
-            resume_time: {
-                let src = self.vms.host[vm.idx()];
-                let per_gib = self.hosts.host_type(src).migration_resume_per_gib;
-                let gib = self.vms.ram[vm.idx()].0 as f64 / (1u64 << 30) as f64;
-                self.pause_times(src).1 + SimTime::from_secs_f64(per_gib.as_secs_f64() * gib)
-            },
-            suspend_time: self.pause_times(self.vms.host[vm.idx()]).0,
+            resume_time: pause.1,
+            suspend_time: pause.0,
             sender: Some(self.sender(vm)),
             disk: g.disk.map(Volume::from).unwrap_or(Volume::ZERO),
             disk_dirty_rate: g.disk_write_rate.unwrap_or(Bandwidth::ZERO),
@@ -167,21 +163,20 @@ impl Simulation {
         }
     }
 
-    /// How long a guest takes to stop, and to resume after its last page: the scenario's, or
-    /// the hypervisor's defaults. Read at every action of every migration, so not through
-    /// [`Simulation::settings`].
-    /// For migrations from `src`, whose type may carry a calibrated switchover.
-    fn pause_times(&self, src: HostId) -> (SimTime, SimTime) {
+    /// How long `vm` takes to stop, and to resume after its last page, migrating from `src`:
+    /// the source type's calibrated switchover (fixed, and per GiB of the guest's memory), else
+    /// the scenario's, else the hypervisor's defaults. Read at every action of every
+    /// migration, so not through [`Simulation::settings`].
+    fn pause_times(&self, src: HostId, vm: VmId) -> (SimTime, SimTime) {
         let m = &self.scenario.migration;
+        let ty = self.hosts.host_type(src);
         let suspend = m.suspend_time.map(|d| d.time());
-        let resume = self
-            .hosts
-            .host_type(src)
-            .migration_resume
-            .or(m.resume_time.map(|d| d.time()));
+        let resume = ty.migration_resume.or(m.resume_time.map(|d| d.time()));
+        let gib = self.vms.ram[vm.idx()].0 as f64 / (1u64 << 30) as f64;
+        let per_gib = SimTime::from_secs_f64(ty.migration_resume_per_gib.as_secs_f64() * gib);
         (
             suspend.unwrap_or_else(|| m.hypervisor.default_suspend_time()),
-            resume.unwrap_or_else(|| m.hypervisor.default_resume_time()),
+            resume.unwrap_or_else(|| m.hypervisor.default_resume_time()) + per_gib,
         )
     }
 
@@ -434,7 +429,7 @@ impl Simulation {
             let a = self.migs.get(slot);
             (a.vm, a.record, a.src)
         };
-        let (suspend_time, resume_time) = self.pause_times(src);
+        let (suspend_time, resume_time) = self.pause_times(src, vm);
         loop {
             // The dirty-rate factor as the world is now: after a pause or a switch it changes.
             let alg = self.migs.get(slot).alg();

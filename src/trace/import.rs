@@ -252,7 +252,7 @@ impl Imported {
                     continue;
                 };
                 let mut rec = vec![
-                    fmt_num(k as f64 * self.step),
+                    (k as f64 * self.step).to_string(),
                     v.name.clone(),
                     format!("{:.4}", c),
                 ];
@@ -276,7 +276,7 @@ impl Imported {
             for h in &self.hosts {
                 if let Some(c) = h.cpu.get(k).copied().flatten() {
                     w.write_record([
-                        fmt_num(k as f64 * self.step),
+                        (k as f64 * self.step).to_string(),
                         h.name.clone(),
                         format!("{:.4}", c),
                     ])
@@ -307,7 +307,7 @@ impl Imported {
             self.vms.len(),
             self.hosts.len(),
             self.steps,
-            fmt_num(self.step),
+            self.step,
             crate::units::format_duration(crate::engine::SimTime::from_secs_f64(
                 self.steps as f64 * self.step
             ))
@@ -344,13 +344,7 @@ impl Imported {
             );
             notes(&mut o, &v.report, span);
             for m in &v.moves {
-                let _ = write!(
-                    o,
-                    "; moved {:?} → {:?} at {} s",
-                    m.from,
-                    m.to,
-                    fmt_num(m.at)
-                );
+                let _ = write!(o, "; moved {:?} → {:?} at {} s", m.from, m.to, m.at);
             }
             o.push('\n');
         }
@@ -384,24 +378,15 @@ fn notes(o: &mut String, r: &SeriesReport, span: (f64, f64)) {
         let _ = write!(o, "; {} sample(s) above 100 % written as 100 %", r.clamped);
     }
     if let Some(f) = r.first.filter(|&f| f > span.0) {
-        let _ = write!(o, "; first sample at {} s (appeared)", fmt_num(f));
+        let _ = write!(o, "; first sample at {f} s (appeared)");
     }
     if let Some(l) = r.last.filter(|&l| l < span.1) {
-        let _ = write!(o, "; last sample at {} s (vanished)", fmt_num(l));
+        let _ = write!(o, "; last sample at {l} s (vanished)");
     }
 }
 
 fn pct(x: Option<f64>) -> String {
     x.map_or("-".into(), |x| format!("{:.1} %", x * 100.0))
-}
-
-/// Seconds without a trailing `.0`.
-fn fmt_num(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        format!("{x}")
-    }
 }
 
 #[cfg(test)]
