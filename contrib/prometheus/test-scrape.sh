@@ -12,7 +12,8 @@
 # and restarts "quiet" (its CPU-time counter resets). Then:
 #   1. `migsim trace import prometheus --url` imports the range at a 5 s step and saves the
 #      answers; the trace must reproduce the square wave (best phase: RMS error at most 0.15,
-#      mean within 0.06 of the wave's), "quiet" must stay under 5 %, and the report must
+#      mean within 0.06 of the wave's), "quiet" must stay under 5 % (median: one sample holds
+#      its boot after the restart), and the report must
 #      show the gap and the reset;
 #   2. importing the saved answers again (--files) must give the same trace, byte for byte;
 #   3. `migsim inventory --connect … --trace` joins today's domains to the trace by name; a
@@ -160,19 +161,24 @@ def busy_share(t0, t1, phase):
     return sum(((t0 + (i + 0.5) * (t1 - t0) / n - phase) % period) < half for i in range(n)) / n
 
 sq = rows["square"]
+# Each sample is the CPU time since the step the counter was last seen at: one step, or the
+# whole gap after the exporter's outage.
+since = [t - step if i == 0 else sq[i - 1][0] for i, (t, _) in enumerate(sq)]
 best = None
 for p10 in range(int(period * 10)):
     phase = p10 / 10
-    err = [(u - busy_share(t - step, t, phase)) ** 2 for t, u in sq]
+    err = [(u - busy_share(t0, t, phase)) ** 2 for t0, (t, u) in zip(since, sq)]
     rms = (sum(err) / len(err)) ** 0.5
     if best is None or rms < best[0]:
         best = (rms, phase)
 rms, phase = best
 mean = sum(u for _, u in sq) / len(sq)
-want = sum(busy_share(t - step, t, phase) for t, _ in sq) / len(sq)
-quiet = sum(u for _, u in rows["quiet"]) / len(rows["quiet"])
+want = sum(busy_share(t0, t, phase) for t0, (t, _) in zip(since, sq)) / len(sq)
+# "quiet" halts but for booting again after its restart, which one sample holds: its median.
+qs = sorted(u for _, u in rows["quiet"])
+quiet = qs[len(qs) // 2]
 print(f"square: {len(sq)} samples, RMS error {rms:.3f} against the 20 s/20 s wave (phase {phase:.1f} s), mean {mean:.3f} (wave {want:.3f})")
-print(f"quiet: mean {quiet:.3f}")
+print(f"quiet: median {quiet:.3f}, mean {sum(qs) / len(qs):.3f} (its boot after the restart included)")
 rep = {v["name"]: v for v in json.load(open(f"{out}/import.json"))["vms"]}
 print(f"report: square gaps {rep['square']['gaps']}, quiet gaps {rep['quiet']['gaps']}, quiet resets {rep['quiet']['resets']}")
 ok = rms <= 0.15 and abs(mean - want) <= 0.06 and quiet <= 0.05
