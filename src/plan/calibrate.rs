@@ -396,7 +396,24 @@ pub fn fit(
                 }
             }
             consts.get_mut(t).expect("fitted type").stream_rate = ((a + b) / 2.0).exp();
-            // Setup and rate together: a migration's measured time is its setup plus a time
+            // The switchover: the downtime the simulation leaves over without one, regressed
+            // on the guest's memory (a fixed part and a part per GiB, neither negative).
+            let mut bare = consts.clone();
+            let c = bare.get_mut(t).expect("fitted type");
+            c.switchover_s = 0.0;
+            c.switchover_per_gib_s = 0.0;
+            let base = simulate(runs, measured, &bare)?;
+            let xs: Vec<f64> = mine.iter().map(|&i| gib[i]).collect();
+            let ys: Vec<f64> = mine
+                .iter()
+                .map(|&i| (measured[i].measured.downtime_ms - base[i].downtime_ms) / 1000.0)
+                .collect();
+            let (fixed, per_gib) = regress_nonnegative(&xs, &ys);
+            let c = consts.get_mut(t).expect("fitted type");
+            c.switchover_s = fixed;
+            c.switchover_per_gib_s = per_gib;
+            // Setup and rate together, last, so that the total time is centred whatever the
+            // switchover added: a migration's measured time is its setup plus a time
             // that scales with 1/rate, so the simulated times without setup, regressed on the
             // measured ones, give the setup (intercept) and the rate's correction (slope).
             let mut bare = consts.clone();
@@ -414,22 +431,6 @@ pub fn fit(
                 c.stream_rate = 1e12;
             }
             c.setup_s = setup;
-            // The switchover: the downtime the simulation leaves over without one, regressed
-            // on the guest's memory (a fixed part and a part per GiB, neither negative).
-            let mut bare = consts.clone();
-            let c = bare.get_mut(t).expect("fitted type");
-            c.switchover_s = 0.0;
-            c.switchover_per_gib_s = 0.0;
-            let base = simulate(runs, measured, &bare)?;
-            let xs: Vec<f64> = mine.iter().map(|&i| gib[i]).collect();
-            let ys: Vec<f64> = mine
-                .iter()
-                .map(|&i| (measured[i].measured.downtime_ms - base[i].downtime_ms) / 1000.0)
-                .collect();
-            let (fixed, per_gib) = regress_nonnegative(&xs, &ys);
-            let c = consts.get_mut(t).expect("fitted type");
-            c.switchover_s = fixed;
-            c.switchover_per_gib_s = per_gib;
         }
     }
     Ok(consts)
