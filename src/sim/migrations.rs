@@ -50,12 +50,17 @@ pub struct Migrations {
     pub(super) per_host: Vec<u32>,
     /// MIPS of migration work charged to each host now.
     pub overhead: Vec<f64>,
-    /// Hosts whose `overhead` is above 0.
-    pub(super) charged: std::collections::BTreeSet<HostId>,
     /// Slots of `active` that are empty, and the slot of each VM on the move: kept beside
     /// `active` so that starting a migration and finding one cost a lookup, not a scan.
     free_slots: std::collections::BTreeSet<usize>,
     slot_by_vm: BTreeMap<VmId, usize>,
+    /// The slots of the migrations leaving each host, in slot order: a host's migration CPU
+    /// is summed over these, not over every migration in flight.
+    leaving: Vec<Vec<usize>>,
+    /// Hosts whose migration CPU may differ from what their flows now send: a flow's rate
+    /// changed, or a migration's transfer started or stopped. Recomputed after the next
+    /// settle, in host order.
+    cpu_stale: std::collections::BTreeSet<HostId>,
     /// RAM reserved on each host for VMs arriving.
     pub reserved: Vec<u64>,
     /// Stage changes not yet written to the event trace.
@@ -68,6 +73,7 @@ impl Migrations {
     pub fn new(hosts: usize) -> Migrations {
         Migrations {
             per_host: vec![0; hosts],
+            leaving: vec![Vec::new(); hosts],
             overhead: vec![0.0; hosts],
             reserved: vec![0; hosts],
             ..Migrations::default()
@@ -352,6 +358,9 @@ impl Simulation {
             }
         };
         self.migs.slot_by_vm.insert(vm, slot);
+        let leaving = &mut self.migs.leaving[src.idx()];
+        let at = leaving.partition_point(|&s| s < slot);
+        leaving.insert(at, slot);
         self.migs.active[slot] = Some(Active::new(record, vm, src, dst, alg, now));
         if let Some(t) = settings.timeout {
             self.queue
@@ -492,6 +501,7 @@ impl Simulation {
                         }
                     };
                     self.migs.flow_owner.insert(flow.0, slot);
+                    self.migs.cpu_stale.insert(src);
                     let a = self.migs.get_mut(slot);
                     a.flow = Some(flow);
                     a.set_limit(cap, bound);
@@ -525,6 +535,7 @@ impl Simulation {
                 // The flow stays up for the next transfer on the same path (see
                 // `Network::reuse_flow`); `apply_action` or `finish` stops it if none follows.
                 self.migs.flow_owner.remove(&f.0);
+                self.migs.cpu_stale.insert(a.src);
                 a.spare = Some(f);
                 self.net.take_delivered(now, f).unwrap_or(Volume::ZERO)
             }
@@ -659,6 +670,10 @@ impl Simulation {
         let a = self.migs.active[slot].take().expect(NO_MIGRATION);
         self.migs.free_slots.insert(slot);
         self.migs.slot_by_vm.remove(&a.vm);
+        let leaving = &mut self.migs.leaving[a.src.idx()];
+        if let Ok(at) = leaving.binary_search(&slot) {
+            leaving.remove(at);
+        }
         if let Some(f) = a.flow {
             self.migs.flow_owner.remove(&f.0);
             self.net.stop_flow(now, f);
@@ -719,20 +734,24 @@ impl Simulation {
         self.refresh_host(now, dst);
     }
 
-    /// Charges the migration work on `host`: `mips` for the migration in `slot`.
-    /// Charges `host` the CPU of the migrations leaving it, recomputed from all of them so
-    /// that concurrent ones add up.
+    /// Charges `host` the CPU of the migrations leaving it, recomputed from all of them (in
+    /// slot order) so that concurrent ones add up.
     fn set_overhead(&mut self, now: SimTime, host: HostId) {
+        let total = self.leaving_rate(host);
+        self.charge_overhead(now, host, total);
+    }
+
+    /// What the transfers of the migrations leaving `host` send now, summed in slot order.
+    fn leaving_rate(&self, host: HostId) -> Bandwidth {
         let mut total = Bandwidth::ZERO;
-        for a in self.migs.active.iter().flatten() {
-            if a.src == host
-                && let Some(f) = a.flow
+        for &slot in &self.migs.leaving[host.idx()] {
+            if let Some(f) = self.migs.get(slot).flow
                 && let Some(fl) = self.net.flow(f)
             {
                 total += fl.rate;
             }
         }
-        self.charge_overhead(now, host, total);
+        total
     }
 
     /// Sets `host`'s migration CPU from `rate`, what its outgoing migrations send.
@@ -743,34 +762,22 @@ impl Simulation {
         let mips = (cores * core).min(self.hosts.cpu_capacity[host.idx()]);
         if (mips - self.migs.overhead[host.idx()]).abs() > 1e-9 {
             self.migs.overhead[host.idx()] = mips;
-            if mips > 0.0 {
-                self.migs.charged.insert(host);
-            } else {
-                self.migs.charged.remove(&host);
-            }
             self.refresh_host(now, host);
         }
     }
 
-    /// After rates change: every source host's migration CPU follows its flows' new rates. One
-    /// pass over the migrations sums each host's rates in slot order (the order
-    /// [`Simulation::set_overhead`] adds them in), so the cost is the migrations and hosts
-    /// involved, not migrations × hosts.
+    /// After rates change: the migration CPU of the hosts whose outgoing transfers changed
+    /// rate, started or stopped follows what they now send. The network names the flows it
+    /// re-rated, so the cost is the flows that changed, not every migration in flight.
     pub(super) fn update_migration_cpu(&mut self, now: SimTime) {
-        let mut totals: BTreeMap<HostId, Bandwidth> = BTreeMap::new();
-        for a in self.migs.active.iter().flatten() {
-            let t = totals.entry(a.src).or_insert(Bandwidth::ZERO);
-            if let Some(f) = a.flow
-                && let Some(fl) = self.net.flow(f)
-            {
-                *t += fl.rate;
+        for f in self.net.take_rerated() {
+            if let Some(&slot) = self.migs.flow_owner.get(&f.0) {
+                let src = self.migs.get(slot).src;
+                self.migs.cpu_stale.insert(src);
             }
         }
-        // Hosts still charged whose migrations have all ended go back to nothing.
-        for &h in &self.migs.charged {
-            totals.entry(h).or_insert(Bandwidth::ZERO);
-        }
-        for (h, rate) in totals {
+        for h in std::mem::take(&mut self.migs.cpu_stale) {
+            let rate = self.leaving_rate(h);
             self.charge_overhead(now, h, rate);
         }
     }

@@ -189,6 +189,12 @@ impl Network {
         Some(f.delivered + sent)
     }
 
+    /// The flows whose rate changed since the last call (a flow may appear more than once, or
+    /// have ended since), in the order they were re-rated.
+    pub fn take_rerated(&mut self) -> Vec<FlowId> {
+        std::mem::take(&mut self.rerated)
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -334,6 +340,7 @@ impl Network {
                 continue;
             }
             f.catch_up(now);
+            self.rerated.push(FlowId(id));
             let delta = rate.as_bytes_per_sec() - f.rate.as_bytes_per_sec();
             for l in &f.links {
                 self.link_load[l.0 as usize] += delta;

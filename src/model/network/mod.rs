@@ -107,6 +107,9 @@ pub struct Network {
     link_load: Vec<f64>,
     stamp: u64,
     scratch: flows::FillScratch,
+    /// Flows whose rate a solve changed, since [`Network::take_rerated`] last took them: what
+    /// depends on rates (a host's migration CPU) follows these instead of every flow.
+    rerated: Vec<FlowId>,
 }
 
 /// Parameters to build a topology.
@@ -191,6 +194,7 @@ impl Network {
             flow_seen: Vec::new(),
             stamp: 0,
             scratch: Default::default(),
+            rerated: Vec::new(),
         }
     }
 
