@@ -1,12 +1,11 @@
-//! Flows on the network: starting and stopping them, max-min fair rates by component, and when
-//! they drain.
+//! Flows on the network: starting and stopping them, max-min fair rates, and when they drain.
 //!
-//! Max-min fair rates of flows that share no full link, directly or through other flows, do
-//! not depend on each other. So a change (a flow starting, ending or changing its cap, a link
-//! failing) recomputes only the flows it reaches by a walk over the flows of full links, the
-//! rest held fixed (see [`Network::recompute_touched`]). A flow's progress is rate × time: it is written down only
-//! when its rate changes or it ends, and when it drains is kept in a heap, so an event costs
-//! the component it touches, not the network.
+//! A change (a flow starting, ending or changing its cap, a link failing) re-solves only the
+//! flows whose rates it can move: the changed flows first, then any flow left out that fails
+//! the local test of max-min fairness on a link the solved flows cross (see
+//! [`Network::recompute_touched`]). A flow's progress is rate × time: it is written down only
+//! when its rate changes or it ends, and when it drains is kept in an ordered set, so an event
+//! costs the flows it moves and their neighbours, not the network.
 
 use super::{DONE_EPSILON, Flow, FlowId, LinkId, Network};
 use crate::engine::SimTime;
@@ -64,6 +63,8 @@ impl Network {
             None => {
                 self.flows.push(None);
                 self.flow_seen.push(0);
+                self.bottleneck.push(NO_LINK);
+                self.rate_of.push(0.0);
                 (self.flows.len() - 1) as u32
             }
         };
@@ -72,6 +73,8 @@ impl Network {
             self.dirty_links.insert(l.0);
         }
         self.flows[id as usize] = Some(flow);
+        self.bottleneck[id as usize] = NO_LINK;
+        self.rate_of[id as usize] = 0.0;
         self.dirty_flows.insert(id);
         FlowId(id)
     }
@@ -86,7 +89,6 @@ impl Network {
             self.completions.remove(&(t, id.0));
         }
         for l in &f.links {
-            self.link_load[l.0 as usize] -= f.rate.as_bytes_per_sec();
             let on = &mut self.link_flows[l.0 as usize];
             if let Some(i) = on.iter().position(|&x| x == id.0) {
                 on.swap_remove(i);
@@ -149,8 +151,7 @@ impl Network {
     pub fn set_link_capacity(&mut self, now: SimTime, link: LinkId, capacity: Bandwidth) {
         self.advance(now);
         self.links[link.0 as usize].capacity = capacity.max(Bandwidth::ZERO);
-        // Its flows may all have to change: walk through it.
-        self.link_full[link.0 as usize] = true;
+        // Its flows are tested against the new capacity: over it, or with room, they move.
         self.dirty_links.insert(link.0);
     }
 
@@ -162,6 +163,27 @@ impl Network {
             self.generation += 1;
             self.recompute_touched();
         }
+    }
+
+    /// The largest relative gap between the rates now and those of one solve of every live
+    /// flow from nothing: what the incremental solve is tested against.
+    #[cfg(test)]
+    pub(super) fn gap_to_full_solve(&self) -> f64 {
+        let mut full = self.clone();
+        for (i, f) in full.flows.iter().enumerate() {
+            if f.is_some() {
+                full.dirty_flows.insert(i as u32);
+            }
+        }
+        full.recompute_touched();
+        let mut worst = 0.0f64;
+        for (a, b) in self.flows.iter().zip(&full.flows) {
+            if let (Some(a), Some(b)) = (a, b) {
+                let (x, y) = (a.rate.as_bytes_per_sec(), b.rate.as_bytes_per_sec());
+                worst = worst.max((x - y).abs() / y.max(1.0));
+            }
+        }
+        worst
     }
 
     /// Whether flows changed since the last [`Network::settle`].
@@ -246,93 +268,98 @@ impl Network {
         load
     }
 
-    /// Queues the links of flow `id` not yet seen in this walk (the fields it needs, so that
-    /// a walk over a link's flows can call it).
-    fn queue_links_of(
-        flows: &[Option<Flow>],
-        link_seen: &mut [u64],
-        id: u32,
-        stamp: u64,
-        queue: &mut Vec<u32>,
-    ) {
-        for l in &flows[id as usize].as_ref().expect("live flow").links {
-            if link_seen[l.0 as usize] != stamp {
-                link_seen[l.0 as usize] = stamp;
-                queue.push(l.0);
+    /// Adds flow `id` to the region being solved, with those of its links not yet in it.
+    fn enter_region(&mut self, id: u32, stamp: u64, flows: &mut Vec<u32>, links: &mut Vec<u32>) {
+        self.flow_seen[id as usize] = stamp;
+        flows.push(id);
+        for l in &self.flows[id as usize].as_ref().expect("live flow").links {
+            if self.link_seen[l.0 as usize] != stamp {
+                self.link_seen[l.0 as usize] = stamp;
+                links.push(l.0);
             }
         }
     }
 
-    /// Recomputes the flows the changes since the last settle can reach.
+    /// Recomputes the rates the changes since the last settle move.
     ///
-    /// Flows are coupled only through full links: a link with room to spare binds none of its
-    /// flows, so a change on it moves no other flow's rate unless it fills the link. The walk
-    /// from the changed flows and links crosses only links that were full at the last solve;
-    /// the flows reached are solved with the rates of the flows left out held fixed on the
-    /// links they share. If that solve fills a link the walk did not cross, the walk goes on
-    /// through it and the larger set is solved again, until no such link fills. The rates are
-    /// then those of a solve of the whole network: every flow left out keeps its bottleneck.
+    /// Max-min fairness has a local test (Bertsekas & Gallager, "Data Networks", 2nd ed.,
+    /// §6.5.2): rates are max-min fair iff they fit every link and each flow has a bottleneck,
+    /// either its own cap or a full link on which no flow gets more. So the changed flows are
+    /// solved with every other flow's rate held, and the test is then made only where it can
+    /// fail: on the links the solved flows cross. A flow left out joins the solved region if the
+    /// link it was bound at no longer binds it (it has room, or a solved flow now gets more
+    /// there), if a solved flow bound at one of its links gets less than it does there, or if a
+    /// link it crosses is over capacity. The region is solved again until every flow passes;
+    /// a flow that passes keeps its rate, which a solve of the whole network would give it.
+    /// The work is the flows whose rates move and their neighbours, not the whole set of
+    /// flows that full links couple.
     fn recompute_touched(&mut self) {
         self.stamp += 1;
         let stamp = self.stamp;
         let mut links: Vec<u32> = Vec::new();
         let mut flows: Vec<u32> = Vec::new();
-        let mut queue: Vec<u32> = Vec::new();
-        let dirty_links = std::mem::take(&mut self.dirty_links);
-        let dirty_flows = std::mem::take(&mut self.dirty_flows);
-        for l in dirty_links {
+        for l in std::mem::take(&mut self.dirty_links) {
             if self.link_seen[l as usize] != stamp {
                 self.link_seen[l as usize] = stamp;
-                queue.push(l);
+                links.push(l);
             }
         }
-        // A changed flow is re-solved whatever its links, and its links are walked from.
-        for id in dirty_flows {
-            self.flow_seen[id as usize] = stamp;
-            flows.push(id);
-            Self::queue_links_of(&self.flows, &mut self.link_seen, id, stamp, &mut queue);
+        for id in std::mem::take(&mut self.dirty_flows) {
+            self.enter_region(id, stamp, &mut flows, &mut links);
         }
+        let mut joining: Vec<u32> = Vec::new();
         loop {
-            // Walk link → flows → links through the links that were full.
-            while let Some(l) = queue.pop() {
-                links.push(l);
-                if !self.link_full[l as usize] {
+            links.sort_unstable();
+            flows.sort_unstable();
+            self.solve_region(&links, &flows, stamp);
+            joining.clear();
+            for (k, &l) in links.iter().enumerate() {
+                let sc = &self.scratch;
+                let cap = self.links[l as usize].capacity.as_bytes_per_sec();
+                let full = sc.used[k] >= cap * (1.0 - FULL_TOLERANCE);
+                let over = sc.used[k] > cap * (1.0 + FULL_TOLERANCE);
+                let (most, least_bound) = (sc.most[k], sc.least_bound[k]);
+                // The flows left out here, summed up when the region was solved: most links
+                // pass without visiting their flows one by one.
+                let (out_most, out_bound_least) = (sc.out_most[k], sc.out_bound_least[k]);
+                let tol = |r: f64| FULL_TOLERANCE * r.max(1.0);
+                let any_out = out_most >= 0.0;
+                let may_fail = (over && any_out)
+                    || (out_bound_least.is_finite()
+                        && (!full || most > out_bound_least + tol(out_bound_least)))
+                    || (full && any_out && least_bound < out_most - tol(out_most));
+                if !may_fail {
                     continue;
                 }
-                self.link_crossed[l as usize] = stamp;
                 for &id in &self.link_flows[l as usize] {
                     if self.flow_seen[id as usize] == stamp {
                         continue;
                     }
-                    self.flow_seen[id as usize] = stamp;
-                    flows.push(id);
-                    Self::queue_links_of(&self.flows, &mut self.link_seen, id, stamp, &mut queue);
+                    let r = self.rate_of[id as usize];
+                    let bound_here = self.bottleneck[id as usize] == l;
+                    if over
+                        || (bound_here && (!full || most > r + tol(r)))
+                        || (full && least_bound < r - tol(r))
+                    {
+                        joining.push(id);
+                    }
                 }
             }
-            links.sort_unstable();
-            flows.sort_unstable();
-            self.solve_with_rest_fixed(&links, &flows, stamp);
-            // A link not crossed that the solve filled binds flows left out: cross it.
-            let mut grew = false;
-            for (k, &l) in links.iter().enumerate() {
-                let l = l as usize;
-                if self.link_crossed[l] != stamp && self.scratch.fills(k) {
-                    self.link_full[l] = true;
-                    queue.push(l as u32);
-                    grew = true;
-                }
-            }
-            if !grew {
+            if joining.is_empty() {
                 break;
             }
-            // The links are walked again from the ones that filled; those already listed stay.
-            links.retain(|l| !queue.contains(l));
-        }
-        for (k, &l) in links.iter().enumerate() {
-            self.link_full[l as usize] = self.scratch.fills(k);
+            joining.sort_unstable();
+            joining.dedup();
+            for &id in &joining {
+                if self.flow_seen[id as usize] != stamp {
+                    self.enter_region(id, stamp, &mut flows, &mut links);
+                }
+            }
         }
         for (k, &id) in flows.iter().enumerate() {
             let rate = Bandwidth::bytes_per_sec(self.scratch.rate[k]);
+            self.bottleneck[id as usize] = self.scratch.bound[k];
+            self.rate_of[id as usize] = rate.as_bytes_per_sec();
             let now = self.now;
             let f = self.flows[id as usize].as_mut().expect("live flow");
             if f.rate == rate && f.since < now {
@@ -341,10 +368,6 @@ impl Network {
             }
             f.catch_up(now);
             self.rerated.push(FlowId(id));
-            let delta = rate.as_bytes_per_sec() - f.rate.as_bytes_per_sec();
-            for l in &f.links {
-                self.link_load[l.0 as usize] += delta;
-            }
             f.rate = rate;
             if let Some(t) = f.drains.take() {
                 self.completions.remove(&(t, id));
@@ -354,53 +377,46 @@ impl Network {
                 self.completions.insert((t, id));
             }
         }
-        // A crossed link's flows were all solved: its load is their sum, free of the rounding
-        // the running sums gather.
-        for (k, &l) in links.iter().enumerate() {
-            if self.link_crossed[l as usize] == stamp {
-                self.link_load[l as usize] = self.scratch.used[k];
-            }
-        }
     }
 
-    /// Progressive filling over a set of flows, with the flows left out holding their rates on
-    /// the links they share: every unfrozen flow's rate rises
-    /// together until a link on its path is full or the flow reaches its cap; those flows
-    /// freeze and the rest keep rising. `links` and `flows` are sorted, and hold every link of
-    /// every flow. Leaves the rates in `self.scratch.rate`, in `flows` order. Each step costs
-    /// the component's links and unfrozen flows; flows freeze in few steps, as most share a cap
-    /// or a bottleneck. The working arrays are kept between calls: a large component is
-    /// re-solved thousands of times a run.
-    fn solve_with_rest_fixed(&mut self, links: &[u32], flows: &[u32], stamp: u64) {
+    /// Progressive filling over the flows of a region, with the flows left out holding their
+    /// rates on the links they share: every unfrozen flow's rate rises together until a link
+    /// on its path is full or the flow reaches its cap; those flows freeze and the rest keep
+    /// rising. `links` and `flows` are sorted, and hold every link of every flow. Leaves in
+    /// `self.scratch` each flow's rate and bottleneck (in `flows` order) and each link's load,
+    /// greatest solved rate and least solved rate bound there (in `links` order). Each step
+    /// costs the region's links and unfrozen flows; flows freeze in few steps, as most share a
+    /// cap or a bottleneck. The working arrays are kept between calls.
+    fn solve_region(&mut self, links: &[u32], flows: &[u32], stamp: u64) {
         let mut sc = std::mem::take(&mut self.scratch);
         sc.local_of.resize(self.links.len(), 0);
         sc.residual.clear();
         sc.unfrozen_on.clear();
-        sc.capacity.clear();
         sc.outside.clear();
+        sc.out_most.clear();
+        sc.out_bound_least.clear();
         for (i, &l) in links.iter().enumerate() {
             sc.local_of[l as usize] = i as u32;
-            sc.capacity
-                .push(self.links[l as usize].capacity.as_bytes_per_sec());
-            // What the flows left out carry on this link: none on a crossed link.
-            sc.outside.push(if self.link_crossed[l as usize] == stamp {
-                0.0
-            } else {
-                self.link_load[l as usize]
-            });
-            sc.unfrozen_on.push(0);
-        }
-        for &id in flows {
-            let f = self.flows[id as usize].as_ref().expect("live flow");
-            for l in &f.links {
-                if self.link_crossed[l.0 as usize] != stamp {
-                    sc.outside[sc.local_of[l.0 as usize] as usize] -= f.rate.as_bytes_per_sec();
+            // What the flows left out carry here, summed afresh (running sums would gather
+            // rounding over millions of changes), the most one of them gets (-1 if none) and
+            // the least one bound here gets (infinite if none).
+            let (mut outside, mut most, mut bound_least) = (0.0, -1.0f64, f64::INFINITY);
+            for &id in &self.link_flows[l as usize] {
+                if self.flow_seen[id as usize] != stamp {
+                    let r = self.rate_of[id as usize];
+                    outside += r;
+                    most = most.max(r);
+                    if self.bottleneck[id as usize] == l {
+                        bound_least = bound_least.min(r);
+                    }
                 }
             }
-        }
-        for i in 0..links.len() {
-            sc.residual
-                .push((sc.capacity[i] - sc.outside[i].max(0.0)).max(0.0));
+            sc.outside.push(outside);
+            sc.out_most.push(most);
+            sc.out_bound_least.push(bound_least);
+            let capacity = self.links[l as usize].capacity.as_bytes_per_sec();
+            sc.residual.push((capacity - outside).max(0.0));
+            sc.unfrozen_on.push(0);
         }
         sc.path.clear();
         sc.path_start.clear();
@@ -418,9 +434,11 @@ impl Network {
         sc.path_start.push(sc.path.len() as u32);
         sc.rate.clear();
         sc.rate.resize(flows.len(), 0.0);
-        // A link whose flows' caps add up to no more than its capacity can never be a
-        // bottleneck, and a flow whose links are all such runs at its cap: it is settled at
-        // once, and the filling steps over the oversubscribed links only.
+        sc.bound.clear();
+        sc.bound.resize(flows.len(), NO_LINK);
+        // A link whose flows' caps add up to no more than its room can never be a bottleneck,
+        // and a flow whose links are all such runs at its cap: it is settled at once, and the
+        // filling steps over the oversubscribed links only.
         sc.demand.clear();
         sc.demand.resize(links.len(), 0.0);
         for (i, &cap) in sc.caps.iter().enumerate() {
@@ -480,11 +498,16 @@ impl Network {
             for idx in 0..sc.active.len() {
                 let i = sc.active[idx] as usize;
                 let (a, b) = (sc.path_start[i] as usize, sc.path_start[i + 1] as usize);
-                let saturated = sc.path[a..b]
+                let full = sc.path[a..b]
                     .iter()
-                    .any(|&l| sc.residual[l as usize] <= tol);
-                if saturated || sc.caps[i] <= level + tol {
+                    .find(|&&l| sc.residual[l as usize] <= tol);
+                if full.is_some() || sc.caps[i] <= level + tol {
                     sc.rate[i] = level.min(sc.caps[i]);
+                    if let Some(&k) = full
+                        && sc.caps[i] > level + tol
+                    {
+                        sc.bound[i] = links[k as usize];
+                    }
                     for k in a..b {
                         let l = sc.path[k] as usize;
                         sc.unfrozen_on[l] = sc.unfrozen_on[l].saturating_sub(1);
@@ -495,35 +518,50 @@ impl Network {
             }
             std::mem::swap(&mut sc.active, &mut sc.still);
         }
-        // What each link carries now, for the check whether the solve filled it.
+        // What each link carries now, the most a solved flow gets on it, and the least a
+        // solved flow bound there gets: what the test of the flows left out compares with.
         sc.used.clear();
-        sc.used.extend(sc.outside.iter().map(|o| o.max(0.0)));
+        sc.used.extend(sc.outside.iter().copied());
+        sc.most.clear();
+        sc.most.resize(links.len(), 0.0);
+        sc.least_bound.clear();
+        sc.least_bound.resize(links.len(), f64::INFINITY);
         for (i, &rate) in sc.rate.iter().enumerate() {
             for k in sc.path_start[i]..sc.path_start[i + 1] {
-                sc.used[sc.path[k as usize] as usize] += rate;
+                let l = sc.path[k as usize] as usize;
+                sc.used[l] += rate;
+                sc.most[l] = sc.most[l].max(rate);
+                if sc.bound[i] == links[l] {
+                    sc.least_bound[l] = sc.least_bound[l].min(rate);
+                }
             }
         }
         self.scratch = sc;
     }
 }
 
-impl FillScratch {
-    /// Whether local link `k` is full after the last solve (within rounding).
-    fn fills(&self, k: usize) -> bool {
-        self.used[k] >= self.capacity[k] * (1.0 - 1e-9)
-    }
-}
+/// How close to its capacity a link's load must be for it to count as full (and how far past
+/// it as over): the rounding of sums of rates, far below any rate that matters.
+const FULL_TOLERANCE: f64 = 1e-9;
+
+/// No link: a flow bound by its own cap, or by nothing.
+const NO_LINK: u32 = u32::MAX;
 
 /// Working arrays of the progressive filling, kept between re-solves.
 #[derive(Debug, Clone, Default)]
 pub(super) struct FillScratch {
     /// Each link's index within the component being solved.
     local_of: Vec<u32>,
-    /// Each link's capacity, what the flows left out carry on it, and what it carries after
-    /// the solve.
-    capacity: Vec<f64>,
+    /// Of the flows left out on each link: the most one gets, and the least one bound there
+    /// gets.
+    out_most: Vec<f64>,
+    out_bound_least: Vec<f64>,
+    /// What the flows left out carry on each link, and what it carries after the solve.
     outside: Vec<f64>,
     used: Vec<f64>,
+    /// The greatest rate of a solved flow on each link, and the least of those bound there.
+    most: Vec<f64>,
+    least_bound: Vec<f64>,
     residual: Vec<f64>,
     unfrozen_on: Vec<u32>,
     /// The flows' paths in local link indices, one after another; `path_start[i]..[i + 1]`.
@@ -533,6 +571,8 @@ pub(super) struct FillScratch {
     /// The sum of the caps of each link's flows.
     demand: Vec<f64>,
     rate: Vec<f64>,
+    /// The link each flow froze at ([`NO_LINK`] if its cap held it).
+    bound: Vec<u32>,
     active: Vec<u32>,
     still: Vec<u32>,
 }

@@ -1,9 +1,8 @@
 //! Links, paths and flows, with max-min fair bandwidth sharing.
 //!
 //! Every transfer (a pre-copy round, a VM's own traffic, background load on an uplink) is a flow
-//! on a path of directed links. Whenever a flow starts or ends, the rates of the flows it shares
-//! links with, directly or through other flows (its connected component), are recomputed by
-//! progressive filling: every unfrozen flow's rate rises together until a link on its path is
+//! on a path of directed links. Whenever a flow starts or ends, the rates it can move are
+//! recomputed by progressive filling: every unfrozen flow's rate rises together until a link on its path is
 //! full or the flow reaches its own cap (a rate limit such as QEMU's `max-bandwidth`); those
 //! flows freeze and the rest keep rising. The result is the max-min fair allocation, the
 //! flow-level model SimGrid uses for migration traffic (Hirofuchi et al., CloudCom 2013). It is
@@ -98,13 +97,11 @@ pub struct Network {
     /// Scratch marks for finding components, stamped to avoid clearing.
     link_seen: Vec<u64>,
     flow_seen: Vec<u64>,
-    /// The stamp of the last solve whose walk crossed each link (all its flows were solved).
-    link_crossed: Vec<u64>,
-    /// Whether each link was full at the last solve that included it: only a full link binds
-    /// its flows, so only full links couple flows.
-    link_full: Vec<bool>,
-    /// The sum of the rates of the flows on each link.
-    link_load: Vec<f64>,
+    /// The link each flow was bound at when last solved (`u32::MAX`: its cap, or nothing).
+    bottleneck: Vec<u32>,
+    /// Each flow's rate, beside the flows so that the test of a busy link's flows reads a
+    /// dense array.
+    rate_of: Vec<f64>,
     stamp: u64,
     scratch: flows::FillScratch,
     /// Flows whose rate a solve changed, since [`Network::take_rerated`] last took them: what
@@ -180,9 +177,6 @@ impl Network {
             rack_down,
             link_flows: vec![Vec::new(); links.len()],
             link_seen: vec![0; links.len()],
-            link_crossed: vec![0; links.len()],
-            link_full: vec![false; links.len()],
-            link_load: vec![0.0; links.len()],
             links,
             flows: Vec::new(),
             free: Vec::new(),
@@ -192,6 +186,8 @@ impl Network {
             dirty_flows: Default::default(),
             completions: Default::default(),
             flow_seen: Vec::new(),
+            bottleneck: Vec::new(),
+            rate_of: Vec::new(),
             stamp: 0,
             scratch: Default::default(),
             rerated: Vec::new(),
