@@ -10,10 +10,14 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{ClusterView, Decision, Entry, ParamError, Policy};
+use plan::Plan;
 use crate::metrics::median;
 use crate::model::host::HostId;
 use crate::model::power::{PowerState, PowerTarget};
 use crate::model::vm::VmId;
+
+mod pabfd;
+mod plan;
 
 /// Samples of history IQR and MAD need: "12 has been suggested as a safe value" (CloudSim
 /// `PowerVmAllocationPolicyMigrationInterQuartileRange`; Beloglazov's thesis §4.4).
@@ -201,6 +205,15 @@ impl Detector {
     }
 
     /// `u`: requested utilisation now; `history`: oldest first.
+    /// The load above which the detector calls any host overloaded, whatever its history: THR's
+    /// threshold; the others' depend on the history.
+    pub fn static_limit(&self) -> Option<f64> {
+        match *self {
+            Detector::Thr(t) => Some(t),
+            _ => None,
+        }
+    }
+
     pub fn overloaded(&self, u: f64, history: &[f64]) -> bool {
         match *self {
             Detector::Thr(t) => u > t,
@@ -252,163 +265,6 @@ impl Detector {
                 s * (a + b * (n as f64 + 1.0)) >= 1.0
             }
         }
-    }
-}
-
-/// The tentative state of the cluster while a policy plans: loads and RAM with the moves so far.
-struct Plan<'a> {
-    view: &'a ClusterView<'a>,
-    /// MIPS demand per host.
-    demand: Vec<f64>,
-    /// RAM committed per host (used + reserved + planned).
-    ram: Vec<u64>,
-    /// VMs per host, tentatively.
-    vms: Vec<Vec<VmId>>,
-    /// The hosts that are on and available, in id order: the only ones PABFD places on. The
-    /// view does not change while the policy plans, so each placement visits these rather
-    /// than every host of the data centre (most are off once a policy consolidates).
-    on: Vec<usize>,
-    /// Each host's history over its tentative VMs, once computed, until its VMs change: PABFD
-    /// asks a history-based detector about many hosts for every VM it places.
-    histories: std::cell::RefCell<Vec<Option<Vec<f64>>>>,
-}
-
-impl<'a> Plan<'a> {
-    fn new(view: &'a ClusterView<'a>) -> Plan<'a> {
-        let n = view.hosts.len();
-        let mut demand = vec![0.0; n];
-        for (h, d) in demand.iter_mut().enumerate() {
-            *d = view.host_vms[h]
-                .iter()
-                .map(|v| view.vms.demand[v.idx()].max(view.vm_requested(*v)))
-                .sum();
-        }
-        Plan {
-            view,
-            demand,
-            ram: (0..n)
-                .map(|h| view.hosts.ram_used[h].0 + view.reserved[h])
-                .collect(),
-            vms: view.host_vms.to_vec(),
-            on: (0..n)
-                .filter(|&h| view.hosts.state[h] == PowerState::On && view.available(h))
-                .collect(),
-            histories: std::cell::RefCell::new(vec![None; n]),
-        }
-    }
-
-    fn util(&self, h: usize) -> f64 {
-        self.demand[h] / self.view.hosts.cpu_capacity[h]
-    }
-
-    /// The host's history as the sum of its (tentative) VMs' histories, oldest first, over
-    /// the span all of them have. The sum over the host's own VMs is kept until they change;
-    /// `extra` is added last, as if it were the last VM of the list, so the result is the
-    /// same to the bit as summing all of them in order.
-    fn history(&self, h: usize, extra: Option<VmId>) -> Vec<f64> {
-        let cap = self.view.hosts.cpu_capacity[h];
-        let mut cache = self.histories.borrow_mut();
-        let base = cache[h].get_or_insert_with(|| {
-            let len = self.vms[h]
-                .iter()
-                .map(|v| self.view.vm_history[v.idx()].len())
-                .min()
-                .unwrap_or(0);
-            let mut out = vec![0.0; len];
-            for v in &self.vms[h] {
-                let hist = &self.view.vm_history[v.idx()];
-                let skip = hist.len() - len;
-                for (i, mips) in hist.iter().skip(skip).enumerate() {
-                    out[i] += mips / cap;
-                }
-            }
-            out
-        });
-        let Some(x) = extra else {
-            return base.clone();
-        };
-        let hist = &self.view.vm_history[x.idx()];
-        // An empty host's span is the extra VM's own.
-        let len = if self.vms[h].is_empty() {
-            hist.len()
-        } else {
-            base.len().min(hist.len())
-        };
-        let mut out: Vec<f64> = if self.vms[h].is_empty() {
-            vec![0.0; len]
-        } else {
-            base[base.len() - len..].to_vec()
-        };
-        let skip = hist.len() - len;
-        for (i, mips) in hist.iter().skip(skip).enumerate() {
-            out[i] += mips / cap;
-        }
-        out
-    }
-
-    fn overloaded(&self, det: &Detector, h: usize, extra: Option<VmId>) -> bool {
-        let add = extra.map_or(0.0, |v| self.view.vm_requested(v));
-        let u = (self.demand[h] + add) / self.view.hosts.cpu_capacity[h];
-        if det.needs_history() {
-            det.overloaded(u, &self.history(h, extra))
-        } else {
-            det.overloaded(u, &[])
-        }
-    }
-
-    fn remove(&mut self, h: usize, v: VmId) {
-        self.histories.get_mut()[h] = None;
-        self.demand[h] -= self.view.vm_requested(v);
-        self.ram[h] -= self.view.vms.ram[v.idx()].0;
-        self.vms[h].retain(|&x| x != v);
-    }
-
-    fn add(&mut self, h: usize, v: VmId) {
-        self.histories.get_mut()[h] = None;
-        self.demand[h] += self.view.vm_requested(v);
-        self.ram[h] += self.view.vms.ram[v.idx()].0;
-        self.vms[h].push(v);
-    }
-
-    /// PABFD (CCPE 2012 Alg. 2): the On host, not excluded, with room and not overloaded after,
-    /// whose power rises least; lowest id on ties. Empty hosts of one type score alike, so only
-    /// the first of each type is tried.
-    fn best_host(&self, det: &Detector, v: VmId, excluded: &[bool]) -> Option<usize> {
-        let hosts = self.view.hosts;
-        let need = self.view.vm_requested(v);
-        let mut best: Option<(f64, usize)> = None;
-        let mut empty_seen = vec![false; hosts.types.len()];
-        for &h in &self.on {
-            if excluded.get(h).is_none_or(|&ex| ex) {
-                continue;
-            }
-            let empty = self.vms[h].is_empty() && self.view.reserved[h] == 0;
-            let ty = hosts.host_type[h] as usize;
-            if empty {
-                if empty_seen[ty] {
-                    continue;
-                }
-                empty_seen[ty] = true;
-            }
-            let t = &hosts.types[ty];
-            if self.ram[h] + self.view.vms.ram[v.idx()].0 > t.ram.0 {
-                continue;
-            }
-            let cap = hosts.cpu_capacity[h];
-            if self.demand[h] + need > cap {
-                continue;
-            }
-            if !empty && self.overloaded(det, h, Some(v)) {
-                continue;
-            }
-            let before = t.power.watts(self.demand[h] / cap);
-            let after = t.power.watts((self.demand[h] + need) / cap);
-            let diff = after - before;
-            if best.is_none_or(|(d, _)| diff < d) {
-                best = Some((diff, h));
-            }
-        }
-        best.map(|b| b.1)
     }
 }
 
@@ -656,10 +512,9 @@ impl Policy for Beloglazov {
             });
             let mut moves = Vec::new();
             let mut ok = true;
+            // `sources` already excludes `h` itself.
             for &v in &vms {
-                let mut ex = sources.clone();
-                ex[h] = true;
-                match plan.best_host(&det, v, &ex) {
+                match plan.best_host(&det, v, &sources) {
                     Some(t) => {
                         plan.remove(h, v);
                         plan.add(t, v);
