@@ -85,9 +85,6 @@ impl Network {
         self.advance(now);
         let mut f = self.flows.get_mut(id.0 as usize)?.take()?;
         f.catch_up(self.now);
-        if let Some(t) = f.drains {
-            self.completions.remove(&(t, id.0));
-        }
         for l in &f.links {
             let on = &mut self.link_flows[l.0 as usize];
             if let Some(i) = on.iter().position(|&x| x == id.0) {
@@ -97,6 +94,7 @@ impl Network {
         }
         self.dirty_flows.remove(&id.0);
         self.free.push(id.0);
+        self.prune_completions();
         Some(f)
     }
 
@@ -123,9 +121,7 @@ impl Network {
         f.remaining = bytes;
         f.delivered = Volume::ZERO;
         f.since = now;
-        if let Some(t) = f.drains.take() {
-            self.completions.remove(&(t, id.0));
-        }
+        f.drains = None;
         let cap = cap.unwrap_or(Bandwidth::UNLIMITED);
         if f.cap != cap {
             f.cap = cap;
@@ -133,9 +129,10 @@ impl Network {
         } else {
             f.drains = f.drains_at();
             if let Some(t) = f.drains {
-                self.completions.insert((t, id.0));
+                self.completions.push(t, id.0);
             }
         }
+        self.prune_completions();
     }
 
     /// Changes a flow's cap (for example a new round's rate limit).
@@ -233,7 +230,33 @@ impl Network {
     /// When the next finite flow drains at current rates, if any.
     pub fn next_completion(&self) -> Option<SimTime> {
         debug_assert!(!self.is_dirty(), "settle() before reading rates");
-        self.completions.first().map(|&(t, _)| t)
+        self.completions.first().map(|(t, _)| t)
+    }
+
+    /// Whether a completion entry is the flow's current one: the entries a flow leaves behind
+    /// when it is re-rated, re-armed or stopped stay in the index until they reach its front.
+    fn completion_current(&self, t: SimTime, id: u32) -> bool {
+        matches!(self.flows.get(id as usize), Some(Some(f)) if f.drains == Some(t))
+    }
+
+    /// Drops the stale entries at the front of the completion index, so that its first entry
+    /// is a flow's current completion; rebuilds the index when stale entries outnumber the
+    /// current ones, so that it stays the size of the flows.
+    fn prune_completions(&mut self) {
+        while let Some((t, id)) = self.completions.first() {
+            if self.completion_current(t, id) {
+                break;
+            }
+            self.completions.pop_first();
+        }
+        if self.completions.len() > 2 * (self.flows.len() - self.free.len()) + 1024 {
+            let current = self
+                .flows
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| Some((f.as_ref()?.drains?, i as u32)));
+            self.completions.rebuild(current);
+        }
     }
 
     /// Flows whose bytes have all been sent by `now`, in id order. They stay in the table until
@@ -242,16 +265,20 @@ impl Network {
         self.advance(now);
         self.settle();
         let mut out = Vec::new();
-        while let Some(&(t, id)) = self.completions.first() {
+        while let Some((t, id)) = self.completions.first() {
             if t > now {
                 break;
             }
             self.completions.pop_first();
+            if !self.completion_current(t, id) {
+                continue;
+            }
             if let Some(Some(f)) = self.flows.get_mut(id as usize) {
                 f.drains = None;
             }
             out.push(FlowId(id));
         }
+        self.prune_completions();
         out.sort();
         out
     }
@@ -369,14 +396,12 @@ impl Network {
             f.catch_up(now);
             self.rerated.push(FlowId(id));
             f.rate = rate;
-            if let Some(t) = f.drains.take() {
-                self.completions.remove(&(t, id));
-            }
             f.drains = f.drains_at();
             if let Some(t) = f.drains {
-                self.completions.insert((t, id));
+                self.completions.push(t, id);
             }
         }
+        self.prune_completions();
     }
 
     /// Progressive filling over the flows of a region, with the flows left out holding their

@@ -93,7 +93,7 @@ pub struct Network {
     dirty_links: std::collections::BTreeSet<u32>,
     dirty_flows: std::collections::BTreeSet<u32>,
     /// When each finite, moving flow drains at its current rate, in time order.
-    completions: std::collections::BTreeSet<(SimTime, u32)>,
+    completions: completions::Completions,
     /// Scratch marks for finding components, stamped to avoid clearing.
     link_seen: Vec<u64>,
     flow_seen: Vec<u64>,
@@ -244,6 +244,7 @@ impl Network {
     }
 }
 
+mod completions;
 mod flows;
 #[cfg(test)]
 mod tests;
