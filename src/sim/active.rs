@@ -438,3 +438,35 @@ mod tests {
         assert_eq!(a.bytes, Volume::bytes(5e8));
     }
 }
+
+/// The migration slot each network flow carries, indexed by flow id: every re-rated flow is
+/// looked up after every solve.
+#[derive(Debug, Clone, Default)]
+pub(super) struct FlowOwners {
+    slot: Vec<u32>,
+}
+
+impl FlowOwners {
+    const NONE: u32 = u32::MAX;
+
+    pub(super) fn insert(&mut self, flow: u32, slot: usize) {
+        let i = flow as usize;
+        if i >= self.slot.len() {
+            self.slot.resize(i + 1, Self::NONE);
+        }
+        self.slot[i] = slot as u32;
+    }
+
+    pub(super) fn remove(&mut self, flow: u32) {
+        if let Some(s) = self.slot.get_mut(flow as usize) {
+            *s = Self::NONE;
+        }
+    }
+
+    pub(super) fn get(&self, flow: u32) -> Option<usize> {
+        match self.slot.get(flow as usize) {
+            Some(&s) if s != Self::NONE => Some(s as usize),
+            _ => None,
+        }
+    }
+}

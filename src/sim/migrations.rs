@@ -45,7 +45,7 @@ const NO_MIGRATION: &str = "no migration in the slot an event or flow named";
 pub struct Migrations {
     pub(super) active: Vec<Option<Active>>,
     pub records: Vec<MigrationRecord>,
-    pub(super) flow_owner: BTreeMap<u32, usize>,
+    pub(super) flow_owner: super::active::FlowOwners,
     pub(super) waiting: Vec<Request>,
     pub(super) per_host: Vec<u32>,
     /// MIPS of migration work charged to each host now.
@@ -534,7 +534,7 @@ impl Simulation {
             Some(f) => {
                 // The flow stays up for the next transfer on the same path (see
                 // `Network::reuse_flow`); `apply_action` or `finish` stops it if none follows.
-                self.migs.flow_owner.remove(&f.0);
+                self.migs.flow_owner.remove(f.0);
                 self.migs.cpu_stale.insert(a.src);
                 a.spare = Some(f);
                 self.net.take_delivered(now, f).unwrap_or(Volume::ZERO)
@@ -547,7 +547,7 @@ impl Simulation {
 
     /// A migration flow drained.
     pub(super) fn migration_flow_drained(&mut self, now: SimTime, flow: FlowId) {
-        let Some(&slot) = self.migs.flow_owner.get(&flow.0) else {
+        let Some(slot) = self.migs.flow_owner.get(flow.0) else {
             return;
         };
         let p = self.stop_transfer(now, slot, true);
@@ -675,7 +675,7 @@ impl Simulation {
             leaving.remove(at);
         }
         if let Some(f) = a.flow {
-            self.migs.flow_owner.remove(&f.0);
+            self.migs.flow_owner.remove(f.0);
             self.net.stop_flow(now, f);
         }
         if let Some(f) = a.spare {
@@ -771,7 +771,7 @@ impl Simulation {
     /// re-rated, so the cost is the flows that changed, not every migration in flight.
     pub(super) fn update_migration_cpu(&mut self, now: SimTime) {
         for f in self.net.take_rerated() {
-            if let Some(&slot) = self.migs.flow_owner.get(&f.0) {
+            if let Some(slot) = self.migs.flow_owner.get(f.0) {
                 let src = self.migs.get(slot).src;
                 self.migs.cpu_stale.insert(src);
             }
