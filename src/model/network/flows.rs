@@ -343,30 +343,23 @@ impl Network {
             for (k, &l) in links.iter().enumerate() {
                 let sc = &self.scratch;
                 let cap = self.links[l as usize].capacity.as_bytes_per_sec();
-                let full = sc.used[k] >= cap * (1.0 - FULL_TOLERANCE);
-                let over = sc.used[k] > cap * (1.0 + FULL_TOLERANCE);
-                let (most, least_bound) = (sc.most[k], sc.least_bound[k]);
-                // The flows left out here, summed up when the region was solved: most links
-                // pass without visiting their flows one by one.
+                let test = LinkTest {
+                    full: sc.used[k] >= cap * (1.0 - FULL_TOLERANCE),
+                    over: sc.used[k] > cap * (1.0 + FULL_TOLERANCE),
+                    most: sc.most[k],
+                    least_bound: sc.least_bound[k],
+                };
+                // The flows left out here, summed up when the region was solved: a link passes
+                // if its extremes do, without visiting its flows one by one.
                 let (out_most, out_bound_least) = (sc.out_most[k], sc.out_bound_least[k]);
-                let tol = |r: f64| FULL_TOLERANCE * r.max(1.0);
-                let any_out = out_most >= 0.0;
-                let may_fail = (over && any_out)
-                    || (out_bound_least.is_finite()
-                        && (!full || most > out_bound_least + tol(out_bound_least)))
-                    || (full && any_out && least_bound < out_most - tol(out_most));
+                let may_fail = (out_most >= 0.0 && test.fails(out_most, false))
+                    || (out_bound_least.is_finite() && test.fails(out_bound_least, true));
                 if !may_fail {
                     continue;
                 }
                 for &id in &self.link_flows[l as usize] {
-                    if self.flow_seen[id as usize] == stamp {
-                        continue;
-                    }
-                    let r = self.rate_of[id as usize];
-                    let bound_here = self.bottleneck[id as usize] == l;
-                    if over
-                        || (bound_here && (!full || most > r + tol(r)))
-                        || (full && least_bound < r - tol(r))
+                    if self.flow_seen[id as usize] != stamp
+                        && test.fails(self.rate_of[id as usize], self.bottleneck[id as usize] == l)
                     {
                         joining.push(id);
                     }
@@ -562,6 +555,27 @@ impl Network {
             }
         }
         self.scratch = sc;
+    }
+}
+
+/// A link after a region's solve, as the test of max-min fairness sees it.
+struct LinkTest {
+    full: bool,
+    over: bool,
+    /// The most a solved flow gets on the link, and the least a solved flow bound there gets.
+    most: f64,
+    least_bound: f64,
+}
+
+impl LinkTest {
+    /// Whether a flow left out, at rate `r` and bound at this link or not, fails the test
+    /// here: the link is over capacity, or it no longer binds the flow (it has room, or a
+    /// solved flow gets more), or a solved flow bound here gets less than this one.
+    fn fails(&self, r: f64, bound_here: bool) -> bool {
+        let tol = FULL_TOLERANCE * r.max(1.0);
+        self.over
+            || (bound_here && (!self.full || self.most > r + tol))
+            || (self.full && self.least_bound < r - tol)
     }
 }
 

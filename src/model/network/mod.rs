@@ -2,9 +2,9 @@
 //!
 //! Every transfer (a pre-copy round, a VM's own traffic, background load on an uplink) is a flow
 //! on a path of directed links. Whenever a flow starts or ends, the rates it can move are
-//! recomputed by progressive filling: every unfrozen flow's rate rises together until a link on its path is
-//! full or the flow reaches its own cap (a rate limit such as QEMU's `max-bandwidth`); those
-//! flows freeze and the rest keep rising. The result is the max-min fair allocation, the
+//! recomputed by progressive filling: every unfrozen flow's rate rises together until a link on
+//! its path is full or the flow reaches its own cap (a rate limit such as QEMU's
+//! `max-bandwidth`); those flows freeze and the rest keep rising. The result is the max-min fair allocation, the
 //! flow-level model SimGrid uses for migration traffic (Hirofuchi et al., CloudCom 2013). It is
 //! what makes two concurrent migrations, or a migration and the VM's own clients, slow each other.
 //!

@@ -16,7 +16,7 @@
 //! order of that bound and stops at the first whose bound exceeds the best score found, so no
 //! host it leaves could have won or tied. Within a group the hosts are ordered by load, and a
 //! placement visits only those with room for the VM's CPU below the most a host may carry
-//! (all of it, or THR's threshold): most placements of the underload phase find no host at
+//! (all of it, or THR's threshold): two in five placements of a congested day find no host at
 //! all, and without this would visit every one. Bounds and limits are loosened by [`MARGIN`],
 //! far above the rounding of a curve evaluation, so the choice is that of the scan to the bit.
 
@@ -36,7 +36,7 @@ const NONE: u32 = u32::MAX;
 
 /// The segment `watts` interpolates in for load `u` (its `floor(u · 10)`), so that a host's
 /// group is the segment its score starts from.
-pub(super) fn segment(u: f64) -> usize {
+fn segment(u: f64) -> usize {
     ((u.clamp(0.0, 1.0) * 10.0).floor() as usize).min(SEGMENTS - 1)
 }
 
@@ -73,7 +73,7 @@ pub(super) struct Groups {
     /// Whether each host is indexed at all (on and available when the plan began).
     indexed: Vec<bool>,
     slopes: Vec<[f64; SEGMENTS]>,
-    /// Per group and placement: (bound, group) of the groups with hosts, least first.
+    /// Working list of one placement: (bound, group) of the groups it may visit, least first.
     order: std::cell::RefCell<Vec<(f64, usize)>>,
 }
 
@@ -130,12 +130,12 @@ impl Groups {
     }
 
     /// Visits the hosts that may take a VM adding load `x[ty]` to a host of type `ty`: those
-    /// whose load is at most `most[ty]` less that load, in the order of their groups' bounds,
+    /// whose load is at most `most` less that load, in the order of their groups' bounds,
     /// while `go_on(bound)` says a host of that bound may still win; `visit` scores each host.
     pub(super) fn visit(
         &self,
         x: &[f64],
-        most: &[f64],
+        most: f64,
         mut go_on: impl FnMut(f64) -> bool,
         mut visit: impl FnMut(usize),
     ) {
@@ -144,7 +144,7 @@ impl Groups {
         for (g, hosts) in self.members.iter().enumerate() {
             let (ty, k) = (g / SEGMENTS, g % SEGMENTS);
             let xt = x[ty];
-            if hosts.is_empty() || k as f64 / 10.0 > most[ty] - xt + MARGIN {
+            if hosts.is_empty() || k as f64 / 10.0 > most - xt + MARGIN {
                 continue;
             }
             // The last segment a host of this group can reach, one more for rounding.
@@ -164,7 +164,7 @@ impl Groups {
             if !go_on(bound) {
                 break;
             }
-            let limit = (most[g / SEGMENTS] - x[g / SEGMENTS] + MARGIN).max(0.0);
+            let limit = (most - x[g / SEGMENTS] + MARGIN).max(0.0);
             for &(_, h) in self.members[g].range(..=(limit.to_bits(), usize::MAX)) {
                 visit(h);
             }

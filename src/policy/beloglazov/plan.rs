@@ -36,31 +36,35 @@ impl<'a> Plan<'a> {
                 .sum();
         }
         let models: Vec<_> = view.hosts.types.iter().map(|t| &t.power).collect();
-        let mut groups = Groups::new(n, &models);
-        for (h, &d) in demand.iter().enumerate() {
-            if view.hosts.state[h] == PowerState::On && view.available(h) {
-                let empty = view.host_vms[h].is_empty() && view.reserved[h] == 0;
-                let ty = view.hosts.host_type[h] as usize;
-                groups.insert(h, ty, empty, d / view.hosts.cpu_capacity[h]);
-            }
-        }
-        Plan {
+        let mut plan = Plan {
             view,
             demand,
             ram: (0..n)
                 .map(|h| view.hosts.ram_used[h].0 + view.reserved[h])
                 .collect(),
             vms: view.host_vms.to_vec(),
-            groups,
+            groups: Groups::new(n, &models),
             histories: std::cell::RefCell::new(vec![None; n]),
+        };
+        for h in 0..n {
+            if view.hosts.state[h] == PowerState::On && view.available(h) {
+                let (ty, empty, u) = plan.grouping(h);
+                plan.groups.insert(h, ty, empty, u);
+            }
         }
+        plan
+    }
+
+    /// What files host `h` in the placement groups: its type, whether it is empty (no VM,
+    /// nothing reserved), and its tentative load.
+    fn grouping(&self, h: usize) -> (usize, bool, f64) {
+        let empty = self.vms[h].is_empty() && self.view.reserved[h] == 0;
+        (self.view.hosts.host_type[h] as usize, empty, self.util(h))
     }
 
     /// Files host `h` again in the placement groups after its VMs changed.
     fn regroup(&mut self, h: usize) {
-        let empty = self.vms[h].is_empty() && self.view.reserved[h] == 0;
-        let ty = self.view.hosts.host_type[h] as usize;
-        let u = self.demand[h] / self.view.hosts.cpu_capacity[h];
+        let (ty, empty, u) = self.grouping(h);
         self.groups.update(h, ty, empty, u);
     }
 
@@ -187,14 +191,10 @@ impl<'a> Plan<'a> {
             .collect();
         // The most load a host may carry after: all of it, or THR's threshold (a host above it
         // is overloaded, and PABFD does not place there).
-        let most: Vec<f64> = hosts
-            .types
-            .iter()
-            .map(|_| det.static_limit().map_or(1.0, |t| t.min(1.0)))
-            .collect();
+        let most = det.static_limit().map_or(1.0, |t| t.min(1.0));
         self.groups.visit(
             &x,
-            &most,
+            most,
             |bound| best.get().is_none_or(|(bd, _)| bound <= bd),
             |h| {
                 if !is_excluded(h)
@@ -226,8 +226,7 @@ impl<'a> Plan<'a> {
             if excluded.get(h).is_none_or(|&ex| ex) {
                 continue;
             }
-            let empty = self.vms[h].is_empty() && self.view.reserved[h] == 0;
-            let ty = hosts.host_type[h] as usize;
+            let (ty, empty, _) = self.grouping(h);
             if empty {
                 if empty_seen[ty] {
                     continue;
